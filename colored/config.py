@@ -1,0 +1,85 @@
+"""One configuration object that flows through data → pipeline → model → train."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Backbone = Literal["inception_resnet_v2", "none"]
+
+
+@dataclass
+class Config:
+    """Every knob of a colorization run. Defaults reproduce the seed (ColorED) design.
+
+    ``backbone_weights`` is ``"imagenet"`` (downloaded by Keras once, then cached), a path to an
+    ``.h5`` weights file, or ``None`` (random init: only useful for tests). ``backbone="none"``
+    builds the no-fusion variant that needs no embedding at all.
+    """
+
+    # data
+    data_dir: str = "data/sample"
+    image_size: int = 256
+    batch_size: int = 16
+    augment: bool = True
+    augment_views: int = 8  # fixed augmentations per photo (so embeddings can be cached)
+    shuffle: bool = True
+    limit: int | None = None  # use only the first N training images (memorization test: 1)
+    # model
+    model: Literal["full", "simplified"] = "full"
+    backbone: Backbone = "inception_resnet_v2"
+    backbone_weights: str | None = "imagenet"
+    embedding_dim: int = 1000
+    batch_norm: bool = False  # the seed has none; helps the classification head train on CPU
+    loss: Literal["mse", "classification"] = "mse"
+    temperature: float = 0.38  # annealed-mean decoding for the classification head
+    # training
+    epochs: int = 200
+    learning_rate: float = 1e-3
+    steps_per_epoch: int | None = None
+    figure_every: int = 10  # epochs between comparison figures (the seed's callback)
+    ab_accuracy_threshold: float = 10.0  # Lab units; what "accurate" means for a pixel's ab
+    seed: int = 42
+    run_dir: str = "runs/default"
+    cache_dir: str = "data/cache"
+    # speed switches
+    workers: int = 1
+    jit_compile: bool | Literal["auto"] = "auto"
+    mixed_precision: bool = False
+    distribute: Literal["none", "mirrored", "data_parallel"] = "none"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fusion(self) -> bool:
+        return self.backbone != "none"
+
+    def replace(self, **changes: Any) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "Config":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown}; valid keys: {sorted(known)}")
+        return cls(**values)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Config":
+        """Read a JSON or YAML config file."""
+        text = Path(path).read_text()
+        if str(path).endswith((".yaml", ".yml")):
+            import yaml
+
+            values = yaml.safe_load(text) or {}
+        else:
+            values = json.loads(text)
+        return cls.from_dict(values)

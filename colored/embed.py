@@ -1,0 +1,126 @@
+"""The semantic embedding fused at the bottleneck: InceptionResNetV2's ImageNet class probabilities
+of the grayscale image, computed once per (image, augmentation view) and cached on disk.
+
+The seed recomputed it for every batch of every epoch (91 % of its data time). The cache key is the
+image file's path, size and modification time, the augmentation view, and the weights' identity, so
+a changed photo or other weights never reuse a stale vector.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+BACKBONE_INPUT_SIZE = 299
+IMAGENET_WEIGHTS_FILE = "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5"
+IMAGENET_WEIGHTS_MD5 = "e693bd0210a403b3192acc6073ad2e96"
+
+
+class BackboneWeightsError(RuntimeError):
+    """The ImageNet weights are neither cached nor downloadable (offline)."""
+
+
+def keras_weights_cache_path() -> Path:
+    """Where Keras looks for (and stores) the downloaded ImageNet weights."""
+    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    return keras_home / "models" / IMAGENET_WEIGHTS_FILE
+
+
+def offline_weights_message(cause: BaseException | None = None) -> str:
+    return (
+        "Could not load InceptionResNetV2 ImageNet weights"
+        + (f" ({type(cause).__name__}: {cause})" if cause else "")
+        + ".\nKeras downloads them once and then reads them from its cache:\n"
+        f"  {keras_weights_cache_path()}\n  (md5 {IMAGENET_WEIGHTS_MD5}; a file with another hash is deleted)\n"
+        "Alternatives: copy that file there from a machine with internet; or pass a weights file with "
+        "Config(backbone_weights='/path/to/weights.h5') / --backbone-weights PATH; or train without "
+        "fusion: Config(backbone='none') / --backbone none."
+    )
+
+
+def build_backbone(weights: str | None = "imagenet"):
+    """InceptionResNetV2 with its ImageNet classifier on top (1000 softmax outputs)."""
+    import keras
+
+    if weights not in (None, "imagenet") and not Path(weights).is_file():
+        raise BackboneWeightsError(
+            f"backbone weights file not found: {weights}\n" + offline_weights_message()
+        )
+    try:
+        return keras.applications.InceptionResNetV2(weights=weights, include_top=True)
+    except Exception as error:  # Keras raises a bare Exception("URL fetch failure ...") offline
+        if weights == "imagenet":
+            raise BackboneWeightsError(offline_weights_message(error)) from error
+        raise
+
+
+def preprocess_gray(gray_rgb: np.ndarray) -> np.ndarray:
+    """Gray 3-channel images in [0, 1], ``(N, H, W, 3)`` → the backbone's input (299², [-1, 1])."""
+    import keras
+
+    resized = keras.ops.image.resize(gray_rgb.astype(np.float32), (BACKBONE_INPUT_SIZE,) * 2)
+    # inception_resnet_v2.preprocess_input maps [0, 255] to [-1, 1].
+    return keras.ops.convert_to_numpy(resized) * 2.0 - 1.0
+
+
+class Embedder:
+    """Computes backbone embeddings for gray images, with an optional on-disk cache."""
+
+    def __init__(self, weights: str | None = "imagenet", cache_dir: str | Path | None = None,
+                 batch_size: int = 32) -> None:
+        self.weights = weights
+        self.batch_size = batch_size
+        self._backbone = None
+        self.cache_dir = None
+        if cache_dir is not None:
+            self.cache_dir = Path(cache_dir) / "embeddings" / self.weights_id
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def weights_id(self) -> str:
+        if self.weights is None:
+            return "random"  # only deterministic with a fixed seed; fine for tests
+        if self.weights == "imagenet":
+            return "imagenet"
+        stat = Path(self.weights).stat()
+        return "file-" + hashlib.sha1(f"{Path(self.weights).resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+
+    @property
+    def backbone(self):
+        if self._backbone is None:
+            self._backbone = build_backbone(self.weights)
+        return self._backbone
+
+    def compute(self, gray_rgb: np.ndarray) -> np.ndarray:
+        """Embeddings ``(N, 1000)`` for gray images ``(N, H, W, 3)`` in [0, 1], no cache."""
+        batch = preprocess_gray(gray_rgb)
+        return np.asarray(self.backbone.predict(batch, batch_size=self.batch_size, verbose=0), np.float32)
+
+    @staticmethod
+    def cache_key(path: str | Path, view: int) -> str:
+        stat = Path(path).stat()
+        ident = f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{view}"
+        return hashlib.sha1(ident.encode()).hexdigest()
+
+    def cached(self, keys: list[str], gray_rgb: np.ndarray) -> np.ndarray:
+        """Embeddings for ``gray_rgb``, read from the cache where present, computed otherwise."""
+        if self.cache_dir is None:
+            return self.compute(gray_rgb)
+        files = [self.cache_dir / f"{key}.npy" for key in keys]
+        missing = [i for i, file in enumerate(files) if not file.exists()]
+        out = np.empty((len(keys), 1000), np.float32)
+        if missing:
+            fresh = self.compute(gray_rgb[missing])
+            for i, vector in zip(missing, fresh):
+                out[i] = vector
+                # Atomic write: a crashed worker never leaves a truncated .npy that would load later.
+                tmp = files[i].with_suffix(f".{os.getpid()}.tmp")
+                with open(tmp, "wb") as handle:
+                    np.save(handle, vector)
+                os.replace(tmp, files[i])
+        for i, file in enumerate(files):
+            if i not in missing:
+                out[i] = np.load(file)
+        return out

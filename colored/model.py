@@ -1,0 +1,138 @@
+"""The colorization networks: encoder → fusion → decoder → head.
+
+``FullModel`` and ``SimplifiedModel`` follow the seed exactly (FACTS.md): the FullModel has
+6,541,202 parameters at 256² with the 1000-d fusion. Everything is Keras 3 layers and ``keras.ops``,
+so the same code runs on the TensorFlow, JAX and torch backends.
+
+Heads:
+- ``mse`` (seed): Conv2D(2, tanh) → ab/128, upsampled ×2 to the input size;
+- ``classification`` (Zhang et al. 2016): Conv2D(Q) logits over the in-gamut ab bins at half the
+  input size (Zhang predicts at a quarter); :func:`predict_ab` decodes them by annealed mean.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers
+
+from colored.config import Config
+
+# (filters, stride) of each encoder convolution, and filters of each decoder convolution with
+# ``"up"`` marking an UpSampling2D(2): the seed's two networks.
+ARCHITECTURES = {
+    "full": {
+        "encoder": [(64, 2), (128, 1), (128, 2), (256, 1), (256, 2), (512, 1), (512, 1), (256, 1)],
+        "decoder": [128, "up", 64, "up", 32, 16],
+    },
+    "simplified": {
+        "encoder": [(32, 2), (64, 2), (128, 2)],
+        "decoder": [128, "up", 64, "up", 32],
+    },
+}
+
+
+def _conv(x, filters: int, stride: int, batch_norm: bool, name: str):
+    """3×3 'same' convolution with ReLU (and BatchNormalization before the ReLU when asked)."""
+    if not batch_norm:
+        return layers.Conv2D(filters, 3, strides=stride, padding="same", activation="relu", name=name)(x)
+    x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=name)(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def num_bins() -> int:
+    from colored.losses import ab_bins
+
+    return len(ab_bins())
+
+
+def build_model(config: Config) -> keras.Model:
+    """Build the network described by ``config`` (architecture, fusion, head, image size)."""
+    arch = ARCHITECTURES[config.model]
+    size = config.image_size
+    downsampling = int(np.prod([stride for _, stride in arch["encoder"]]))
+    if size % (downsampling * 2):
+        raise ValueError(f"image_size must be a multiple of {downsampling * 2}, got {size}")
+    lightness = keras.Input((size, size, 1), name="L")
+    inputs = [lightness]
+    x = lightness
+    for i, (filters, stride) in enumerate(arch["encoder"]):
+        x = _conv(x, filters, stride, config.batch_norm, f"encoder_{i}")
+
+    bottleneck = size // downsampling
+    if config.fusion:
+        embedding = keras.Input((config.embedding_dim,), name="embedding")
+        inputs.append(embedding)
+        tiled = layers.RepeatVector(bottleneck * bottleneck, name="fusion_repeat")(embedding)
+        tiled = layers.Reshape((bottleneck, bottleneck, config.embedding_dim), name="fusion_reshape")(tiled)
+        x = layers.Concatenate(name="fusion_concat")([x, tiled])
+    x = layers.Conv2D(256, 1, activation="relu", name="fusion")(x)
+
+    up = 0
+    for i, step in enumerate(arch["decoder"]):
+        if step == "up":
+            up += 1
+            x = layers.UpSampling2D(2, name=f"decoder_up_{up}")(x)
+        else:
+            x = _conv(x, step, 1, config.batch_norm, f"decoder_{i}")
+
+    if config.loss == "classification":
+        # float32 output: logits must not be float16 under mixed precision (softmax overflows).
+        outputs = layers.Conv2D(num_bins(), 1, name="ab_logits", dtype="float32")(x)
+    else:
+        x = layers.Conv2D(2, 3, padding="same", activation="tanh", name="ab_conv", dtype="float32")(x)
+        outputs = layers.UpSampling2D(2, name="ab", dtype="float32")(x)
+    name = {"full": "FullModel", "simplified": "SimplifiedModel"}[config.model]
+    return keras.Model(inputs if len(inputs) > 1 else lightness, outputs,
+                       name=name if config.fusion else f"{name}_nofusion")
+
+
+def needs_embedding(model: keras.Model) -> bool:
+    return len(model.inputs) > 1
+
+
+def input_size(model: keras.Model) -> int:
+    return int(model.inputs[0].shape[1])
+
+
+def is_classification(model: keras.Model) -> bool:
+    return int(model.outputs[0].shape[-1]) != 2
+
+
+def decode_logits(logits, temperature: float = 0.38):
+    """Annealed mean (Zhang et al. 2016): ab = Σ softmax(logits / T) · bin centre, in Lab units.
+
+    T → 0 is the mode (vivid, noisy); T = 1 the mean (the sepia of MSE). ``keras.ops`` so it can
+    run in a compiled metric as well as at inference.
+    """
+    from colored.losses import ab_bins
+
+    bins = keras.ops.convert_to_tensor(ab_bins(), dtype="float32")
+    probabilities = keras.ops.softmax(keras.ops.cast(logits, "float32") / temperature, axis=-1)
+    return keras.ops.einsum("...q,qc->...c", probabilities, bins)
+
+
+def predict_ab(model: keras.Model, l_norm: np.ndarray, embeddings: np.ndarray | None = None,
+               temperature: float | None = None, embedder=None, batch_size: int = 8) -> np.ndarray:
+    """Predict ab in Lab units, ``(N, S, S, 2)``, for L/100 images ``(N, S, S, 1)`` at the model's size.
+
+    For a fusion model the embedding is computed from the gray image unless given.
+    ``temperature`` only matters for classification models (default 0.38).
+    """
+    from colored import color
+
+    inputs = l_norm.astype(np.float32)
+    if needs_embedding(model):
+        if embeddings is None:
+            from colored.embed import Embedder
+
+            gray = color.lab_to_rgb(np.concatenate([color.denormalize_l(inputs),
+                                                    np.zeros(inputs.shape[:-1] + (2,), np.float32)], -1))
+            embeddings = (embedder or Embedder("imagenet")).compute(gray)
+        inputs = [inputs, embeddings.astype(np.float32)]
+    output = model.predict(inputs, batch_size=batch_size, verbose=0)
+    if not is_classification(model):
+        return color.denormalize_ab(output)
+    ab = decode_logits(output, 0.38 if temperature is None else temperature)
+    size = l_norm.shape[1:3]
+    return keras.ops.convert_to_numpy(keras.ops.image.resize(ab, size, interpolation="bilinear")).astype(np.float32)
