@@ -78,3 +78,44 @@ def rgb_to_model_input(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def model_output_to_rgb(l_norm: np.ndarray, ab_norm: np.ndarray) -> np.ndarray:
     """Inverse of :func:`rgb_to_model_input`: normalised L and ab → RGB float32 in [0, 1]."""
     return lab_to_rgb(join_lab(denormalize_l(l_norm), denormalize_ab(ab_norm)))
+
+
+# --- The same conversion inside the compiled graph (keras.ops: TF, JAX or torch) -------------------
+# Why by hand: no backend-agnostic library converts to Lab; moving it into the graph lets the
+# accelerator do it and leaves the input pipeline only decoding and geometric augmentation.
+# Constants are skimage.color's (sRGB, D65 white), so results match rgb_to_lab (tested).
+_RGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
+                        [0.212671, 0.715160, 0.072169],
+                        [0.019334, 0.119193, 0.950227]], np.float32)
+_D65_WHITE = np.array([0.95047, 1.0, 1.08883], np.float32)
+
+
+def rgb_to_lab_tensor(rgb, scale: float | None = None):
+    """RGB tensor ``(..., 3)`` → Lab, with ``keras.ops``. ``scale`` is the RGB white (255 for 8-bit
+    values even when Keras has cast them to float); by default 255 for integer tensors, else 1."""
+    from keras import ops
+
+    if scale is None:
+        scale = 255.0 if "int" in str(rgb.dtype) else 1.0
+    rgb = ops.cast(rgb, "float32") / scale
+    linear = ops.where(rgb > 0.04045, ops.power((rgb + 0.055) / 1.055, 2.4), rgb / 12.92)
+    xyz = ops.matmul(linear, ops.convert_to_tensor(_RGB_TO_XYZ.T)) / ops.convert_to_tensor(_D65_WHITE)
+    f = ops.where(xyz > 0.008856, ops.power(ops.maximum(xyz, 0.008856), 1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
+    fx, fy, fz = f[..., 0:1], f[..., 1:2], f[..., 2:3]
+    return ops.concatenate([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
+
+
+def rgb_to_model_input_tensor(rgb, scale: float | None = None):
+    """In-graph :func:`rgb_to_model_input`: RGB tensor → (L/100, ab/128)."""
+    lab = rgb_to_lab_tensor(rgb, scale)
+    return lab[..., :1] / L_SCALE, lab[..., 1:] / AB_SCALE
+
+
+def ab_target_tensor(y_true):
+    """Training targets as ab/128: already ab/128 (2 channels), or 8-bit RGB (3 channels; Keras may
+    have cast it to float) converted in the graph."""
+    from keras import ops
+
+    if y_true.shape[-1] == 3:
+        return rgb_to_model_input_tensor(y_true, scale=255.0)[1]
+    return ops.cast(y_true, "float32")

@@ -44,11 +44,15 @@ class Config:
     seed: int = 42
     run_dir: str = "runs/default"
     cache_dir: str = "data/cache"
-    # speed switches
-    workers: int = 1
+    # speed switches (issue: training throughput). Defaults are the seed-faithful behaviour.
+    workers: int = 1  # PyDataset worker threads preparing batches while the model trains
+    max_queue_size: int = 10
+    cache_views: bool = False  # keep every augmented view in memory after its first use
+    lab_in_graph: bool = False  # batches carry RGB; Lab conversion + normalisation run in the model graph
     jit_compile: bool | Literal["auto"] = "auto"
-    mixed_precision: bool = False
-    distribute: Literal["none", "mirrored", "data_parallel"] = "none"
+    steps_per_execution: int = 1
+    mixed_precision: Literal["none", "float16", "bfloat16"] = "none"  # layers compute in it, outputs float32
+    distribute: Literal["none", "mirrored", "data_parallel"] = "none"  # TF MirroredStrategy / JAX DataParallel
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -104,8 +104,13 @@ class Embedder:
         ident = f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{view}"
         return hashlib.sha1(ident.encode()).hexdigest()
 
-    def cached(self, keys: list[str], gray_rgb: np.ndarray) -> np.ndarray:
-        """Embeddings for ``gray_rgb``, read from the cache where present, computed otherwise."""
+    def has_all(self, keys: list[str]) -> bool:
+        return self.cache_dir is not None and all((self.cache_dir / f"{key}.npy").exists() for key in keys)
+
+    def cached(self, keys: list[str], gray_rgb: np.ndarray | None) -> np.ndarray:
+        """Embeddings for ``gray_rgb``, read from the cache where present, computed otherwise.
+
+        ``gray_rgb`` may be None when every key is cached (the gray conversion is then skipped)."""
         if self.cache_dir is None:
             return self.compute(gray_rgb)
         files = [self.cache_dir / f"{key}.npy" for key in keys]

@@ -100,6 +100,18 @@ def soft_encode(ab, bins):
 
 
 @keras.saving.register_keras_serializable("colored")
+class AbMeanSquaredError(keras.losses.Loss):
+    """The seed's MSE on ab/128; targets may also be RGB (converted in the graph)."""
+
+    def __init__(self, name: str = "ab_mse", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        error = ops.square(ops.cast(y_pred, "float32") - color.ab_target_tensor(y_true))
+        return ops.mean(error, axis=(1, 2, 3))
+
+
+@keras.saving.register_keras_serializable("colored")
 class SoftEncodedCrossEntropy(keras.losses.Loss):
     """Zhang et al.'s multinomial loss. ``y_true`` is ab/128 at the input size; ``y_pred`` are
     logits at half size, so the targets are average-pooled ×2 first."""
@@ -110,7 +122,7 @@ class SoftEncodedCrossEntropy(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         bins = ops.convert_to_tensor(ab_bins())
-        ab = ops.cast(y_true, "float32") * color.AB_SCALE
+        ab = color.ab_target_tensor(y_true) * color.AB_SCALE
         if ab.shape[1] != y_pred.shape[1]:
             factor = ab.shape[1] // y_pred.shape[1]
             ab = ops.average_pool(ab, factor, strides=factor, padding="valid")
@@ -140,7 +152,7 @@ class AbAccuracy(keras.metrics.MeanMetricWrapper):
     def _accuracy(self, y_true, y_pred):
         from colored.model import decode_logits
 
-        ab_true = ops.cast(y_true, "float32") * color.AB_SCALE
+        ab_true = color.ab_target_tensor(y_true) * color.AB_SCALE
         if y_pred.shape[-1] == 2:
             ab_pred = ops.cast(y_pred, "float32") * color.AB_SCALE
         else:

@@ -1,7 +1,7 @@
 """Batches for training: a ``keras.utils.PyDataset`` doing the seed's eight generator steps.
 
 1. read the RGB image (resized to ``image_size``²; decoded images are kept in memory),
-2. scale to [0, 1], 3. augment (geometric only), 4. gray RGB of the augmented image,
+2. scale to [0, 1], 3. augment (geometric only, on uint8), 4. gray RGB of the augmented image,
 5. the backbone embedding of that gray image, 6. RGB → Lab, 7. split L / ab, 8. ab / 128.
 
 Differences from the seed, on purpose:
@@ -47,6 +47,7 @@ class ColorizationDataset(keras.utils.PyDataset):
     def __init__(self, paths: list[str | Path], config: Config, *, training: bool = True,
                  embedder: Embedder | None = None, cache_images: bool = True, **pydataset_kwargs) -> None:
         pydataset_kwargs.setdefault("workers", config.workers)
+        pydataset_kwargs.setdefault("max_queue_size", config.max_queue_size)
         super().__init__(**pydataset_kwargs)
         if not paths:
             raise ValueError("ColorizationDataset got no image paths: check the data folder.")
@@ -60,11 +61,13 @@ class ColorizationDataset(keras.utils.PyDataset):
             embedder = Embedder(config.backbone_weights, cache_dir=config.cache_dir)
         self.embedder = embedder if config.fusion else None
         self._images: dict[int, np.ndarray] | None = {} if cache_images else None
+        self._views: dict[tuple[int, int], np.ndarray] | None = {} if config.cache_views else None
         self.epoch = 0
         self._order = self._epoch_order(0)
 
     def __len__(self) -> int:
-        if self.training:
+        # Data-parallel steps need batches that split evenly over devices: no partial batch then.
+        if self.training or self.config.distribute != "none":
             return len(self.paths) // self.batch_size
         return math.ceil(len(self.paths) / self.batch_size)
 
@@ -94,13 +97,16 @@ class ColorizationDataset(keras.utils.PyDataset):
         return int(np.random.default_rng([self.config.seed, self.epoch, index]).integers(self.views))
 
     def augmented_image(self, index: int, view: int) -> np.ndarray:
-        """Steps 2–3: [0, 1] floats, then this photo's fixed augmentation number ``view``."""
-        rgb = color.to_float_rgb(self.image(index))
-        if not self.augmented:
-            return rgb
-        view_seed = int(np.random.default_rng([self.config.seed, index, view]).integers(2**31))
-        augmenter = build_augmenter(True, seed=view_seed)
-        return augment(augmenter, rgb)
+        """Steps 2–3: this photo's fixed augmentation number ``view`` (uint8, geometric only)."""
+        if self._views is not None and (index, view) in self._views:
+            return self._views[index, view]
+        rgb = self.image(index)
+        if self.augmented:
+            view_seed = int(np.random.default_rng([self.config.seed, index, view]).integers(2**31))
+            rgb = augment(build_augmenter(True, seed=view_seed), rgb)
+        if self._views is not None:
+            self._views[index, view] = rgb
+        return rgb
 
     def __getitem__(self, batch_index: int):
         if not 0 <= batch_index < len(self):
@@ -109,10 +115,17 @@ class ColorizationDataset(keras.utils.PyDataset):
         indices = self._order[start:start + self.batch_size]
         views = [self.view_of(int(i)) for i in indices]
         rgb = np.stack([self.augmented_image(int(i), v) for i, v in zip(indices, views)])
-        lightness, ab = color.rgb_to_model_input(rgb)  # steps 6–8
+        if self.config.lab_in_graph:
+            # Steps 2 and 6–8 happen in the model (colored.color.rgb_to_model_input_tensor): the
+            # batch is the uint8 RGB image, as input and as target.
+            lightness = ab = rgb
+        else:
+            lightness, ab = color.rgb_to_model_input(rgb)  # steps 2, 6–8
         if self.embedder is None:
             return lightness, ab
-        gray = color.rgb_to_gray(rgb)  # step 4
         keys = [Embedder.cache_key(self.paths[i], v) for i, v in zip(indices, views)]
-        embedding = self.embedder.cached(keys, gray)  # step 5
+        if self.embedder.has_all(keys):
+            embedding = self.embedder.cached(keys, None)
+        else:
+            embedding = self.embedder.cached(keys, color.rgb_to_gray(rgb))  # steps 4–5
         return (lightness, embedding), ab

@@ -1,6 +1,7 @@
 """Training: compile, callbacks (comparison figure, checkpoint, resume, LR schedule, history), fit."""
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +11,8 @@ import numpy as np
 
 from colored import color, viz
 from colored.config import Config
-from colored.losses import AbAccuracy, SoftEncodedCrossEntropy, cached_prior, rebalancing_weights
-from colored.model import build_model, predict_ab
+from colored.losses import AbAccuracy, AbMeanSquaredError, SoftEncodedCrossEntropy, cached_prior, rebalancing_weights
+from colored.model import build_model, predict_ab, training_model
 from colored.pipeline import ColorizationDataset, load_resized
 
 
@@ -29,20 +30,40 @@ def training_paths(config: Config) -> tuple[list[Path], list[Path]]:
 
 def make_loss(config: Config, train_paths: list[Path]):
     if config.loss == "mse":
-        return "mse"
+        return AbMeanSquaredError()
     prior = cached_prior(train_paths, config.image_size, config.cache_dir)
     return SoftEncodedCrossEntropy(class_weights=rebalancing_weights(prior))
 
 
 def compile_model(model: keras.Model, config: Config, loss) -> keras.Model:
     optimizer = keras.optimizers.Adam(config.learning_rate)
+    if config.mixed_precision == "float16":
+        # float16 gradients underflow without loss scaling (bfloat16 has float32's range: none needed)
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(
         optimizer=optimizer,
         loss=loss,
         metrics=[AbAccuracy(config.ab_accuracy_threshold, config.temperature)],
         jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
     )
     return model
+
+
+def distribution_scope(config: Config):
+    """Data-parallel training over every local device: TF's MirroredStrategy or Keras' JAX
+    DataParallel. The batch size stays the global one (split across devices)."""
+    if config.distribute == "mirrored":
+        if keras.backend.backend() != "tensorflow":
+            raise ValueError("distribute='mirrored' needs the TensorFlow backend; use 'data_parallel' on JAX")
+        import tensorflow as tf
+
+        return tf.distribute.MirroredStrategy().scope()
+    if config.distribute == "data_parallel":
+        if keras.backend.backend() != "jax":
+            raise ValueError("distribute='data_parallel' needs the JAX backend; use 'mirrored' on TensorFlow")
+        return keras.distribution.DataParallel(devices=keras.distribution.list_devices()).scope()
+    return contextlib.nullcontext()
 
 
 class ComparisonFigure(keras.callbacks.Callback):
@@ -126,10 +147,20 @@ def train(config: Config, callbacks: list[keras.callbacks.Callback] | None = Non
     run_dir.mkdir(parents=True, exist_ok=True)
     config.save(run_dir / "config.json")
     train_paths, test_paths = training_paths(config)
+    scope = distribution_scope(config)
+    scope.__enter__()
+    try:
+        return _fit(config, run_dir, train_paths, test_paths, callbacks, verbose)
+    finally:
+        scope.__exit__(None, None, None)
+
+
+def _fit(config, run_dir, train_paths, test_paths, callbacks, verbose) -> TrainResult:
     train_data = ColorizationDataset(train_paths, config, training=True)
     validation = ColorizationDataset(test_paths, config, training=False,
                                      embedder=train_data.embedder) if test_paths else None
-    model = compile_model(build_model(config), config, make_loss(config, train_paths))
+    core = build_model(config)
+    model = compile_model(training_model(core, config), config, make_loss(config, train_paths))
     demo_paths = (test_paths or train_paths)[:3] if not config.limit else train_paths[:1]
     demo_images = [load_resized(p, config.image_size) for p in demo_paths]
     demo_embeddings = None
@@ -140,6 +171,6 @@ def train(config: Config, callbacks: list[keras.callbacks.Callback] | None = Non
     model.fit(train_data, validation_data=validation, epochs=config.epochs,
               steps_per_epoch=config.steps_per_epoch, callbacks=all_callbacks, verbose=verbose)
     model_path = run_dir / "model.keras"
-    model.save(model_path)
+    core.save(model_path)  # the L-input network, whatever wrapper was trained
     figures = next(c for c in all_callbacks if isinstance(c, ComparisonFigure)).saved
-    return TrainResult(model, HistoryJSON(run_dir / "history.json").load(), run_dir, model_path, figures)
+    return TrainResult(core, HistoryJSON(run_dir / "history.json").load(), run_dir, model_path, figures)

@@ -47,3 +47,14 @@ def test_gray_has_no_colour_and_keeps_lightness(rgb):
     assert np.abs(gray[..., 1] - gray[..., 2]).max() < 1e-3, "gray image has colour (G != B)"
     np.testing.assert_allclose(skcolor.rgb2lab(gray)[..., 0], skcolor.rgb2lab(rgb)[..., 0], atol=0.05,
                                err_msg="gray image changed the Lab lightness")
+
+
+def test_in_graph_lab_conversion_matches_skimage(rgb):
+    from colored.color import rgb_to_lab_tensor, rgb_to_model_input_tensor
+
+    np.testing.assert_allclose(np.asarray(rgb_to_lab_tensor(rgb)), skcolor.rgb2lab(rgb), atol=2e-3,
+                               err_msg="keras.ops Lab conversion disagrees with skimage")
+    l_norm, ab_norm = (np.asarray(t) for t in rgb_to_model_input_tensor(rgb))
+    ref_l, ref_ab = color.rgb_to_model_input(rgb)
+    np.testing.assert_allclose(l_norm, ref_l, atol=1e-4)
+    np.testing.assert_allclose(ab_norm, ref_ab, atol=1e-4)

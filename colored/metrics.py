@@ -1,0 +1,483 @@
+"""Colour-quality metrics for colorization, under one documented evaluation protocol.
+
+Protocol (every number this project reports uses it)
+----------------------------------------------------
+1. :func:`prepare`: centre-crop each ground-truth photo to a square (the shorter side), resize it to
+   256×256 with PIL **bicubic**, keep RGB uint8. Bicubic, not LANCZOS, because it reproduces the
+   reference all-gray figures (McMaster is square, so only the filter matters there: bicubic gives
+   17.74 dB as in FACTS.md, LANCZOS 17.71 dB).
+2. Predictions are made for / compared with that prepared image (same shape, RGB uint8).
+3. Per image, :func:`image_metrics` computes:
+
+   - ``psnr``, ``ssim``: skimage, on RGB uint8, ``data_range=255`` (SSIM over the colour axis).
+     Identical images have PSNR ``inf``; :func:`summarize` caps PSNR at :data:`PSNR_CAP` (100 dB)
+     before averaging, so a perfect image counts as "the best" instead of being dropped or turning
+     the mean into ``inf``.
+   - ``colorfulness`` / ``colorfulness_true``: Hasler & Süsstrunk (2003), the absolute-value variant
+     of CT2 / ColorFormer / BigColor / DDColor, on 0..255 floats.
+   - ``chroma`` / ``chroma_true``: mean C*ab = sqrt(a² + b²) in CIE Lab (D65, skimage).
+   - ``auc``: Zhang et al. 2016 raw accuracy AuC: per-pixel ab L2 error d, acc(t) = fraction of
+     pixels with d ≤ t, AuC = mean of acc(t) over t = 0, 1, …, 150.
+   - ``auc_rebalanced`` (only when a prior is given): the same with pixels weighted by
+     1 / prior(ground-truth ab bin). :func:`evaluate` computes the prior over the evaluation set being
+     scored (its ground truths) when none is given.
+   - ``ab_rmse``: sqrt(mean over pixels of the squared ab error), Lab units.
+   - ``js_divergence``: Jensen–Shannon divergence (bits; 0 = same, 1 = disjoint) between the
+     normalised 22×22 ab histograms (10-unit cells over [−110, 110)², values clipped into the edge
+     cells) of prediction and ground truth.
+4. :func:`summarize` averages each metric over images and adds ``colorfulness_ratio`` and
+   ``chroma_ratio`` as **ratios of means** (mean pred / mean true), which is how the field reports
+   them and which stays defined when a single ground truth is nearly gray.
+
+Why several metrics: PSNR / SSIM / AuC reward the flat sepia guess that an MSE-trained model collapses
+to (:func:`mean_ab_prediction` beats all-gray on them), colourfulness alone is gameable by garish
+colour; report them side by side (:func:`markdown_table`) and look at the pictures.
+
+Conversions are :mod:`colored.color`'s (skimage), never re-implemented here.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from colored.color import lab_to_rgb, rgb_to_gray, rgb_to_lab, to_float_rgb
+
+EVAL_SIZE = 256
+RESAMPLE = Image.Resampling.BICUBIC  # see the module docstring for why bicubic
+PSNR_CAP = 100.0  # dB; what summarize() uses for identical images (PSNR = inf)
+AUC_THRESHOLDS = np.arange(151)  # Zhang et al. 2016: t = 0..150 ab units
+AB_BINS = 22
+AB_RANGE = (-110.0, 110.0)  # 22 cells of 10 ab units
+PRIOR_EPS = 1e-6
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+# Default columns of markdown_table and their rounding (decimal places).
+DEFAULT_COLUMNS: tuple[str, ...] = (
+    "psnr", "ssim", "colorfulness", "colorfulness_ratio", "chroma_ratio",
+    "auc", "auc_rebalanced", "ab_rmse", "js_divergence",
+)
+DECIMALS: dict[str, int] = {
+    "psnr": 2, "ssim": 3,
+    "colorfulness": 1, "colorfulness_true": 1, "chroma": 1, "chroma_true": 1,
+    "colorfulness_ratio": 2, "chroma_ratio": 2,
+    "auc": 3, "auc_rebalanced": 3, "ab_rmse": 1, "js_divergence": 3,
+}
+HEADERS: dict[str, str] = {
+    "psnr": "PSNR (dB) ↑", "ssim": "SSIM ↑",
+    "colorfulness": "CF", "colorfulness_true": "CF (GT)", "chroma": "C*ab", "chroma_true": "C*ab (GT)",
+    "colorfulness_ratio": "CF ratio →1", "chroma_ratio": "chroma ratio →1",
+    "auc": "AuC ↑", "auc_rebalanced": "AuC rebal. ↑", "ab_rmse": "ab RMSE ↓", "js_divergence": "JS (bits) ↓",
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------------
+def _check_rgb(rgb: np.ndarray, name: str = "image") -> None:
+    if rgb.ndim != 3 or rgb.shape[-1] != 3:
+        raise ValueError(f"{name} must be an (H, W, 3) RGB array, got shape {rgb.shape}")
+
+
+def _check_pair(pred: np.ndarray, true: np.ndarray) -> None:
+    _check_rgb(pred, "pred")
+    _check_rgb(true, "true")
+    if pred.shape != true.shape:
+        raise ValueError(
+            f"pred and true must have the same shape (prepare() both under the same protocol): "
+            f"pred {pred.shape} vs true {true.shape}"
+        )
+
+
+def to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """Any :func:`colored.color.to_float_rgb` dtype → RGB uint8 (rounded, not truncated)."""
+    if rgb.dtype == np.uint8:
+        return rgb
+    # Rounding (not astype's truncation) keeps the round-trip uint8 → float → uint8 exact.
+    return np.rint(to_float_rgb(rgb) * 255.0).astype(np.uint8)
+
+
+def _to_255(rgb: np.ndarray) -> np.ndarray:
+    """RGB → float64 on the 0..255 scale used by the colourfulness formula."""
+    if rgb.dtype == np.uint8:
+        return rgb.astype(np.float64)
+    return to_float_rgb(rgb).astype(np.float64) * 255.0
+
+
+def _ab(rgb: np.ndarray) -> np.ndarray:
+    """RGB → ``(H, W, 2)`` float64 ab (float64 so error sums don't lose precision)."""
+    return rgb_to_lab(rgb)[..., 1:].astype(np.float64)
+
+
+def _ab_bin_indices(ab: np.ndarray, bins: int, range: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Cell indices of ab values on a ``bins``×``bins`` grid over ``range``², clipped into the edges.
+
+    Clipping (not dropping) keeps every pixel counted: a few sRGB colours reach |b| > 107.
+    """
+    lo, hi = range
+    width = (hi - lo) / bins
+    idx = np.floor((ab.reshape(-1, 2) - lo) / width).astype(np.int64)
+    idx = np.clip(idx, 0, bins - 1)
+    return idx[:, 0], idx[:, 1]
+
+
+# --------------------------------------------------------------------------------------------------
+# protocol
+# --------------------------------------------------------------------------------------------------
+def prepare(rgb: np.ndarray, size: int = EVAL_SIZE) -> np.ndarray:
+    """The evaluation protocol: centre-crop to a square, resize to ``size``² (PIL bicubic), RGB uint8.
+
+    Accepts uint8, uint16 or float [0, 1] RGB. Non-uint8 input is quantised to uint8 *before* the
+    resize: PIL resamples 3-channel images only as 8-bit, and the protocol's output is uint8 anyway
+    (the extra rounding step costs at most 1 level).
+    """
+    _check_rgb(rgb)
+    rgb = to_uint8(rgb)
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    square = np.ascontiguousarray(rgb[top:top + side, left:left + side])
+    if side == size:
+        return square
+    return np.asarray(Image.fromarray(square).resize((size, size), RESAMPLE))
+
+
+def load_prepared(folder: str | Path, size: int = EVAL_SIZE) -> list[np.ndarray]:
+    """Every image file in ``folder`` (sorted by name), read as RGB and :func:`prepare`\\ d."""
+    from colored.imageio import read_rgb  # local import: metrics stays usable without the I/O module
+
+    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return [prepare(read_rgb(p), size) for p in paths]
+
+
+# --------------------------------------------------------------------------------------------------
+# fidelity
+# --------------------------------------------------------------------------------------------------
+def psnr(pred: np.ndarray, true: np.ndarray) -> float:
+    """PSNR in dB on RGB uint8, data_range 255; ``inf`` for identical images (see :data:`PSNR_CAP`)."""
+    _check_pair(pred, true)
+    p, t = to_uint8(pred), to_uint8(true)
+    if np.array_equal(p, t):  # skimage would divide by zero (and warn) here
+        return float("inf")
+    return float(peak_signal_noise_ratio(t, p, data_range=255))
+
+
+def ssim(pred: np.ndarray, true: np.ndarray) -> float:
+    """SSIM on RGB uint8 (skimage defaults: 7×7 window, mean over the three channels)."""
+    _check_pair(pred, true)
+    return float(structural_similarity(to_uint8(true), to_uint8(pred), data_range=255, channel_axis=-1))
+
+
+# --------------------------------------------------------------------------------------------------
+# colour vividness
+# --------------------------------------------------------------------------------------------------
+def colorfulness(rgb: np.ndarray) -> float:
+    """Hasler & Süsstrunk colourfulness, absolute-value variant, on 0..255 floats.
+
+    rg = |R − G|, yb = |½(R + G) − B|; CF = sqrt(σ_rg² + σ_yb²) + 0.3·sqrt(μ_rg² + μ_yb²), with
+    population standard deviations (np.std), as in the CT2 / ColorFormer / DDColor evaluation code.
+    """
+    _check_rgb(rgb)
+    x = _to_255(rgb)
+    rg = np.abs(x[..., 0] - x[..., 1])
+    yb = np.abs(0.5 * (x[..., 0] + x[..., 1]) - x[..., 2])
+    return float(np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2))
+
+
+def _mean_chroma_ab(ab: np.ndarray) -> float:
+    return float(np.mean(np.hypot(ab[..., 0], ab[..., 1])))
+
+
+def mean_chroma(rgb: np.ndarray) -> float:
+    """Mean C*ab = sqrt(a² + b²) over pixels, in Lab units (0 for a gray image)."""
+    _check_rgb(rgb)
+    return _mean_chroma_ab(_ab(rgb))
+
+
+# --------------------------------------------------------------------------------------------------
+# ab accuracy (Zhang et al. 2016)
+# --------------------------------------------------------------------------------------------------
+def ab_errors(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Per-pixel Euclidean distance between predicted and true ab, ``(H, W)`` float64, Lab units."""
+    _check_pair(pred, true)
+    return np.linalg.norm(_ab(pred) - _ab(true), axis=-1)
+
+
+def _auc_from_errors(errors: np.ndarray, thresholds: np.ndarray = AUC_THRESHOLDS,
+                     weights: np.ndarray | None = None) -> float:
+    d = errors.ravel().astype(np.float64)
+    w = np.ones_like(d) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    if w.shape != d.shape:
+        raise ValueError(f"weights must have one value per pixel: {w.shape} vs {d.shape}")
+    total = w.sum()
+    if not total > 0:
+        raise ValueError("weights must have a positive sum")
+    # Sort once; acc(t) = weight of errors ≤ t over all weight (searchsorted 'right' gives ≤).
+    order = np.argsort(d, kind="stable")
+    cum = np.concatenate([[0.0], np.cumsum(w[order])])
+    counts = np.searchsorted(d[order], np.asarray(thresholds, dtype=np.float64), side="right")
+    return float(np.mean(cum[counts] / total))
+
+
+def auc(pred: np.ndarray, true: np.ndarray, thresholds: np.ndarray = AUC_THRESHOLDS,
+        weights: np.ndarray | None = None) -> float:
+    """Raw AuC: mean over ``thresholds`` of the (optionally ``weights``-weighted) fraction of pixels
+    whose ab error is ≤ t. 1.0 for a perfect prediction; with the default t = 0..150, a constant
+    error d (integer) gives (150 − d + 1) / 151."""
+    return _auc_from_errors(ab_errors(pred, true), thresholds, weights)
+
+
+def _prior_weights(true_ab: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    prior = np.asarray(prior, dtype=np.float64)
+    if prior.shape != (AB_BINS, AB_BINS):
+        raise ValueError(f"prior must be {AB_BINS}×{AB_BINS}, got {prior.shape}")
+    if np.any(prior <= 0):
+        raise ValueError("prior must be strictly positive (ab_prior adds an epsilon for this)")
+    ia, ib = _ab_bin_indices(true_ab, AB_BINS, AB_RANGE)
+    return 1.0 / prior[ia, ib]
+
+
+def rebalanced_auc(pred: np.ndarray, true: np.ndarray, prior: np.ndarray) -> float:
+    """AuC with each pixel weighted by 1 / prior of its *ground-truth* ab cell (22×22, 10-unit grid
+    over [−110, 110)², clipped into the edge cells), so rare saturated colours count as much as the
+    common desaturated ones. A uniform prior gives exactly :func:`auc`."""
+    _check_pair(pred, true)
+    true_ab = _ab(true)
+    errors = np.linalg.norm(_ab(pred) - true_ab, axis=-1)
+    return _auc_from_errors(errors, AUC_THRESHOLDS, _prior_weights(true_ab, prior))
+
+
+def ab_histogram(rgb: np.ndarray, bins: int = AB_BINS,
+                 range: tuple[float, float] = AB_RANGE) -> np.ndarray:  # noqa: A002 (numpy's name)
+    """Normalised ``bins``×``bins`` histogram of the image's ab values (axis 0 = a, axis 1 = b).
+
+    Cells are half-open [lo + k·w, lo + (k+1)·w); values outside ``range`` are clipped into the edge
+    cells. Note: 0 is a cell edge, and skimage maps exact neutrals (R = G = B) to a ≈ −1e−6,
+    b ≈ +1e−6, so gray pixels land deterministically in the a ∈ [−10, 0), b ∈ [0, 10) cell.
+    """
+    _check_rgb(rgb)
+    return histogram_ab(_ab(rgb), bins, range)
+
+
+def histogram_ab(ab: np.ndarray, bins: int = AB_BINS,
+                 range: tuple[float, float] = AB_RANGE) -> np.ndarray:  # noqa: A002
+    """:func:`ab_histogram` on raw ``(..., 2)`` ab values (lets callers and tests bin arbitrary ab)."""
+    ia, ib = _ab_bin_indices(ab, bins, range)
+    counts = np.bincount(ia * bins + ib, minlength=bins * bins).astype(np.float64)
+    return (counts / counts.sum()).reshape(bins, bins)
+
+
+def ab_prior(images: Iterable[np.ndarray], eps: float = PRIOR_EPS) -> np.ndarray:
+    """Empirical 22×22 ab prior: pooled pixel frequencies of ``images`` + ``eps``, renormalised.
+
+    Pooled over pixels (not averaged per image) like Zhang et al.'s empirical distribution; ``eps``
+    keeps empty cells finite so 1/prior never divides by zero.
+    """
+    counts = np.zeros((AB_BINS, AB_BINS), dtype=np.float64)
+    n = 0
+    for rgb in images:
+        _check_rgb(rgb)
+        ia, ib = _ab_bin_indices(_ab(rgb), AB_BINS, AB_RANGE)
+        counts += np.bincount(ia * AB_BINS + ib, minlength=AB_BINS * AB_BINS).reshape(AB_BINS, AB_BINS)
+        n += 1
+    if n == 0:
+        raise ValueError("ab_prior needs at least one image")
+    prior = counts / counts.sum() + eps
+    return prior / prior.sum()
+
+
+def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen–Shannon divergence in bits between two (unnormalised is fine) histograms.
+
+    0 for identical distributions, 1 for disjoint supports, symmetric; 0·log 0 is taken as 0.
+    """
+    p = np.asarray(p, dtype=np.float64).ravel()
+    q = np.asarray(q, dtype=np.float64).ravel()
+    if p.shape != q.shape:
+        raise ValueError(f"histograms must have the same shape: {p.shape} vs {q.shape}")
+    if np.any(p < 0) or np.any(q < 0) or p.sum() <= 0 or q.sum() <= 0:
+        raise ValueError("histograms must be non-negative with a positive sum")
+    p, q = p / p.sum(), q / q.sum()
+    m = 0.5 * (p + q)
+
+    def kl(x: np.ndarray) -> float:
+        nz = x > 0  # where x > 0, m > 0 too
+        return float(np.sum(x[nz] * np.log2(x[nz] / m[nz])))
+
+    return float(np.clip(0.5 * kl(p) + 0.5 * kl(q), 0.0, 1.0))
+
+
+def ab_js_divergence(pred: np.ndarray, true: np.ndarray) -> float:
+    """JS divergence (bits) between the 22×22 ab histograms of prediction and ground truth."""
+    _check_pair(pred, true)
+    return js_divergence(ab_histogram(pred), ab_histogram(true))
+
+
+def ab_rmse(pred: np.ndarray, true: np.ndarray) -> float:
+    """sqrt(mean over pixels of the squared ab error), Lab units."""
+    return float(np.sqrt(np.mean(ab_errors(pred, true) ** 2)))
+
+
+# --------------------------------------------------------------------------------------------------
+# per image, per set
+# --------------------------------------------------------------------------------------------------
+def image_metrics(pred: np.ndarray, true: np.ndarray, prior: np.ndarray | None = None) -> dict[str, float]:
+    """All metrics for one already-:func:`prepare`\\ d pair (Lab computed once per image)."""
+    _check_pair(pred, true)
+    pred_ab, true_ab = _ab(pred), _ab(true)
+    errors = np.linalg.norm(pred_ab - true_ab, axis=-1)
+    out = {
+        "psnr": psnr(pred, true),
+        "ssim": ssim(pred, true),
+        "colorfulness": colorfulness(pred),
+        "colorfulness_true": colorfulness(true),
+        "chroma": _mean_chroma_ab(pred_ab),
+        "chroma_true": _mean_chroma_ab(true_ab),
+        "auc": _auc_from_errors(errors),
+    }
+    if prior is not None:
+        out["auc_rebalanced"] = _auc_from_errors(errors, AUC_THRESHOLDS, _prior_weights(true_ab, prior))
+    out["ab_rmse"] = float(np.sqrt(np.mean(errors ** 2)))
+    out["js_divergence"] = js_divergence(histogram_ab(pred_ab), histogram_ab(true_ab))
+    return out
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den > 0 else float("nan")  # undefined for an all-gray ground truth
+
+
+def summarize(per_image: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Mean of every metric over images, plus ``colorfulness_ratio`` and ``chroma_ratio``.
+
+    - PSNR values are capped at :data:`PSNR_CAP` before averaging (identical images give ``inf``).
+    - A metric missing from some images (e.g. ``auc_rebalanced``) is averaged over those that have it.
+    - Ratios are ratios of means (mean pred / mean true), not means of per-image ratios: a nearly
+      gray ground truth would make its per-image ratio explode. ``nan`` if the true mean is 0.
+    - ``n_images`` is the number of images summarised.
+    """
+    if not per_image:
+        raise ValueError("summarize needs at least one per-image dict")
+    keys: list[str] = []
+    for row in per_image:
+        keys.extend(k for k in row if k not in keys)
+    out: dict[str, float] = {}
+    for key in keys:
+        values = np.array([row[key] for row in per_image if key in row], dtype=np.float64)
+        if key == "psnr":
+            values = np.minimum(values, PSNR_CAP)
+        out[key] = float(values.mean())
+    if "colorfulness" in out and "colorfulness_true" in out:
+        out["colorfulness_ratio"] = _ratio(out["colorfulness"], out["colorfulness_true"])
+    if "chroma" in out and "chroma_true" in out:
+        out["chroma_ratio"] = _ratio(out["chroma"], out["chroma_true"])
+    out["n_images"] = float(len(per_image))
+    return out
+
+
+def evaluate(preds: Sequence[np.ndarray], trues: Sequence[np.ndarray],
+             prior: np.ndarray | None = None) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """Score prepared predictions against prepared ground truths: (per-image dicts, summary).
+
+    With ``prior=None`` the rebalancing prior is computed over ``trues``, i.e. the evaluation set
+    being scored (Zhang et al. use the training-set prior; on small eval sets the own-set prior is
+    the documented, reproducible choice here). Pass ``prior=ab_prior(train_images)`` otherwise.
+    """
+    if len(preds) != len(trues):
+        raise ValueError(f"{len(preds)} predictions for {len(trues)} ground truths")
+    if prior is None:
+        prior = ab_prior(trues)
+    per_image = [image_metrics(p, t, prior) for p, t in zip(preds, trues)]
+    return per_image, summarize(per_image)
+
+
+# --------------------------------------------------------------------------------------------------
+# baselines
+# --------------------------------------------------------------------------------------------------
+def gray_prediction(rgb: np.ndarray) -> np.ndarray:
+    """All-gray baseline: Lab L kept, a = b = 0, back to RGB uint8 (rounded).
+
+    Uses L, not luma, so the baseline has exactly the lightness the network is given.
+    """
+    _check_rgb(rgb)
+    return to_uint8(rgb_to_gray(rgb))
+
+
+def mean_ab_prediction(rgb: np.ndarray) -> np.ndarray:
+    """Flat-colour baseline: Lab L kept, ab replaced everywhere by the image's own mean ab.
+
+    It is the constant that per-pixel MSE collapses to (the sepia look). Oracle-ish: it uses the
+    *true* image's mean ab, which a colorizer does not know, so it is an optimistic flat guess.
+    Out-of-gamut results are clipped by :func:`colored.color.lab_to_rgb`.
+    """
+    _check_rgb(rgb)
+    lab = rgb_to_lab(rgb)
+    lab[..., 1:] = lab[..., 1:].reshape(-1, 2).mean(axis=0)
+    with warnings.catch_warnings():  # very dark/bright L + mean ab can leave the gamut: clipped, as documented
+        warnings.filterwarnings("ignore", message=".*negative Z values.*")
+        return to_uint8(lab_to_rgb(lab))
+
+
+BASELINES = {"gray": gray_prediction, "mean-ab": mean_ab_prediction}
+
+
+def evaluate_baselines(trues: Sequence[np.ndarray],
+                       prior: np.ndarray | None = None) -> dict[str, dict[str, float]]:
+    """Summaries of every :data:`BASELINES` entry on prepared ground truths: ``{name: summary}``."""
+    if prior is None:
+        prior = ab_prior(trues)
+    return {name: evaluate([fn(t) for t in trues], trues, prior)[1] for name, fn in BASELINES.items()}
+
+
+# --------------------------------------------------------------------------------------------------
+# reporting
+# --------------------------------------------------------------------------------------------------
+def _format(key: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.{DECIMALS.get(key, 3)}f}"
+
+
+def markdown_table(rows: Mapping[str, Mapping[str, float]],
+                   columns: Sequence[str] = DEFAULT_COLUMNS) -> str:
+    """A Markdown table, one row per method (e.g. "gray", "mean-ab", "model"), one column per metric.
+
+    Rounding: PSNR 2 dp, SSIM 3, colourfulness / chroma 1, ratios 2, AuC 3, ab RMSE 1, JS 3 (see
+    :data:`DECIMALS`); a metric a row lacks shows as "–". Columns no row has are left out.
+    """
+    cols = [c for c in columns if any(c in r for r in rows.values())]
+    lines = [
+        "| method | " + " | ".join(HEADERS.get(c, c) for c in cols) + " |",
+        "|---|" + "---:|" * len(cols),
+    ]
+    for name, summary in rows.items():
+        lines.append(f"| {name} | " + " | ".join(_format(c, summary.get(c)) for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m colored.metrics FOLDER...``: baseline tables (gray, mean-ab) for eval folders."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("--size", type=int, default=EVAL_SIZE)
+    args = parser.parse_args(argv)
+    for folder in args.folders:
+        trues = load_prepared(folder, args.size)
+        rows = evaluate_baselines(trues)
+        cf_true = rows["gray"]["colorfulness_true"]
+        print(f"### {folder.name} ({len(trues)} images, {args.size}², ground-truth CF {cf_true:.1f})\n")
+        print(markdown_table(rows))
+
+
+if __name__ == "__main__":
+    main()
