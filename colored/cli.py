@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
 from colored.config import Config
+
+
+_UNSET = object()  # "flag not given" (None is a real value: --limit none, --backbone-weights none)
 
 
 def _parse_value(field: dataclasses.Field, text: str):
@@ -20,9 +25,10 @@ def _parse_value(field: dataclasses.Field, text: str):
                 return "auto"
             raise argparse.ArgumentTypeError(f"--{field.name.replace('_', '-')} expects true/false, got {text!r}")
         return text.lower() in ("true", "1", "yes")
-    if isinstance(default, float):
+    kind = str(field.type)  # the annotation, e.g. "float | None"
+    if isinstance(default, float) or "float" in kind:
         return float(text)
-    if isinstance(default, int) or field.name in ("limit", "steps_per_epoch"):
+    if isinstance(default, int) or kind.startswith("int"):
         return int(text)
     return text
 
@@ -35,7 +41,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         if field.name == "extra":
             continue
         default = field.default
-        group.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, default=None,
+        group.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, default=_UNSET,
                            type=lambda text, f=field: _parse_value(f, text), metavar="VALUE",
                            help=f"default: {default}")
 
@@ -43,7 +49,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> Config:
     config = Config.load(args.config) if getattr(args, "config", None) else Config()
     changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
-               if getattr(args, f.name, None) is not None}
+               if getattr(args, f.name, _UNSET) is not _UNSET}
     return config.replace(**changes)
 
 
@@ -83,11 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     for module in ("colored.colorize", "colored.evaluate", "colored.chain"):
-        try:
-            add_cli = __import__(module, fromlist=["add_cli"]).add_cli
-        except (ImportError, AttributeError):
-            continue
-        add_cli(sub)
+        if importlib.util.find_spec(module) is not None:  # each command's module registers itself
+            importlib.import_module(module).add_cli(sub)
     return parser
 
 

@@ -39,6 +39,8 @@ class Config:
     epochs: int = 200
     learning_rate: float = 1e-3
     steps_per_epoch: int | None = None
+    lr_patience: int = 5  # ReduceLROnPlateau patience in epochs (the seed's 5)
+    max_minutes: float | None = None  # stop after the epoch that crosses this wall-clock budget
     figure_every: int = 10  # epochs between comparison figures (the seed's callback)
     ab_accuracy_threshold: float = 10.0  # Lab units; what "accurate" means for a pixel's ab
     seed: int = 42

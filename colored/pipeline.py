@@ -108,6 +108,18 @@ class ColorizationDataset(keras.utils.PyDataset):
             self._views[index, view] = rgb
         return rgb
 
+    def precompute(self, batch_size: int = 32) -> None:
+        """Decode every photo and embed every augmentation view now, in large batches, instead of
+        during the first epochs (the embeddings land in the disk cache; views in memory if cached)."""
+        pairs = [(i, v) for i in range(len(self.paths)) for v in range(self.views)]
+        for start in range(0, len(pairs), batch_size):
+            chunk = pairs[start:start + batch_size]
+            rgb = [self.augmented_image(i, v) for i, v in chunk]
+            if self.embedder is not None:
+                keys = [Embedder.cache_key(self.paths[i], v) for i, v in chunk]
+                if not self.embedder.has_all(keys):
+                    self.embedder.cached(keys, color.rgb_to_gray(np.stack(rgb)))
+
     def __getitem__(self, batch_index: int):
         if not 0 <= batch_index < len(self):
             raise IndexError(f"batch {batch_index} out of range (0..{len(self) - 1})")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +117,21 @@ class HistoryJSON(keras.callbacks.Callback):
         tmp.replace(self.path)
 
 
+class TimeLimit(keras.callbacks.Callback):
+    """Ends training after the epoch during which ``minutes`` of wall-clock time ran out."""
+
+    def __init__(self, minutes: float) -> None:
+        super().__init__()
+        self.seconds = minutes * 60
+
+    def on_train_begin(self, logs=None) -> None:
+        self.start = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if time.monotonic() - self.start >= self.seconds:
+            self.model.stop_training = True
+
+
 @dataclass
 class TrainResult:
     model: keras.Model
@@ -128,10 +144,11 @@ class TrainResult:
 def standard_callbacks(config: Config, run_dir: Path, demo_images: list[np.ndarray],
                        validation: bool, demo_embeddings: np.ndarray | None = None) -> list[keras.callbacks.Callback]:
     monitor = "val_loss" if validation else "loss"  # the seed monitored val_loss with no val data
-    return [
+    limit = [TimeLimit(config.max_minutes)] if config.max_minutes else []
+    return limit + [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor=monitor, save_best_only=True),
-        keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.2, patience=5, min_lr=1e-5),
+        keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.2, patience=config.lr_patience, min_lr=1e-5),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         HistoryJSON(run_dir / "history.json"),
         ComparisonFigure(demo_images, run_dir / "figures", config.figure_every, config.temperature,

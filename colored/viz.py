@@ -99,3 +99,37 @@ def show_or_close(fig: plt.Figure) -> None:
 
         display(fig)
     plt.close(fig)
+
+
+def lab_channels_figure(rgb: np.ndarray, cell: float = 2.0) -> plt.Figure:
+    """One photo as the network sees it: RGB | L (input) | a (green–red) | b (blue–yellow), Lab units."""
+    lab = color.rgb_to_lab(np.asarray(rgb))
+    panels = [
+        (color.to_float_rgb(np.asarray(rgb)), None, None, "RGB"),
+        (lab[..., 0], "gray", (0, 100), "L (input, 0..100)"),
+        (lab[..., 1], "RdYlGn_r", (-100, 100), "a (target: green ← → red)"),
+        (lab[..., 2], "RdYlBu_r", (-100, 100), "b (target: blue ← → yellow)"),
+    ]
+    fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * cell, cell + 0.3))
+    for ax, (image, cmap, limits, title) in zip(axes, panels):
+        shown = ax.imshow(image, cmap=cmap, vmin=limits[0] if limits else None, vmax=limits[1] if limits else None)
+        ax.set_title(title, fontsize=8)
+        ax.set_axis_off()
+        if cmap:
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def parameter_table(model) -> str:
+    """Parameters per block of a colorization model (layer-name prefixes encoder / fusion / decoder /
+    ab head), as aligned text with the total: the numbers to compare with the seed's design."""
+    blocks: dict[str, int] = {}
+    names = {"encoder": "encoder", "fusion": "fusion", "decoder": "decoder", "ab": "head (ab)"}
+    for layer in model.layers:
+        block = names.get(layer.name.split("_")[0], "other")
+        blocks[block] = blocks.get(block, 0) + int(layer.count_params())
+    total = int(model.count_params())
+    lines = [f"{block:<10} {count:>10,}  {100 * count / max(total, 1):5.1f} %" for block, count in blocks.items()
+             if count or block != "other"]
+    return "\n".join(lines + [f"{'total':<10} {total:>10,}"])

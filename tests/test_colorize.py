@@ -1,0 +1,353 @@
+"""colored.colorize: full-resolution colorization of real files, folders and the CLI.
+
+A tiny untrained 64² model is enough: what is tested is the plumbing (sizes, the reattached
+full-resolution L, alpha, folders, bad files, exit codes, never overwriting inputs), not the colours.
+Its output bias is set so it predicts a definite colour, which makes "it was colorized" checkable.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import colored
+from colored import color
+from colored import colorize as colorize_module
+from colored.colorize import (
+    ColorizeReport,
+    ModelNotFoundError,
+    add_cli,
+    colorize,
+    colorize_batch,
+    colorize_paths,
+    load_model,
+    model_input_size,
+)
+from colored.imageio import read_image
+
+SIZE = 64
+
+
+def detailed_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """Smooth colour plus pixel-level detail (noise), lightness kept inside 15..85."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([0.5 + 0.25 * np.sin(x / 17 + c) * np.cos(y / 23 - c) for c in range(3)], -1)
+    detail = rng.uniform(-0.12, 0.12, (height, width, 1))
+    return (np.clip(base + detail, 0.15, 0.85) * 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> Path:
+    from colored.model import build_model
+
+    model = build_model(colored.Config(image_size=SIZE, model="simplified", backbone="none"))
+    for layer in model.layers:  # a definite colour: ab ≈ 128·tanh(0.15, -0.1) ≈ (19, -13)
+        if layer.name == "ab_conv":
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel * 0.1, np.array([0.15, -0.1], np.float32)])
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(model_path):
+    return load_model(model_path)
+
+
+def cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="colored")
+    add_cli(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["colorize", *argv])
+    return args.func(args)
+
+
+def save(path: Path, array: np.ndarray, **options) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, **options)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# model loading
+
+
+def test_load_model_round_trip(model):
+    assert model_input_size(model) == (SIZE, SIZE)
+
+
+def test_no_model_gives_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.delenv(colorize_module.MODEL_ENV_VAR, raising=False)
+    monkeypatch.setattr(colorize_module, "DEFAULT_MODEL_PATH", tmp_path / "weights" / "default.keras")
+    with pytest.raises(ModelNotFoundError) as caught:
+        load_model()
+    message = str(caught.value)
+    assert isinstance(caught.value, FileNotFoundError)
+    for needed in ("--model", "colored train", "notebook 05", str(tmp_path / "weights" / "default.keras")):
+        assert needed in message, f"the no-model message must mention {needed!r}:\n{message}"
+
+
+def test_missing_corrupt_and_wrong_model_files_are_named(tmp_path):
+    for path, words in ((tmp_path / "nope.keras", "does not exist"),
+                        (tmp_path / "weights.h5", "not a .keras file"),
+                        (tmp_path, "directory")):
+        if path.suffix == ".h5":
+            path.write_bytes(b"\x89HDF")
+        with pytest.raises(ModelNotFoundError, match=words) as caught:
+            load_model(path)
+        assert str(path) in str(caught.value)
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"this is not a zip file")
+    with pytest.raises(ModelNotFoundError, match="could not load") as caught:
+        load_model(corrupt)
+    assert str(corrupt) in str(caught.value) and "colored train" in str(caught.value)
+
+
+def test_default_model_from_environment(monkeypatch, model_path):
+    monkeypatch.setenv(colorize_module.MODEL_ENV_VAR, str(model_path))
+    assert model_input_size(load_model()) == (SIZE, SIZE)
+
+
+# ---------------------------------------------------------------------------------------------
+# the fast float32 conversions must agree with colored.color (skimage)
+
+
+def test_fast_lightness_matches_colored_color():
+    rng = np.random.default_rng(3)
+    rgb8 = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    rgb8[0, :3] = [[0, 0, 0], [255, 255, 255], [1, 2, 3]]  # black, white, the linear segment
+    for rgb in (rgb8, rgb8.astype(np.uint16) * 257 + 3, rgb8 / np.float32(255)):
+        fast = colorize_module.lightness(rgb)
+        reference = color.rgb_to_lab(rgb)[..., 0]
+        assert np.abs(fast - reference).max() < 1e-3, f"{rgb.dtype}: L differs by {np.abs(fast - reference).max()}"
+
+
+def test_fast_lab_to_rgb_matches_colored_color():
+    import warnings
+
+    rng = np.random.default_rng(4)
+    lightness = rng.uniform(0, 100, (41, 29)).astype(np.float32)
+    lightness[0, :2] = [0, 100]
+    ab = rng.normal(0, 50, (41, 29, 2)).astype(np.float32)  # far out of gamut too
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skimage warns about clipped negative Z
+        reference = color.lab_to_rgb(np.concatenate([lightness[..., None], ab], -1))
+    reference = (reference * 255 + 0.5).astype(np.uint8)
+    fast = colorize_module.lab_to_rgb_uint8(lightness, ab)
+    difference = np.abs(fast.astype(int) - reference)
+    assert difference.max() <= 1 and (difference > 0).mean() < 0.01, (
+        f"fast Lab→RGB differs by up to {difference.max()} on {(difference > 0).mean():.1%} of values")
+
+
+# ---------------------------------------------------------------------------------------------
+# full resolution
+
+
+@pytest.mark.parametrize("shape", [(333, 517), (517, 333), (3, 5), (64, 64)])
+def test_output_has_the_input_exact_size(model, shape):
+    out = colorize(detailed_photo(*shape), model)
+    assert out.shape == (*shape, 3) and out.dtype == np.uint8, f"input {shape} gave output {out.shape}"
+
+
+def test_full_resolution_lightness_is_reattached(model):
+    photo = detailed_photo(333, 517)
+    out = colorize(photo, model)
+    error = np.abs(color.rgb_to_lab(out)[..., 0] - color.rgb_to_lab(photo)[..., 0])
+    assert error.mean() < 0.5 and np.percentile(error, 99) < 1.0, (
+        f"output L differs from input L by {error.mean():.2f} on average (99th percentile "
+        f"{np.percentile(error, 99):.2f}): the full-resolution L was not reattached")
+    chroma = np.hypot(*np.moveaxis(color.rgb_to_lab(out)[..., 1:], -1, 0))
+    assert np.median(chroma) > 5, "the output should be coloured (the test model predicts a definite ab)"
+
+
+def test_gray_inputs_work(model, tmp_path):
+    gray = detailed_photo(40, 60)[..., 0]
+    for image in (gray, save(tmp_path / "g.png", gray), Image.fromarray(gray),
+                  save(tmp_path / "g16.png", gray.astype(np.uint16) * 257)):
+        out = colorize(image, model)
+        assert out.shape == (40, 60, 3)
+        assert np.ptp(out.astype(int), axis=-1).mean() > 3, f"{type(image).__name__}: gray in, gray out"
+
+
+def test_exif_rotated_photo_comes_out_upright(model, tmp_path):
+    image = Image.fromarray(detailed_photo(30, 50))
+    exif = image.getexif()
+    exif[0x0112] = 6
+    image.save(tmp_path / "rotated.jpg", exif=exif)
+    assert colorize(tmp_path / "rotated.jpg", model).shape == (50, 30, 3)
+
+
+def test_rgba_keeps_alpha(model, tmp_path):
+    alpha = np.tile(np.linspace(0, 255, 48).astype(np.uint8), (32, 1))
+    path = save(tmp_path / "in" / "logo.png", np.dstack([detailed_photo(32, 48), alpha]))
+    rgba = colorize(path, model, keep_alpha=True)
+    assert rgba.shape == (32, 48, 4)
+    np.testing.assert_array_equal(rgba[..., 3], alpha)
+    assert colorize(path, model).shape == (32, 48, 3)
+    report = colorize_paths([path], tmp_path / "out", model, progress=False)
+    written = read_image(tmp_path / "out" / "logo.png")
+    assert report.ok and written.alpha is not None, "PNG output must keep the input's alpha"
+    np.testing.assert_array_equal(written.alpha, alpha)
+
+
+def test_batches_several_images_per_model_call_with_one_shape(model, monkeypatch):
+    import colored.model
+
+    shapes = []
+    real = colored.model.predict_ab
+
+    def counting(model_, l_norm, **kwargs):
+        shapes.append(l_norm.shape)
+        return real(model_, l_norm, **kwargs)
+
+    monkeypatch.setattr(colored.model, "predict_ab", counting)
+    images = [colorize_module.as_decoded(detailed_photo(20 + i, 30)) for i in range(5)]
+    outs = colorize_batch(images, model, batch_size=4)
+    # 5 images, at most 4 per call → 3 + 2, the 2 padded to 3: one batch shape, one compile
+    assert shapes == [(3, SIZE, SIZE, 1)] * 2, f"expected two model calls of 3 images, got {shapes}"
+    assert [o.shape[:2] for o in outs] == [(20 + i, 30) for i in range(5)]
+    np.testing.assert_array_equal(outs[4], colorize(images[4], model), err_msg="padding changed a result")
+    assert [colorize_module.even_batch_size(n, 8) for n in (1, 8, 9, 13, 16, 17)] == [1, 8, 5, 7, 8, 6]
+
+
+# ---------------------------------------------------------------------------------------------
+# files, folders, bad input, CLI
+
+
+def test_folder_with_good_and_bad_files(model_path, tmp_path, capsys):
+    folder = tmp_path / "photos"
+    good = [save(folder / "a.jpg", detailed_photo(40, 60)), save(folder / "b.png", detailed_photo(61, 33, 1)),
+            save(folder / "c.tif", detailed_photo(20, 20, 2)), save(folder / "d.bmp", detailed_photo(25, 30, 3)),
+            save(folder / "e.webp", detailed_photo(30, 25, 4)), save(folder / "f.gif", detailed_photo(15, 35, 5))]
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.png").write_text("not an image")
+    (folder / "cut.jpg").write_bytes((folder / "a.jpg").read_bytes()[:300])
+    (folder / "dir.jpg").mkdir()
+    (folder / "readme.txt").write_text("ignored: not an image extension")
+    (folder / "._a.jpg").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # macOS metadata: skipped quietly
+    status = cli([str(folder), "-o", str(tmp_path / "out"), "--model", str(model_path), "-q", "--batch-size", "4"])
+    captured = capsys.readouterr()
+    assert status == 1, f"a failed file must give exit status 1, got {status}"
+    for path in good:
+        suffix = ".png" if path.suffix == ".gif" else path.suffix  # GIF's 256 colours → PNG
+        out = tmp_path / "out" / (path.stem + suffix)
+        assert out.is_file(), f"{out.name} was not written although {path.name} is fine"
+        assert read_image(out).size == read_image(path).size
+    for name, reason in (("empty.jpg", "empty"), ("notes.png", "text file"), ("cut.jpg", "truncated"),
+                         ("dir.jpg", "directory")):
+        line = next((line for line in captured.out.splitlines() if name in line), "")
+        assert reason in line, f"{name} must be reported with its reason ({reason!r}); output:\n{captured.out}"
+    assert "6 colorized, 4 failed" in captured.out
+    assert not (tmp_path / "out" / "empty.jpg").exists() and not (tmp_path / "out" / "._a.jpg").exists()
+
+
+def test_recursive_keeps_the_folder_structure(model, tmp_path):
+    root = tmp_path / "album"
+    for relative in ("top.jpg", "1950s/beach.png", "1950s/family/xmas.TIF"):
+        save(root / relative, detailed_photo(24, 36))
+    report = colorize_paths([root], tmp_path / "out", model, recursive=True, progress=False)
+    assert report.ok, report.summary()
+    written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert written == ["1950s/beach.png", "1950s/family/xmas.TIF", "top.jpg"]
+    flat = colorize_paths([root], tmp_path / "flat", model, progress=False)
+    assert [p.name for _, p in flat.done] == ["top.jpg"]
+    assert any("recursive" in reason for _, reason in flat.skipped), "sub-folders are reported as skipped"
+
+
+def test_output_folder_inside_the_input_is_not_read_back(model, tmp_path):
+    root = tmp_path / "album"
+    save(root / "a.png", detailed_photo(16, 16))
+    save(root / "old" / "b.png", detailed_photo(16, 16))
+    for _ in range(2):  # the second run must not colorize the first run's outputs
+        report = colorize_paths([root], root / "colorized", model, recursive=True, progress=False)
+        assert sorted(str(p.relative_to(root)) for _, p in report.done) == ["colorized/a.png", "colorized/old/b.png"]
+    same = colorize_paths([root / "old"], root / "old", model, recursive=True, progress=False)  # outdir == input
+    assert [p.name for _, p in same.done] == ["b_colorized.png"], "sub-folders of the input must still be read"
+    twice = colorize_paths([root / "a.png", root / "a.png", root], tmp_path / "out", model, progress=False)
+    assert [p.name for _, p in twice.done] == ["a.png"], "the same file named twice is colorized once"
+
+
+def test_inputs_are_never_overwritten(model, tmp_path):
+    folder = tmp_path / "photos"
+    paths = [save(folder / "a.png", detailed_photo(20, 30)), save(folder / "b.jpg", detailed_photo(30, 20))]
+    before = {p: p.read_bytes() for p in paths}
+    report = colorize_paths([folder], folder, model, progress=False)  # outdir == input folder
+    assert report.ok, report.summary()
+    for path, data in before.items():
+        assert path.read_bytes() == data, f"{path.name} (an input) was overwritten"
+    assert sorted(p.name for _, p in report.done) == ["a_colorized.png", "b_colorized.jpg"]
+    # an output name that is a hard link to an input is protected too
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.png").hardlink_to(paths[0])
+    report = colorize_paths([paths[0]], tmp_path / "out", model, progress=False)
+    assert paths[0].read_bytes() == before[paths[0]] and report.done[0][1].name == "a_colorized.png"
+
+
+def test_colliding_outputs_get_distinct_names(model, tmp_path):
+    folder = tmp_path / "in"
+    save(folder / "x.jpg", detailed_photo(20, 20))
+    save(folder / "x.png", detailed_photo(20, 20, 1))
+    report = colorize_paths([folder], tmp_path / "out", model, format="webp", progress=False)
+    assert sorted(p.name for _, p in report.done) == ["x.webp", "x_colorized.webp"]
+
+
+def test_format_option_and_single_output_file(model_path, tmp_path, capsys):
+    photo = save(tmp_path / "scan.tif", detailed_photo(21, 34))
+    assert cli([str(photo), "-o", str(tmp_path / "out"), "--format", "jpg", "--model", str(model_path), "-q"]) == 0
+    with Image.open(tmp_path / "out" / "scan.jpg") as written:
+        assert written.format == "JPEG" and written.size == (34, 21)
+    assert cli([str(photo), "-o", str(tmp_path / "named.webp"), "--model", str(model_path), "-q"]) == 0
+    with Image.open(tmp_path / "named.webp") as written:
+        assert written.format == "WEBP" and written.size == (34, 21)
+    assert "1 colorized, 0 failed" in capsys.readouterr().out
+
+
+def test_cli_without_a_model_exits_2_and_says_how(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv(colorize_module.MODEL_ENV_VAR, raising=False)
+    monkeypatch.setattr(colorize_module, "DEFAULT_MODEL_PATH", tmp_path / "default.keras")
+    photo = save(tmp_path / "a.png", detailed_photo(10, 10))
+    assert cli([str(photo), "-o", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert "--model" in error and "colored train" in error, error
+    assert not (tmp_path / "out").exists(), "nothing is written when there is no model"
+
+
+def test_cli_with_no_images_exits_2(model_path, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert cli([str(tmp_path / "empty"), "-o", str(tmp_path / "out"), "--model", str(model_path)]) == 2
+    assert "no images found" in capsys.readouterr().err
+
+
+def test_missing_input_is_reported_and_others_still_done(model, tmp_path):
+    photo = save(tmp_path / "ok.png", detailed_photo(10, 12))
+    report = colorize_paths([tmp_path / "missing.jpg", photo], tmp_path / "out", model, progress=False)
+    assert [p.name for _, p in report.done] == ["ok.png"]
+    assert report.failed[0][0].name == "missing.jpg" and "no such file" in report.failed[0][1]
+    assert isinstance(report, ColorizeReport) and not report.ok and "1 failed" in report.summary()
+    assert set(report.timings) >= {"decode", "preprocess", "model", "recombine", "encode"}
+
+
+def test_help_and_argument_validation(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--model", "--recursive", "--format", "--batch-size", "--temperature", "-o OUTDIR"):
+        assert option in text, f"--help must document {option}"
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["x.jpg", "-o", "out", "--batch-size", "0"])
+    assert exit_info.value.code == 2
+
+
+def test_registered_in_the_colored_command(model_path, tmp_path):
+    from colored import cli as colored_cli
+
+    photo = save(tmp_path / "a.png", detailed_photo(12, 16))
+    (tmp_path / "bad.jpg").write_bytes(b"<html></html>")
+    status = colored_cli.main(["colorize", str(photo), str(tmp_path / "bad.jpg"), "-o", str(tmp_path / "out"),
+                               "--model", str(model_path), "-q"])
+    assert status == 1 and (tmp_path / "out" / "a.png").is_file()
