@@ -54,7 +54,7 @@ class Config:
     jit_compile: bool | Literal["auto"] = "auto"
     steps_per_execution: int = 1
     mixed_precision: Literal["none", "float16", "bfloat16"] = "none"  # layers compute in it, outputs float32
-    distribute: Literal["none", "mirrored", "data_parallel"] = "none"  # TF MirroredStrategy / JAX DataParallel
+    distribute: Literal["none", "mirrored", "multi_worker", "data_parallel"] = "none"  # TF strategies / JAX DataParallel
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

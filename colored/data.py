@@ -41,10 +41,7 @@ __all__ = [
     "make_sample_dataset",
 ]
 
-#: File extensions treated as images (compared lower-case, so ``.JPG`` counts too).
-IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
-)
+from colored.imageio import IMAGE_EXTENSIONS  # noqa: E402  (one list for training and colorize)
 
 SOURCES = ("sample", "kaggle")
 

@@ -54,11 +54,14 @@ def compile_model(model: keras.Model, config: Config, loss) -> keras.Model:
 def distribution_scope(config: Config):
     """Data-parallel training over every local device: TF's MirroredStrategy or Keras' JAX
     DataParallel. The batch size stays the global one (split across devices)."""
-    if config.distribute == "mirrored":
+    if config.distribute in ("mirrored", "multi_worker"):
         if keras.backend.backend() != "tensorflow":
-            raise ValueError("distribute='mirrored' needs the TensorFlow backend; use 'data_parallel' on JAX")
+            raise ValueError(f"distribute='{config.distribute}' needs the TensorFlow backend; "
+                             "use 'data_parallel' on JAX")
         import tensorflow as tf
 
+        if config.distribute == "multi_worker":  # cluster described by the TF_CONFIG variable
+            return tf.distribute.MultiWorkerMirroredStrategy().scope()
         return tf.distribute.MirroredStrategy().scope()
     if config.distribute == "data_parallel":
         if keras.backend.backend() != "jax":
