@@ -1,4 +1,4 @@
-"""Run the lab's six notebooks headless, in order, with papermill: ``colored demo`` / ``colored chain``.
+"""Run the lab's seven notebooks headless, in order, with papermill: ``colored demo`` / ``colored chain``.
 
 Each notebook has one cell tagged ``parameters`` whose values are the *reference parameters*: small
 enough that the whole chain runs offline on a 2-core CPU in a few minutes. The chain passes every
@@ -41,6 +41,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "04_memorization.ipynb",
     "05_training.ipynb",
     "06_analysis.ipynb",
+    "07_colorize_your_photos.ipynb",
 )
 #: Where the notebooks live in a checkout of the repository (they are not part of the wheel).
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
@@ -379,8 +380,8 @@ def cmd_chain(args: argparse.Namespace) -> int:
 
 def add_cli(subparsers) -> None:
     demo = subparsers.add_parser(
-        "demo", help="run the six notebooks with the reference parameters into runs/<timestamp>/",
-        description="Run notebooks 01-06 headless (papermill), in order, with their reference parameters; "
+        "demo", help="run the seven notebooks with the reference parameters into runs/<timestamp>/",
+        description="Run notebooks 01-07 headless (papermill), in order, with their reference parameters; "
                     "stops at the first failing notebook.")
     demo.add_argument("--out", type=Path, default=None, help="output folder (default: runs/<timestamp>)")
     demo.add_argument("--kernel", default=KERNEL_NAME, help=f"Jupyter kernel (default: {KERNEL_NAME})")

@@ -166,8 +166,8 @@ def test_select_notebooks(only, expected):
 
 
 def test_select_notebooks_rejects_unknown():
-    with pytest.raises(ValueError, match="no notebook '07'"):
-        chain.select_notebooks("07")
+    with pytest.raises(ValueError, match="no notebook '99'"):
+        chain.select_notebooks("99")
 
 
 def test_cli_registers_demo_and_chain():
