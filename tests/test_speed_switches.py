@@ -67,7 +67,8 @@ def test_view_cache_returns_the_same_augmented_images(photo_folder):
             np.testing.assert_array_equal(cached[i][1], plain[i][1], f"view cache changed batch {i}")
         cached.on_epoch_end()
         plain.on_epoch_end()
-    assert len(cached._views) == len(paths) * 2 or len(cached._views) <= len(paths) * 2
+    assert 0 < len(cached._views) <= len(paths) * 2, "the view cache holds more than 2 views per photo"
+    assert len(plain._views or {}) == 0, "cache_views=False must not keep views"
 
 
 DISTRIBUTED = textwrap.dedent("""
