@@ -33,6 +33,22 @@ def _parse_value(field: dataclasses.Field, text: str):
     return text
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1 (shared by the subcommands)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One ``--flag`` per Config field, plus ``--config FILE`` (JSON/YAML) underneath them."""
     parser.add_argument("--config", type=Path, help="JSON or YAML file of Config values (flags override it)")

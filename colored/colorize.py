@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image
 
 from colored import color
+from colored.cli import positive_float, positive_int
 from colored.color import lab_to_rgb_uint8, lightness  # noqa: F401  (part of this API)
 from colored.imageio import (
     IMAGE_EXTENSIONS,
@@ -530,18 +531,8 @@ class _timer:
 # command line
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
 
 
 def add_cli(subparsers) -> argparse.ArgumentParser:
@@ -571,9 +562,9 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("-r", "--recursive", action="store_true", help="also colorize images in sub-folders")
     parser.add_argument("--format", choices=sorted({s[1:] for s in WRITE_FORMATS}), default=None,
                         help="output format (default: the input's own; GIF inputs → PNG)")
-    parser.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
+    parser.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
                         help="images per model call (default: 8)")
-    parser.add_argument("--temperature", type=_positive_float, default=None, metavar="T",
+    parser.add_argument("--temperature", type=positive_float, default=None, metavar="T",
                         help="annealed-mean temperature for classification models (default 0.38)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_cli)

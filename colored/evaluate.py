@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from colored import metrics
+from colored.cli import positive_float, positive_int
 
 #: Baseline methods, by the name ``--model`` / ``method`` accepts.
 BASELINE_NAMES = tuple(metrics.BASELINES)  # ("gray", "mean-ab")
@@ -355,18 +356,8 @@ def write_json(path: str | Path, data: Any) -> Path:
 # command line
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def add_cli(subparsers) -> argparse.ArgumentParser:
@@ -391,14 +382,14 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("folders", nargs="+", metavar="FOLDER", type=Path, help="folders of colour photos")
     parser.add_argument("--model", dest="models", action="append", required=True, metavar="PATH|gray|mean-ab",
                         help="a .keras model or a baseline (gray, mean-ab); repeat for several")
-    parser.add_argument("--temperature", nargs="+", type=_positive_float, default=None, metavar="T",
+    parser.add_argument("--temperature", nargs="+", type=positive_float, default=None, metavar="T",
                         help="annealed-mean temperature(s) for classification models (give FOLDERs first): each is scored at "
                              f"every T given (default {DEFAULT_TEMPERATURE}); other methods ignore it")
     parser.add_argument("--out", type=Path, default=Path("runs/evaluate"), metavar="DIR",
                         help="output folder (default: runs/evaluate)")
-    parser.add_argument("--size", type=_positive_int, default=metrics.EVAL_SIZE,
+    parser.add_argument("--size", type=positive_int, default=metrics.EVAL_SIZE,
                         help=f"evaluation size (default {metrics.EVAL_SIZE}: the protocol's)")
-    parser.add_argument("--batch-size", type=_positive_int, default=8, metavar="N", help="images per model call")
+    parser.add_argument("--batch-size", type=positive_int, default=8, metavar="N", help="images per model call")
     parser.add_argument("--gallery", type=int, default=GALLERY_ROWS, metavar="N",
                         help=f"images per set in gallery.png (default {GALLERY_ROWS}; 0: no gallery)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
