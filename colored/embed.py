@@ -99,7 +99,9 @@ class Embedder:
         return np.asarray(self.backbone.predict(batch, batch_size=self.batch_size, verbose=0), np.float32)
 
     @staticmethod
-    def cache_key(path: str | Path, view: int) -> str:
+    def cache_key(path: str | Path, view: int | str) -> str:
+        """Cache key of one photo's ``view``: anything that names the exact image embedded (the
+        pipeline passes size, augmentation switch, seed and view number)."""
         stat = Path(path).stat()
         ident = f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{view}"
         return hashlib.sha1(ident.encode()).hexdigest()

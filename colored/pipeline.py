@@ -108,6 +108,12 @@ class ColorizationDataset(keras.utils.PyDataset):
             self._views[index, view] = rgb
         return rgb
 
+    def embedding_key(self, index: int, view: int) -> str:
+        """Embedding cache key of photo ``index``'s view: it names everything that shapes the view's
+        pixels, so a changed size, seed or augmentation switch never reuses a stale embedding."""
+        kind = f"aug{self.config.seed}-{view}" if self.augmented else "plain"
+        return Embedder.cache_key(self.paths[index], f"{self.config.image_size}:{kind}")
+
     def precompute(self, batch_size: int = 32) -> None:
         """Decode every photo and embed every augmentation view now, in large batches, instead of
         during the first epochs (the embeddings land in the disk cache; views in memory if cached)."""
@@ -116,7 +122,7 @@ class ColorizationDataset(keras.utils.PyDataset):
             chunk = pairs[start:start + batch_size]
             rgb = [self.augmented_image(i, v) for i, v in chunk]
             if self.embedder is not None:
-                keys = [Embedder.cache_key(self.paths[i], v) for i, v in chunk]
+                keys = [self.embedding_key(i, v) for i, v in chunk]
                 if not self.embedder.has_all(keys):
                     self.embedder.cached(keys, color.rgb_to_gray(np.stack(rgb)))
 
@@ -135,7 +141,7 @@ class ColorizationDataset(keras.utils.PyDataset):
             lightness, ab = color.rgb_to_model_input(rgb)  # steps 2, 6–8
         if self.embedder is None:
             return lightness, ab
-        keys = [Embedder.cache_key(self.paths[i], v) for i, v in zip(indices, views)]
+        keys = [self.embedding_key(int(i), v) for i, v in zip(indices, views)]
         if self.embedder.has_all(keys):
             embedding = self.embedder.cached(keys, None)
         else:

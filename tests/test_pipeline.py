@@ -62,3 +62,20 @@ def test_fusion_batches_use_cached_embeddings_of_the_same_augmented_image(photo_
     gray = color.rgb_to_gray(np.stack([data.augmented_image(int(i), data.view_of(int(i))) for i in indices]))
     np.testing.assert_allclose(original(gray), embedding, atol=1e-5,
                                err_msg="embedding does not come from the same augmented image as L/ab")
+
+
+def test_embedding_cache_never_mixes_views_of_different_sizes_seeds_or_augmentation(photo_folder):
+    paths = find_images(photo_folder / "train")[:1]
+    base = Config(image_size=64, batch_size=1, backbone="inception_resnet_v2", backbone_weights=None,
+                  cache_dir=str(photo_folder / "cache"), augment_views=2)
+    variants = {
+        "augmented view 0": base,
+        "augmented view 0, other seed": base.replace(seed=7),
+        "augmented view 0, 128²": base.replace(image_size=128),
+        "un-augmented (validation)": base.replace(augment=False),
+    }
+    keys = {name: ColorizationDataset(paths, config, embedder=Embedder(None)).embedding_key(0, 0)
+            for name, config in variants.items()}
+    assert len(set(keys.values())) == len(keys), f"different images share an embedding cache key: {keys}"
+    same = ColorizationDataset(paths, base, embedder=Embedder(None)).embedding_key(0, 0)
+    assert same == keys["augmented view 0"], "the key of one view must be stable across datasets"

@@ -104,3 +104,17 @@ def test_data_parallel_training_on_two_logical_cpus(photo_folder, tmp_path, back
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["devices"] == 2, f"expected 2 logical devices, got {result['devices']}"
     assert len(result["loss"]) == 2 and all(np.isfinite(result["loss"])), f"losses: {result['loss']}"
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.data feeding is TensorFlow-only")
+def test_default_workers_feed_fit_through_a_queue_not_autotuned_tf_data(photo_folder):
+    # With workers ≤ 1, Keras feeds PyDataset batches through tf.data prefetch(AUTOTUNE); destroying
+    # that iterator at each epoch end waits for the autotune thread (up to 20 s per epoch measured
+    # on 2 cores). With ≥ 2 workers Keras uses its own queue and turns autotune off.
+    from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
+
+    config = Config(image_size=64, batch_size=2, backbone="none")
+    data = ColorizationDataset(find_images(photo_folder / "train")[:4], config)
+    assert data.workers >= 2, f"Config.workers default is {config.workers}: epochs would stall on TF"
+    dataset = PyDatasetAdapter(data, shuffle=False).get_tf_dataset()
+    assert dataset.options().autotune.enabled is False, "fit's tf.data pipeline still autotunes"
