@@ -99,7 +99,7 @@ def train_step_rates(model, x, y, steps: int, blocks: int) -> list[float]:
     return rates
 
 
-def bench_size(size: int, paths, args) -> dict:
+def bench_size(size: int, paths, args, steps: int, epochs: int, seed_steps: int) -> dict:
     config = Config(image_size=size, batch_size=args.batch_size, backbone="inception_resnet_v2",
                     backbone_weights=None, augment_views=args.views, cache_dir=args.cache,
                     workers=args.workers, cache_views=True, lab_in_graph=args.lab_in_graph,
@@ -108,15 +108,16 @@ def bench_size(size: int, paths, args) -> dict:
     seed_config = Config(image_size=size, batch_size=args.batch_size, backbone_weights=None,
                          jit_compile=args.jit_compile, seed=0)
     batch = config.batch_size
-    result = {"size": size, "batch_size": batch}
+    result = {"size": size, "batch_size": batch, "images": len(paths), "steps_per_epoch": len(paths) // batch,
+              "epochs": epochs}
     embedder = Embedder(None, cache_dir=args.cache, batch_size=64)
 
     # (a) the seed
-    if args.seed_steps:
+    if seed_steps:
         seed_model = compile_model(build_model(seed_config), seed_config, "mse")
         generator = seed_generator(paths, seed_config, embedder.backbone)
-        seconds = timed_fit(seed_model, generator, args.seed_steps, warmup=1)
-        result["a_seed_fit"] = args.seed_steps * (batch + 1) / seconds
+        seconds = timed_fit(seed_model, generator, seed_steps, warmup=1)
+        result["a_seed_fit"] = seed_steps * (batch + 1) / seconds
 
     # (b) our pipeline alone, steady state (the cache fill first decodes and embeds every view once)
     data = ColorizationDataset(paths, config, embedder=embedder)
@@ -126,7 +127,7 @@ def bench_size(size: int, paths, args) -> dict:
     result["cache_fill_views"] = len(paths) * data.views
     start = time.perf_counter()
     count = 0
-    while count < args.steps * batch:
+    while count < steps * batch:
         for i in range(len(data)):
             data[i]
             count += batch
@@ -139,22 +140,22 @@ def bench_size(size: int, paths, args) -> dict:
     x = tuple(keras.ops.convert_to_tensor(v) for v in x)
     y = keras.ops.convert_to_tensor(y)
     train_step_rates(model, x, y, steps=3, blocks=1)  # compile
-    step_rates = train_step_rates(model, x, y, args.steps, blocks=max(1, args.repeats // 2))
+    step_rates = train_step_rates(model, x, y, steps, blocks=max(1, args.repeats // 2))
 
     # (d) end-to-end fit over the dataset, several full epochs in one fit call
     model.fit(data, steps_per_epoch=2, epochs=1, verbose=0)  # compile fit's own step function
     clock = EpochClock()
     start = time.perf_counter()
-    model.fit(data, epochs=args.epochs, verbose=0, callbacks=[clock])
+    model.fit(data, epochs=epochs, verbose=0, callbacks=[clock])
     fit_seconds = time.perf_counter() - start
-    step_rates += train_step_rates(model, x, y, args.steps, blocks=max(1, args.repeats - args.repeats // 2))
+    step_rates += train_step_rates(model, x, y, steps, blocks=max(1, args.repeats - args.repeats // 2))
 
     epoch_rates = [len(data) * batch / s for s in clock.seconds]
     result["c_train_step_runs"] = step_rates
     result["c_train_step"] = float(np.median(step_rates))
     result["d_fit_epochs"] = epoch_rates
     result["d_fit"] = float(np.median(epoch_rates))
-    result["d_fit_whole_call"] = args.epochs * len(data) * batch / fit_seconds
+    result["d_fit_whole_call"] = epochs * len(data) * batch / fit_seconds
     result["d_over_c"] = result["d_fit"] / result["c_train_step"]
     if "a_seed_fit" in result:
         result["d_over_a"] = result["d_fit"] / result["a_seed_fit"]
@@ -165,27 +166,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=20, help="timed steps for (b) and each block of (c)")
+    parser.add_argument("--steps", type=int, nargs="+", default=[20, 6],
+                        help="timed steps for (b) and each block of (c): one value, or one per size")
     parser.add_argument("--repeats", type=int, default=4, help="timed blocks of (c)")
-    parser.add_argument("--epochs", type=int, default=3, help="timed epochs of (d), in one fit call")
-    parser.add_argument("--seed-steps", type=int, default=4, help="timed steps for (a); 0 skips it")
-    parser.add_argument("--images", type=int, default=480, help="photos used (--images / batch = steps per epoch of (d))")
+    parser.add_argument("--epochs", type=int, nargs="+", default=[3, 2],
+                        help="timed epochs of (d), in one fit call: one value, or one per size")
+    parser.add_argument("--seed-steps", type=int, nargs="+", default=[4, 3],
+                        help="timed steps for (a), one value or one per size; 0 skips it")
+    parser.add_argument("--images", type=int, nargs="+", default=[480, 160],
+                        help="photos used (images / batch = steps per epoch of (d)): one value, or one per size")
     parser.add_argument("--views", type=int, default=2, help="augmentation views per photo")
     parser.add_argument("--data", type=Path, help="photo folder (default: the offline sample set)")
     parser.add_argument("--workers", type=int, default=Config.workers, help="PyDataset worker threads (Config default)")
-    parser.add_argument("--lab-in-graph", action=argparse.BooleanOptionalAction, default=False)
+    parser.add_argument("--lab-in-graph", action=argparse.BooleanOptionalAction, default=True,
+                        help="(d) feeds uint8 RGB and converts to Lab in the graph (our fast path)")
     parser.add_argument("--jit-compile", default="auto")
     parser.add_argument("--mixed-precision", default="none", choices=["none", "float16", "bfloat16"])
     parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--cache-dir", type=Path, help="embedding cache to reuse across runs (default: a fresh "
+                        "temporary one, so the cache fill is measured)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_training.json"))
     args = parser.parse_args()
     args.jit_compile = {"true": True, "false": False}.get(str(args.jit_compile).lower(), "auto")
     tmp = Path(tempfile.mkdtemp(prefix="bench_"))
-    args.cache = str(tmp / "cache")
+    args.cache = str(args.cache_dir or tmp / "cache")
     folder = args.data or make_sample_dataset(tmp / "sample", size=256) / "train"
-    paths = find_images(folder)[: args.images]
+    photos = find_images(folder)
 
-    rows = [bench_size(size, paths, args) for size in args.sizes]
+    def per_size(values: list[int], i: int) -> int:  # one value for all sizes, or one per size
+        return values[min(i, len(values) - 1)]
+
+    rows = [bench_size(size, photos[: per_size(args.images, i)], args, per_size(args.steps, i), per_size(args.epochs, i),
+                        per_size(args.seed_steps, i))
+            for i, size in enumerate(args.sizes)]
     header = (f"{'size':>5} {'(a) seed':>10} {'(b) pipeline':>13} {'(c) step':>10} {'(d) fit':>10} {'d/c':>6} "
               f"{'d/a':>6}   {'(c) runs':<24} {'(d) epochs':<24} {'cache fill':>10}")
     print(f"backend {keras.backend.backend()}, batch {args.batch_size}, workers {args.workers}, images/s "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -122,8 +123,9 @@ class Embedder:
             fresh = self.compute(gray_rgb[missing])
             for i, vector in zip(missing, fresh):
                 out[i] = vector
-                # Atomic write: a crashed worker never leaves a truncated .npy that would load later.
-                tmp = files[i].with_suffix(f".{os.getpid()}.tmp")
+                # Atomic write: a crashed worker never leaves a truncated .npy that would load later;
+                # the temporary name is per process and thread (PyDataset workers are threads).
+                tmp = files[i].with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
                 with open(tmp, "wb") as handle:
                     np.save(handle, vector)
                 os.replace(tmp, files[i])
