@@ -46,7 +46,8 @@ class Config:
     seed: int = 42
     run_dir: str = "runs/default"
     cache_dir: str = "data/cache"
-    # speed switches (issue: training throughput). Defaults are the seed-faithful behaviour.
+    # speed switches (issue: training throughput). Off by default (the seed's behaviour), except
+    # workers; the fast CPU set is cache_views + lab_in_graph (README, "Training throughput").
     # PyDataset worker threads preparing batches while the model trains. Keep ≥ 2 on TensorFlow:
     # with 0 or 1 Keras feeds fit through tf.data's autotuned prefetch, and tearing that iterator
     # down at every epoch end blocks on its autotune thread (measured: up to 20 s per epoch here).
