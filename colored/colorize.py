@@ -618,11 +618,10 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m colored.colorize ...`` (same as ``colored colorize ...``)."""
-    parser = argparse.ArgumentParser(prog="colored")
-    add_cli(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["colorize", *(argv if argv is not None else sys.argv[1:])])
-    return args.func(args)
+    """``python -m colored.colorize ...``: the same command, parser and error handling as ``colored colorize ...``."""
+    from colored.cli import main as cli_main
+
+    return cli_main(["colorize", *(argv if argv is not None else sys.argv[1:])])
 
 
 if __name__ == "__main__":

@@ -515,11 +515,10 @@ def _markdown_report(tables, report, size: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m colored.evaluate ...`` (same as ``colored evaluate ...``)."""
-    parser = argparse.ArgumentParser(prog="colored")
-    add_cli(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["evaluate", *(argv if argv is not None else sys.argv[1:])])
-    return args.func(args)
+    """``python -m colored.evaluate ...``: the same command, parser and error handling as ``colored evaluate ...``."""
+    from colored.cli import main as cli_main
+
+    return cli_main(["evaluate", *(argv if argv is not None else sys.argv[1:])])
 
 
 if __name__ == "__main__":

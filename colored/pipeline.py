@@ -62,6 +62,7 @@ class ColorizationDataset(keras.utils.PyDataset):
         self.embedder = embedder if config.fusion else None
         self._images: dict[int, np.ndarray] | None = {} if cache_images else None
         self._views: dict[tuple[int, int], np.ndarray] | None = {} if config.cache_views else None
+        self._embedding_keys: dict[tuple[int, int], str] = {}  # hashing stats the photo: once per view
         self.epoch = 0
         self._order = self._epoch_order(0)
 
@@ -111,8 +112,12 @@ class ColorizationDataset(keras.utils.PyDataset):
     def embedding_key(self, index: int, view: int) -> str:
         """Embedding cache key of photo ``index``'s view: it names everything that shapes the view's
         pixels, so a changed size, seed or augmentation switch never reuses a stale embedding."""
-        kind = f"aug{self.config.seed}-{view}" if self.augmented else "plain"
-        return Embedder.cache_key(self.paths[index], f"{self.config.image_size}:{kind}")
+        key = self._embedding_keys.get((index, view))
+        if key is None:
+            kind = f"aug{self.config.seed}-{view}" if self.augmented else "plain"
+            key = self._embedding_keys[index, view] = Embedder.cache_key(self.paths[index],
+                                                                         f"{self.config.image_size}:{kind}")
+        return key
 
     def precompute(self, batch_size: int = 32) -> None:
         """Decode every photo and embed every augmentation view now, in large batches, instead of
