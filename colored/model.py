@@ -150,8 +150,22 @@ def decode_logits(logits, temperature: float = 0.38):
     return keras.ops.einsum("...q,qc->...c", probabilities, bins)
 
 
-def _data_parallel_shards() -> int:
-    """How many ways the active Keras (JAX) distribution splits a batch; 1 without one."""
+def replicas(model: keras.Model | None = None) -> int:
+    """How many ways data parallelism splits each batch: the model's TF strategy replicas, or the
+    active Keras (JAX) distribution's batch shards; 1 without either.
+
+    Every batch given to such a model must split evenly over the replicas. A batch of 1 on two
+    MirroredStrategy replicas leaves one replica an empty batch, which TensorFlow's oneDNN
+    convolutions (on by default on x86 CPUs with AVX-512, off on others) reject with
+    "input depth must be evenly divisible by filter depth: 1 vs 32".
+    """
+    if keras.backend.backend() == "tensorflow":
+        strategy = getattr(model, "distribute_strategy", None)
+        if strategy is None:
+            import tensorflow as tf
+
+            strategy = tf.distribute.get_strategy()
+        return int(strategy.num_replicas_in_sync)
     distribution = keras.distribution.distribution() if keras.backend.backend() == "jax" else None
     if distribution is None:
         return 1
@@ -179,7 +193,7 @@ def predict_ab(model: keras.Model, l_norm: np.ndarray, embeddings: np.ndarray | 
             embeddings = (embedder or Embedder("imagenet")).compute(gray)
         inputs = [inputs, embeddings.astype(np.float32)]
     count = len(l_norm)
-    shards = _data_parallel_shards()
+    shards = replicas(model)
     if count % shards:  # a data-parallel model needs batches that split evenly over its devices
         pad = shards - count % shards
         inputs = [np.concatenate([x, np.repeat(x[-1:], pad, 0)]) for x in np.atleast_1d(inputs)] \

@@ -77,6 +77,7 @@ DISTRIBUTED = textwrap.dedent("""
     from colored.train import train
     import keras
     devices = {devices}
+    # limit: the comparison figure then predicts ONE photo on two replicas (an uneven batch)
     config = Config(model="simplified", image_size=64, batch_size=4, backbone="none", epochs=2, limit=8,
                     data_dir=sys.argv[1], run_dir=sys.argv[2], cache_dir=sys.argv[2] + "/cache",
                     distribute=sys.argv[3], augment=False)
@@ -95,8 +96,10 @@ DISTRIBUTED = textwrap.dedent("""
 def test_data_parallel_training_on_two_logical_cpus(photo_folder, tmp_path, backend, strategy, setup, devices):
     if backend == "jax":
         pytest.importorskip("jax", reason="JAX backend not installed (pip install jax)")
+    # oneDNN on: it is TensorFlow's default on x86 CPUs with AVX-512 (not on every CPU), and its
+    # convolutions reject the empty per-replica batch that an uneven predict() batch leaves.
     env = dict(os.environ, KERAS_BACKEND=backend, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               PYTHONPATH=REPO)
+               PYTHONPATH=REPO, TF_ENABLE_ONEDNN_OPTS="1")
     script = setup + "\n" + DISTRIBUTED.format(devices=devices)
     run = subprocess.run([sys.executable, "-c", script, str(photo_folder), str(tmp_path / "run"), strategy],
                          env=env, capture_output=True, text=True, timeout=600)
