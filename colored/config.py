@@ -1,13 +1,46 @@
-"""One configuration object that flows through data → pipeline → model → train."""
+"""One configuration object that flows through data → pipeline → model → train.
+
+Every field is checked when a ``Config`` is made (Python, the command line, YAML/JSON files and the
+notebooks' papermill parameters all go through here): a bad value raises :class:`ConfigError`, one
+line naming the field, the value and what is allowed.
+"""
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 Backbone = Literal["inception_resnet_v2", "none"]
+
+# (filters, stride) of each encoder convolution, and filters of each decoder convolution with
+# ``"up"`` marking an UpSampling2D(2): the seed's two networks. Data, not layers, so that Config can
+# check image sizes against the strides without importing Keras.
+ARCHITECTURES: dict[str, dict[str, list]] = {
+    "full": {
+        "encoder": [(64, 2), (128, 1), (128, 2), (256, 1), (256, 2), (512, 1), (512, 1), (256, 1)],
+        "decoder": [128, "up", 64, "up", 32, 16],
+    },
+    "simplified": {
+        "encoder": [(32, 2), (64, 2), (128, 2)],
+        "decoder": [128, "up", 64, "up", 32],
+    },
+}
+
+
+def size_multiple(model: str) -> int:
+    """Image sizes ``model`` accepts are multiples of this: the encoder's strides, and ×2 for the
+    heads, which predict at half the input size."""
+    return math.prod(stride for _, stride in ARCHITECTURES[model]["encoder"]) * 2
+
+
+class ConfigError(ValueError):
+    """A Config value that is not allowed (one line: field, value, what is allowed)."""
 
 
 @dataclass
@@ -61,6 +94,15 @@ class Config:
     distribute: Literal["none", "mirrored", "multi_worker", "data_parallel"] = "none"  # TF strategies / JAX DataParallel
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, _check_field(f.name, getattr(self, f.name)))
+        multiple = size_multiple(self.model)
+        if self.image_size % multiple:
+            lower = max(multiple, self.image_size // multiple * multiple)
+            raise ConfigError(f"image_size = {self.image_size} is not allowed for model '{self.model}': it must "
+                              f"be a multiple of {multiple} (the network's strides), e.g. {lower} or {lower + multiple}")
+
     @property
     def fusion(self) -> bool:
         return self.backbone != "none"
@@ -72,24 +114,151 @@ class Config:
         return dataclasses.asdict(self)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+        """Write the config as JSON, atomically (a kill never leaves half a file)."""
+        from colored.imageio import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2))
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "Config":
+    def from_dict(cls, values: Mapping[str, Any], source: str | None = None) -> "Config":
+        """A Config from a mapping; ``source`` (e.g. the file it came from) prefixes error messages."""
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{source or 'a config'} must be a mapping of Config fields to values, got {type(values).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown config keys {unknown}; valid keys: {sorted(known)}")
-        return cls(**values)
+            where = f" in {source}" if source else ""
+            raise ConfigError(f"unknown config keys {unknown}{where}; valid keys: {sorted(known)}")
+        try:
+            return cls(**values)
+        except ConfigError as error:
+            raise ConfigError(f"{source}: {error}" if source else str(error)) from None
 
     @classmethod
     def load(cls, path: str | Path) -> "Config":
-        """Read a JSON or YAML config file."""
-        text = Path(path).read_text()
+        """Read a JSON or YAML config file (one-line errors for unreadable or malformed files)."""
+        try:
+            text = Path(path).read_text()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"config file {path} not found") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"cannot read config file {path}: {error}") from None
         if str(path).endswith((".yaml", ".yml")):
             import yaml
 
-            values = yaml.safe_load(text) or {}
+            try:
+                values = yaml.safe_load(text) or {}
+            except yaml.YAMLError as error:
+                mark = getattr(error, "problem_mark", None)
+                where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+                problem = getattr(error, "problem", None) or type(error).__name__
+                raise ConfigError(f"{path} is not valid YAML{where}: {problem}") from None
         else:
-            values = json.loads(text)
-        return cls.from_dict(values)
+            try:
+                values = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise ConfigError(f"{path} is not valid JSON (line {error.lineno}, column {error.colno}): "
+                                  f"{error.msg}") from None
+        return cls.from_dict(values, source=str(path))
+
+
+def validate_fields(values: Mapping[str, Any]) -> None:
+    """Check a partial mapping of Config fields (other names are ignored), e.g. notebook parameters,
+    against the same rules as ``Config(**values)``; raises :class:`ConfigError`."""
+    names = {f.name for f in dataclasses.fields(Config)}
+    Config(**{key: value for key, value in values.items() if key in names})
+
+
+# --------------------------------------------------------------------------------------------------
+# the rules, one per field
+# --------------------------------------------------------------------------------------------------
+
+#: Lower bounds of the numeric fields (inclusive; ``_POSITIVE`` ones must be > 0).
+_AT_LEAST = {"image_size": 16, "batch_size": 1, "augment_views": 1, "limit": 1, "embedding_dim": 1,
+             "epochs": 1, "steps_per_epoch": 1, "lr_patience": 0, "figure_every": 1, "seed": 0,
+             "workers": 0, "max_queue_size": 1, "steps_per_execution": 1}
+_POSITIVE = {"temperature", "learning_rate", "max_minutes", "ab_accuracy_threshold"}
+_STRINGS = {"data_dir", "run_dir", "cache_dir"}
+
+
+def _allowed(hint: Any) -> tuple[set[type], tuple[Any, ...], bool]:
+    """(python types, literal choices, None allowed) of a field's type hint."""
+    kinds: set[type] = set()
+    choices: list[Any] = []
+    optional = False
+    for arg in (typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, _UnionType) else (hint,)):
+        if arg is type(None):
+            optional = True
+        elif typing.get_origin(arg) is Literal:
+            choices.extend(typing.get_args(arg))
+        elif typing.get_origin(arg) is not None:
+            kinds.add(typing.get_origin(arg))
+        else:
+            kinds.add(arg)
+    return kinds, tuple(choices), optional
+
+
+try:
+    from types import UnionType as _UnionType
+except ImportError:  # Python < 3.10 has no X | Y at run time
+    _UnionType = typing.Union  # type: ignore[misc,assignment]
+
+
+def _check_field(name: str, value: Any) -> Any:
+    """The value to store for field ``name`` (ints widened to float, paths to str), or ConfigError."""
+    hint = _HINTS[name]
+    kinds, choices, optional = _allowed(hint)
+    # "none" (any case) and None mean the same for fields with a "none" choice (backbone, distribute…)
+    if value is None and "none" in choices:
+        return "none"
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{name} = None is not allowed: {_describe(kinds, choices, optional, name)}")
+    if isinstance(value, str) and value in choices:
+        return value
+    if isinstance(value, str) and value.lower() in choices:
+        return value.lower()
+    if bool in kinds and isinstance(value, bool):
+        return value
+    if int in kinds and isinstance(value, int) and not isinstance(value, bool):
+        return _check_range(name, value)
+    if float in kinds and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _check_range(name, float(value))
+    if str in kinds and isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value)
+        if name in _STRINGS and not text.strip():
+            raise ConfigError(f"{name} = '' is not allowed: it must name a folder")
+        return text
+    if dict in kinds and isinstance(value, Mapping):
+        return dict(value)
+    raise ConfigError(f"{name} = {value!r} is not allowed: {_describe(kinds, choices, optional, name)}")
+
+
+def _check_range(name: str, value: float) -> float:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{name} = {value} is not allowed: it must be a finite number")
+    low = _AT_LEAST.get(name)
+    if low is not None and value < low:
+        raise ConfigError(f"{name} = {value} is not allowed: it must be at least {low}")
+    if name in _POSITIVE and not value > 0:
+        raise ConfigError(f"{name} = {value} is not allowed: it must be greater than 0")
+    return value
+
+
+def _describe(kinds: set[type], choices: tuple[Any, ...], optional: bool, name: str) -> str:
+    parts = [" or ".join(repr(c) for c in choices)] if choices else []
+    words = {bool: "true or false", int: "an integer", float: "a number", str: "a string", dict: "a mapping"}
+    if float in kinds:
+        kinds = kinds - {int}
+    parts += [words[k] for k in (bool, int, float, str, dict) if k in kinds]
+    if name in _AT_LEAST:
+        parts[-1] += f" ≥ {_AT_LEAST[name]}"
+    if name in _POSITIVE:
+        parts[-1] += " > 0"
+    if optional:
+        parts.append("null/none")
+    return "expected " + ", or ".join(parts)
+
+
+_HINTS = typing.get_type_hints(Config)

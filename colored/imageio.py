@@ -35,11 +35,14 @@ always 8 bits per channel (Pillow cannot write 16-bit RGB, and the colorized res
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
 import tempfile
 import warnings
+from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -473,7 +476,8 @@ def output_format(path: str | Path) -> tuple[str, bool]:
                          + ", ".join(WRITE_FORMATS)) from None
 
 
-def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None) -> Path:
+def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, *,
+                overwrite: bool = True) -> Path:
     """Write ``rgb`` (``(H, W, 3)``, uint8 / uint16 / float in [0, 1]) atomically to ``path``.
 
     The format comes from the suffix: ``.jpg``/``.jpeg`` (quality 95, alpha dropped), ``.png``,
@@ -481,9 +485,15 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     (256 colours) drop it. Always 8 bits per channel. Parent folders are created. The data go to
     a temporary file next to the target which is fsynced and renamed over it, so readers see either
     the old file or the complete new one, never a partial one. Returns the path.
+
+    ``overwrite=False``: an existing ``path`` (a file, a folder, even a broken link) is left alone
+    and :class:`OutputExistsError` (a ``FileExistsError``) is raised; the final step is then a hard
+    link, which fails if something appeared there meanwhile: a concurrent writer is not clobbered.
     """
     path = Path(path)
     fmt, keeps_alpha = output_format(path)
+    if not overwrite and os.path.lexists(path):
+        raise _exists_error(path)
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[-1] != 3:
         raise ValueError(f"write_image expects an (H, W, 3) RGB array, got shape {rgb.shape}")
@@ -505,11 +515,49 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     elif fmt == "PNG":
         options = {"compress_level": 3}  # ~3x faster than the default 6, a few % larger
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_save(path, lambda handle: image.save(handle, format=fmt, **options))
+    _atomic_save(path, lambda handle: image.save(handle, format=fmt, **options), overwrite=overwrite)
     return path
 
 
-def _atomic_save(path: Path, save) -> None:
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically: a kill leaves the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_save(path, lambda handle: handle.write(text.encode()))
+    return path
+
+
+def atomic_save_to(path: str | Path, save: Callable[[Path], Any]) -> Path:
+    """Atomic write for savers that take a file *name* (Keras picks the format from the suffix):
+    ``save`` writes a temporary file with the same suffix beside ``path``, which then replaces it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes) or ".tmp"  # "latest.weights.h5" → ".weights.h5"
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name.split('.')[0]}.partial-",
+                                        suffix=suffix)
+    os.close(descriptor)
+    temporary = Path(name)
+    try:
+        temporary.unlink()  # Keras refuses to overwrite without asking; it creates the file itself
+        save(temporary)
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path
+
+
+class OutputExistsError(FileExistsError):
+    """:func:`write_image` with ``overwrite=False`` found something at the output path."""
+
+
+def _exists_error(path: Path) -> OutputExistsError:
+    return OutputExistsError(errno.EEXIST, "already exists (not overwritten)", str(path))
+
+
+def _atomic_save(path: Path, save, *, overwrite: bool = True) -> None:
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(descriptor, "wb") as handle:
@@ -517,7 +565,10 @@ def _atomic_save(path: Path, save) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, _file_mode(path))
-        os.replace(temporary, path)
+        if overwrite:
+            os.replace(temporary, path)
+        else:
+            _move_no_replace(temporary, path)
     except BaseException:
         try:
             os.unlink(temporary)
@@ -532,6 +583,82 @@ def _atomic_save(path: Path, save) -> None:
             os.close(directory)
     except OSError:
         pass
+
+
+def _move_no_replace(temporary: str, path: Path) -> None:
+    """Rename ``temporary`` to ``path`` unless ``path`` exists (atomically where hard links work)."""
+    try:
+        os.link(temporary, path)  # fails with EEXIST if anything is at path, even a broken link
+    except FileExistsError:
+        raise _exists_error(path) from None
+    except OSError:  # no hard links here (FAT, some network shares): check, then rename
+        if os.path.lexists(path):
+            raise _exists_error(path) from None
+        os.replace(temporary, path)
+        return
+    os.unlink(temporary)
+
+
+# ---------------------------------------------------------------------------------------------
+# output folders
+
+
+class OutputDirError(ValueError):
+    """A folder that must receive files cannot be created or written to.
+
+    ``str()`` is one line: the folder, why (``Permission denied``, ``Read-only file system``, ``it is
+    a file``...) and the fix. A ``ValueError``, so ``colored``'s command line reports it as a usage
+    error (exit status 2) without a traceback.
+    """
+
+    def __init__(self, path: str | Path, what: str, reason: str, fix: str) -> None:
+        self.path = Path(path)
+        self.what = what
+        self.reason = reason
+        self.fix = fix
+        super().__init__(f"cannot write to {what} {self.path} ({reason}): {fix}")
+
+    def __reduce__(self):  # keep it picklable (worker processes)
+        return type(self), (self.path, self.what, self.reason, self.fix)
+
+
+def _blocking_file(path: Path) -> Path | None:
+    """The first existing non-folder on the way to ``path`` (``path`` itself or a parent), if any."""
+    for candidate in [*reversed(path.parents), path]:
+        if os.path.lexists(candidate) and not candidate.is_dir():
+            return candidate
+    return None
+
+
+def ensure_writable_dir(path: str | Path, what: str = "the output folder",
+                        fix: str = "choose another folder") -> Path:
+    """Create folder ``path`` (and its parents) if needed and prove it writable; return it.
+
+    The proof is a hidden probe file created and removed in it, so it holds for read-only mounts,
+    permissions, ACLs and root alike. Call it *before* long work whose results go there. Raises
+    :class:`OutputDirError` naming ``what`` (e.g. ``"the output folder"``), the path, the reason
+    and ``fix`` (e.g. ``"choose another --out"``)::
+
+        cannot write to the output folder runs/eval (Permission denied): choose another --out
+    """
+    path = Path(path).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        descriptor, probe = tempfile.mkstemp(dir=path, prefix=".colored-write-test-", suffix=".tmp")
+        os.close(descriptor)
+        os.unlink(probe)
+    except (FileExistsError, NotADirectoryError) as error:
+        blocker = _blocking_file(path)
+        if blocker is None:
+            reason = error.strerror or type(error).__name__
+        elif blocker == path:
+            reason = "it exists and is a file" if path.exists() else "a broken symbolic link is in the way"
+        else:
+            reason = f"{blocker} is a file, not a folder"
+        raise OutputDirError(path, what, reason, fix) from None
+    except OSError as error:  # PermissionError, EROFS, ENOSPC, EDQUOT, ...
+        raise OutputDirError(path, what, error.strerror or f"{type(error).__name__}: {error}", fix) from None
+    return path
 
 
 def _file_mode(path: Path) -> int:

@@ -15,21 +15,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from colored.config import Config
-
-# (filters, stride) of each encoder convolution, and filters of each decoder convolution with
-# ``"up"`` marking an UpSampling2D(2): the seed's two networks.
-ARCHITECTURES = {
-    "full": {
-        "encoder": [(64, 2), (128, 1), (128, 2), (256, 1), (256, 2), (512, 1), (512, 1), (256, 1)],
-        "decoder": [128, "up", 64, "up", 32, 16],
-    },
-    "simplified": {
-        "encoder": [(32, 2), (64, 2), (128, 2)],
-        "decoder": [128, "up", 64, "up", 32],
-    },
-}
-
+from colored.config import ARCHITECTURES, Config, size_multiple
 
 def _conv(x, filters: int, stride: int, batch_norm: bool, name: str, dtype=None):
     """3×3 'same' convolution with ReLU (and BatchNormalization before the ReLU when asked)."""
@@ -56,9 +42,7 @@ def build_model(config: Config) -> keras.Model:
     """Build the network described by ``config`` (architecture, fusion, head, image size)."""
     arch = ARCHITECTURES[config.model]
     size = config.image_size
-    downsampling = int(np.prod([stride for _, stride in arch["encoder"]]))
-    if size % (downsampling * 2):
-        raise ValueError(f"image_size must be a multiple of {downsampling * 2}, got {size}")
+    downsampling = size_multiple(config.model) // 2  # Config already checked the size
     policy = dtype_policy(config)
     lightness = keras.Input((size, size, 1), name="L")
     inputs = [lightness]

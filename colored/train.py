@@ -1,9 +1,20 @@
-"""Training: compile, callbacks (comparison figure, checkpoint, resume, LR schedule, history), fit."""
+"""Training: compile, callbacks (comparison figure, checkpoint, resume, LR schedule, history), fit.
+
+A run folder is crash-consistent: every file in it is written atomically (temporary file, then
+rename), so a kill at any moment leaves the previous state or the new one. The folder remembers its
+config (``config.json``): a rerun resumes from the last finished epoch, says that a finished run is
+finished (unless ``epochs`` grew), and refuses a config that differs in anything that changes what
+is learned, naming the fields and the two ways out (a new ``run_dir``, or ``restart=True``).
+"""
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
+import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,9 +22,11 @@ import keras
 import numpy as np
 
 from colored import color, viz
-from colored.config import Config
+from colored.config import Config, ConfigError
+from colored.distributed import multi_worker_workarounds, worker_config, workers_agree
+from colored.imageio import atomic_save_to, atomic_write_text
 from colored.losses import AbAccuracy, AbMeanSquaredError, SoftEncodedCrossEntropy, cached_prior, rebalancing_weights
-from colored.model import build_model, predict_ab, training_model
+from colored.model import build_model, inference_model, predict_ab, training_model
 from colored.pipeline import ColorizationDataset, load_resized
 
 
@@ -48,7 +61,7 @@ def compile_model(model: keras.Model, config: Config, loss) -> keras.Model:
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )
-    return model
+    return multi_worker_workarounds(model)  # fit under MultiWorkerMirroredStrategy (no-op otherwise)
 
 
 def distribution_scope(config: Config):
@@ -97,14 +110,16 @@ class ComparisonFigure(keras.callbacks.Callback):
 
 
 class HistoryJSON(keras.callbacks.Callback):
-    """Keeps ``history.json`` up to date after every epoch, appending across resumed runs."""
+    """Keeps ``history.json`` (and the same table as ``history.csv``) up to date after every epoch,
+    across resumed runs: an epoch that is run again replaces its earlier record, never doubles it.
+    Both files are rewritten whole and atomically (Keras' CSVLogger appends, so a rerun doubled it)."""
 
     def __init__(self, path: str | Path) -> None:
         super().__init__()
         self.path = Path(path)
 
     def load(self) -> dict[str, list[float]]:
-        return json.loads(self.path.read_text()) if self.path.exists() else {}
+        return read_history(self.path)
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         history = self.load()
@@ -114,10 +129,108 @@ class HistoryJSON(keras.callbacks.Callback):
         history = {k: v[:keep] for k, v in history.items()}
         history.setdefault("epoch", []).append(epoch)
         for key, value in (logs or {}).items():
-            history.setdefault(key, []).append(float(value))
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(history, indent=1))
-        tmp.replace(self.path)
+            history.setdefault(key, [float("nan")] * keep).append(float(value))
+        atomic_write_text(self.path.with_suffix(".csv"), _history_csv(history))
+        atomic_write_text(self.path, json.dumps(history, indent=1))
+
+
+def read_history(path: str | Path) -> dict[str, list[float]]:
+    """A run's ``history.json`` (empty when there is none yet)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise RuntimeError(f"cannot read {path} ({error}): run again with --restart (restart=True) to start "
+                           "this run over, or choose a new --run-dir") from None
+
+
+def _history_csv(history: dict[str, list[float]]) -> str:
+    keys = ["epoch"] + sorted(k for k in history if k != "epoch")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(keys)
+    writer.writerows(zip(*(history[k] for k in keys)))
+    return out.getvalue()
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` whose backup survives a kill at any moment.
+
+    Keras writes ``latest.weights.h5`` in place and then the epoch in a second file: a kill during
+    the write leaves a 0-byte file that fails every rerun, and a kill between the two leaves weights
+    and epoch that disagree. Here each epoch's weights go to a new file, then ``state.json`` (written
+    atomically) names that file and the epoch: the one commit point. Older weights are removed after.
+    """
+
+    STATE = "state.json"
+
+    def __init__(self, backup_dir: str | Path) -> None:
+        super().__init__(str(backup_dir), save_freq="epoch", delete_checkpoint=False)
+        self.folder = Path(backup_dir)
+
+    def _save_model(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        weights = self.folder / f"epoch_{self._current_epoch:04d}.weights.h5"
+        atomic_save_to(weights, lambda temporary: self.model.save_weights(str(temporary)))
+        atomic_write_text(self.folder / self.STATE, json.dumps({"epoch": self._current_epoch,
+                                                                "weights": weights.name}))
+        for old in self.folder.glob("epoch_*.weights.h5"):
+            if old != weights:
+                old.unlink(missing_ok=True)
+
+    def _load_model(self) -> None:
+        state = backup_state(self.folder)
+        if state is None:
+            return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        try:
+            self.model.load_weights(str(self.folder / state["weights"]))
+        except Exception as error:  # noqa: BLE001 - h5py and Keras raise many kinds; all mean "unusable"
+            raise RuntimeError(f"the backup {self.folder / state['weights']} cannot be loaded "
+                               f"({type(error).__name__}: {str(error).splitlines()[0][:120]}): run again with "
+                               "--restart (restart=True) to start over, or choose a new --run-dir") from None
+        self.model._initial_epoch = state["epoch"]  # how BackupAndRestore tells fit() where to resume
+
+
+def backup_state(folder: str | Path) -> dict | None:
+    """``{"epoch": epochs completed, "weights": file name}`` of a run's backup, or None (no backup).
+    A backup folder that is there but unusable (e.g. one left by an older version) is an error."""
+    folder = Path(folder)
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return None
+    state_file = folder / AtomicBackupAndRestore.STATE
+    try:
+        state = json.loads(state_file.read_text())
+        epoch, weights = int(state["epoch"]), str(state["weights"])
+        if not (folder / weights).is_file():
+            raise FileNotFoundError(f"{weights} is missing")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise RuntimeError(f"the backup in {folder} is unusable ({error}): run again with --restart "
+                           "(restart=True) to start over, or choose a new --run-dir") from None
+    return {"epoch": epoch, "weights": weights}
+
+
+class BestModelCheckpoint(keras.callbacks.Callback):
+    """Saves the L-input network as ``best.keras`` (atomically) whenever ``monitor`` improves on
+    ``best``. A resumed run passes the best value of its earlier epochs, so a worse epoch after a
+    resume never replaces the true best (Keras' ModelCheckpoint restarts from infinity, and writes
+    in place)."""
+
+    def __init__(self, path: str | Path, monitor: str = "val_loss", best: float = float("inf")) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.monitor = monitor
+        self.best = best
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is None or not np.isfinite(value) or value >= self.best:
+            return
+        self.best = float(value)
+        atomic_save_to(self.path, lambda temporary: inference_model(self.model).save(str(temporary)))
 
 
 class TimeLimit(keras.callbacks.Callback):
@@ -131,7 +244,8 @@ class TimeLimit(keras.callbacks.Callback):
         self.start = time.monotonic()
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        if time.monotonic() - self.start >= self.seconds:
+        # every worker of a multi-worker run must stop after the same epoch (or the rest hang)
+        if workers_agree(self.model, time.monotonic() - self.start >= self.seconds):
             self.model.stop_training = True
 
 
@@ -142,40 +256,136 @@ class TrainResult:
     run_dir: Path
     model_path: Path
     figures: list[Path]
+    #: epochs this call trained (0 for a run that was already finished)
+    epochs_trained: int = 0
+
+
+#: Files and folders a training run writes in its run folder (what ``restart`` removes).
+RUN_FILES = ("config.json", "model.keras", "best.keras", "history.json", "history.csv")
+RUN_FOLDERS = ("backup",)
+#: Config fields that may change when a run resumes: how long and how fast it trains, where its
+#: caches live. Every other field changes what is learned, so the run folder refuses it.
+RESUMABLE_FIELDS = frozenset({"epochs", "max_minutes", "figure_every", "workers", "max_queue_size",
+                              "cache_views", "jit_compile", "steps_per_execution", "cache_dir", "run_dir"})
 
 
 def standard_callbacks(config: Config, run_dir: Path, demo_images: list[np.ndarray],
-                       validation: bool, demo_embeddings: np.ndarray | None = None) -> list[keras.callbacks.Callback]:
+                       validation: bool, demo_embeddings: np.ndarray | None = None,
+                       best: float = float("inf")) -> list[keras.callbacks.Callback]:
+    """The run's bookkeeping, in the order it must happen at an epoch's end: checkpoint, history and
+    figure first, the backup last. The backup is the commit point: once it names epoch k, every
+    record of epoch k is already on disk."""
     monitor = "val_loss" if validation else "loss"  # the seed monitored val_loss with no val data
     limit = [TimeLimit(config.max_minutes)] if config.max_minutes else []
     return limit + [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor=monitor, save_best_only=True),
+        BestModelCheckpoint(run_dir / "best.keras", monitor=monitor, best=best),
         keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.2, patience=config.lr_patience, min_lr=1e-5),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         HistoryJSON(run_dir / "history.json"),
         ComparisonFigure(demo_images, run_dir / "figures", config.figure_every, config.temperature,
                          demo_embeddings),
+        AtomicBackupAndRestore(run_dir / "backup"),
     ]
 
 
-def train(config: Config, callbacks: list[keras.callbacks.Callback] | None = None,
-          verbose: int | str = 2) -> TrainResult:
-    """Train a model as ``config`` says, in ``config.run_dir``; re-running a killed run resumes it."""
-    keras.utils.set_random_seed(config.seed)
+def clear_run(run_dir: str | Path) -> None:
+    """Remove what a training run wrote in ``run_dir`` (see RUN_FILES), and nothing else."""
+    run_dir = Path(run_dir)
+    for name in RUN_FILES:
+        (run_dir / name).unlink(missing_ok=True)
+    for name in RUN_FOLDERS:
+        shutil.rmtree(run_dir / name, ignore_errors=True)
+    for figure in (run_dir / "figures").glob("epoch_*.png"):
+        figure.unlink(missing_ok=True)
+
+
+def config_differences(saved: Config, wanted: Config) -> dict[str, tuple]:
+    """Fields (outside RESUMABLE_FIELDS) whose values differ: ``{name: (saved, wanted)}``."""
+    old, new = saved.to_dict(), wanted.to_dict()
+    for values in (old, new):  # one folder, however it is spelled
+        values["data_dir"] = str(Path(values["data_dir"]).resolve())
+    return {name: (old[name], new[name]) for name in new
+            if name not in RESUMABLE_FIELDS and old.get(name) != new[name]}
+
+
+def check_run_dir(config: Config) -> dict | None:
+    """Check ``config.run_dir`` before any work: writable, and either new or holding a run of this
+    config. Returns the backup state to resume from (None: a fresh start)."""
     run_dir = Path(config.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config.save(run_dir / "config.json")
+    _ensure_writable(run_dir)
+    saved_file = run_dir / "config.json"
+    if saved_file.exists():
+        try:
+            saved = Config.load(saved_file)
+        except (ConfigError, OSError) as error:
+            raise RuntimeError(f"the run folder {run_dir} holds a config.json this version cannot read "
+                               f"({error}); use a new --run-dir, or --restart to discard that run") from None
+        differences = config_differences(saved, config)
+        if differences:
+            listed = ", ".join(f"{name}: {old!r} → {new!r}" for name, (old, new) in differences.items())
+            raise ConfigError(f"the run folder {run_dir} holds a run with another config ({listed}); use a "
+                              "new --run-dir, or --restart to discard that run and start over")
+    return backup_state(run_dir / "backup")
+
+
+def _ensure_writable(folder: Path) -> None:
+    """Create ``folder`` and prove it writable now, not after an hour of training."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise ValueError(f"cannot write to the run folder {folder} ({error.strerror or error}): choose "
+                         "another --run-dir (run_dir)") from None
+
+
+def train(config: Config, callbacks: list[keras.callbacks.Callback] | None = None,
+          verbose: int | str = 2, *, restart: bool = False,
+          log: Callable[[str], None] | None = None) -> TrainResult:
+    """Train a model as ``config`` says, in ``config.run_dir``.
+
+    Rerunning resumes a killed run at its last finished epoch. A finished run is not trained again
+    unless ``config.epochs`` grew (it returns the saved model). A run folder that holds a run with
+    another config is refused (:class:`ConfigError`); ``restart=True`` discards that run first.
+    ``log`` (e.g. ``print``) receives one line about resuming or finishing.
+    """
+    config = worker_config(config)  # a multi-worker run's non-chief workers write in run_dir/workers/<i>
+    run_dir = Path(config.run_dir)
+    if restart:
+        _ensure_writable(run_dir)
+        clear_run(run_dir)
+    state = check_run_dir(config)
+    model_path = run_dir / "model.keras"
+    done = state["epoch"] if state else 0
+    if state and done >= config.epochs and model_path.is_file():
+        if log:
+            log(f"{run_dir} already finished its {done} epochs (model: {model_path}); pass --epochs above "
+                f"{done} to train on, --restart to start over, or a new --run-dir")
+        figures = sorted((run_dir / "figures").glob("epoch_*.png"))
+        return TrainResult(keras.saving.load_model(model_path), read_history(run_dir / "history.json"),
+                           run_dir, model_path, figures, epochs_trained=0)
+    if state and log:
+        log(f"resuming {run_dir} after epoch {done} of {config.epochs}")
+    config.save(run_dir / "config.json")  # only now: a refused run must not touch a run's record
+    keras.utils.set_random_seed(config.seed)
     train_paths, test_paths = training_paths(config)
     scope = distribution_scope(config)
     scope.__enter__()
     try:
-        return _fit(config, run_dir, train_paths, test_paths, callbacks, verbose)
+        return _fit(config, run_dir, train_paths, test_paths, callbacks, verbose, done)
     finally:
         scope.__exit__(None, None, None)
 
 
-def _fit(config, run_dir, train_paths, test_paths, callbacks, verbose) -> TrainResult:
+def _best_so_far(run_dir: Path, monitor: str, epochs_done: int) -> float:
+    """The best ``monitor`` value among the epochs the backup holds (what best.keras was chosen on)."""
+    history = read_history(run_dir / "history.json")
+    values = [v for e, v in zip(history.get("epoch", []), history.get(monitor, [])) if e < epochs_done]
+    finite = [v for v in values if np.isfinite(v)]
+    return min(finite) if finite else float("inf")
+
+
+def _fit(config, run_dir, train_paths, test_paths, callbacks, verbose, epochs_done) -> TrainResult:
     train_data = ColorizationDataset(train_paths, config, training=True)
     validation = ColorizationDataset(test_paths, config, training=False,
                                      embedder=train_data.embedder) if test_paths else None
@@ -186,11 +396,14 @@ def _fit(config, run_dir, train_paths, test_paths, callbacks, verbose) -> TrainR
     demo_embeddings = None
     if train_data.embedder is not None:
         demo_embeddings = train_data.embedder.compute(color.rgb_to_gray(np.stack(demo_images)))
+    best = _best_so_far(run_dir, "val_loss" if validation is not None else "loss", epochs_done)
     all_callbacks = standard_callbacks(config, run_dir, demo_images, validation is not None,
-                                       demo_embeddings) + list(callbacks or [])
-    model.fit(train_data, validation_data=validation, epochs=config.epochs,
-              steps_per_epoch=config.steps_per_epoch, callbacks=all_callbacks, verbose=verbose)
+                                       demo_embeddings, best) + list(callbacks or [])
+    keras_history = model.fit(train_data, validation_data=validation, epochs=config.epochs,
+                              steps_per_epoch=config.steps_per_epoch, callbacks=all_callbacks, verbose=verbose)
     model_path = run_dir / "model.keras"
-    core.save(model_path)  # the L-input network, whatever wrapper was trained
+    # the L-input network, whatever wrapper was trained
+    atomic_save_to(model_path, lambda temporary: core.save(str(temporary)))
     figures = next(c for c in all_callbacks if isinstance(c, ComparisonFigure)).saved
-    return TrainResult(core, HistoryJSON(run_dir / "history.json").load(), run_dir, model_path, figures)
+    trained = len(keras_history.epoch) if keras_history is not None else 0
+    return TrainResult(core, read_history(run_dir / "history.json"), run_dir, model_path, figures, trained)
