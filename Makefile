@@ -3,19 +3,28 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# The exact versions `make test` passed with (README, "Tested versions"). `make setup CONSTRAINTS=`
+# installs without them (newest releases within pyproject.toml's ranges).
+CONSTRAINTS ?= constraints.txt
+LATEST_VENV ?= .venv-latest
+TORCH ?= torch==2.13.0
 export TF_CPP_MIN_LOG_LEVEL := 3
 export NO_ALBUMENTATIONS_UPDATE := 1
 export KERAS_BACKEND ?= tensorflow
 export MPLBACKEND ?= Agg
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test test-latest lock torch clean
 
-# Reinstall only when the package's dependencies change (pyproject.toml is newer than the stamp).
-$(STAMP): pyproject.toml
+# Reinstall only when the dependencies or their pins change (pyproject.toml or the constraints file
+# is newer than the stamp). Pins that do not fit this Python or platform fail here with a hint.
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@echo "== setting up $(VENV) (first run only: ~2-3 min, ~3 GB) =="
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test]' $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) || { \
+	  echo "== the pinned install failed: $(CONSTRAINTS) was tested on the Python and platform named in its header;"; \
+	  echo "== 'make setup CONSTRAINTS=' installs the newest releases within pyproject.toml's ranges instead =="; \
+	  exit 1; }
 	$(PY) -m colored.kernel --install
 	touch $(STAMP)
 
@@ -26,6 +35,30 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The same tests on the newest releases of everything (no constraints), in a venv of its own.
+# Upgrades on every run, so it always tests what a fresh unpinned install would get today.
+test-latest:
+	test -x $(LATEST_VENV)/bin/python || $(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LATEST_VENV)/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e '.[test]'
+	$(LATEST_VENV)/bin/python -m colored.kernel --install
+	$(LATEST_VENV)/bin/python -m pip list --format=freeze | grep -iE '^(tensorflow|keras|jax|numpy)=='
+	$(LATEST_VENV)/bin/python -m pytest
+
+# Rewrite the pins from $(VENV)'s installed versions (the project's dependency tree only).
+# Refresh: `make test-latest && make lock VENV=.venv-latest && make test`, then commit constraints.txt.
+lock:
+	$(VENV)/bin/python tools/lock.py > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	git diff --stat -- $(CONSTRAINTS) || true
+
+# Optional: torch's CPU build for the torch-backend test (tests/test_backends.py skips without it).
+# PyPI's default torch wheel is a multi-GB CUDA build, so this takes torch only from a local wheel
+# (pip's find-links); its small dependencies may still come from the index.
+torch: setup
+	$(PY) -m pip install -q --no-index --no-deps $(TORCH)
+	$(PY) -m pip install -q $(TORCH) $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 
 clean:
 	rm -rf runs .pytest_cache
