@@ -47,7 +47,10 @@ from colored.imageio import (
     WRITE_FORMATS,
     DecodedImage,
     ImageReadError,
+    OutputDirError,
+    OutputExistsError,
     decode_array,
+    ensure_writable_dir,
     decode_pil,
     read_image,
     write_image,
@@ -63,6 +66,13 @@ STAGES = ("decode", "preprocess", "model", "recombine", "encode")
 
 class ModelNotFoundError(FileNotFoundError):
     """No usable model: none given and no default, a missing file, or a file Keras cannot load."""
+
+
+class IncompatibleModelError(ModelNotFoundError):
+    """A Keras model that loads but is not a colorization model (wrong inputs or outputs).
+
+    Its message is one line: the file, the shapes found and the shapes expected.
+    """
 
 
 def _how_to_get_a_model() -> str:
@@ -123,10 +133,64 @@ def load_model(path: str | Path | None = None):
     except Exception as error:  # noqa: BLE001 - Keras raises many types for a bad file
         raise ModelNotFoundError(f"could not load the model {path}: {type(error).__name__}: {error}\n"
                                  "The file is corrupt or not a Keras 3 model.\n" + _how_to_get_a_model()) from error
-    shape = tuple(model.inputs[0].shape) if getattr(model, "inputs", None) else ()
-    if len(shape) != 4 or shape[-1] != 1:
-        raise ModelNotFoundError(f"{path} is not a colorization model: its first input has shape {shape}, "
-                                 "expected (None, S, S, 1) lightness.\n" + _how_to_get_a_model())
+    check_model(model, path)
+    return model
+
+
+def _shape_text(tensor) -> str:
+    dims = tuple(None if d is None else int(d) for d in tensor.shape)
+    return "(" + ", ".join(str(d) for d in dims) + ")"
+
+
+def _shapes_text(tensors) -> str:
+    texts = [_shape_text(t) for t in tensors]
+    return texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]" if texts else "none"
+
+
+def _core_model(model):
+    """The L-input network: ``model`` itself, or the one inside a ``lab_in_graph`` RGB training wrapper."""
+    inputs = list(getattr(model, "inputs", None) or [])
+    if inputs and len(inputs[0].shape) == 4 and inputs[0].shape[-1] == 3:
+        import keras
+
+        inner = [layer for layer in getattr(model, "layers", []) if isinstance(layer, keras.Model)]
+        if len(inner) == 1:
+            return inner[0]
+    return model
+
+
+def check_model(model, source: str | Path | None = None):
+    """Refuse (:class:`IncompatibleModelError`, one line) a model colorize and evaluate cannot use.
+
+    Expected: input ``(None, H, W, 1)`` (lightness L/100), optionally a second input
+    ``(None, 1000)`` (the ImageNet embedding of fusion models); one output ``(None, h, w, 2)`` (ab
+    regression) or ``(None, h, w, Q)`` with ``Q = colored.model.num_bins()`` (ab-bin logits).
+    A ``lab_in_graph`` training wrapper (RGB input) is checked through the L-input network inside.
+    ``source`` (the file) names the model in the message. Returns ``model``.
+    """
+    from colored.config import Config
+    from colored.model import num_bins
+
+    core = _core_model(model)
+    name = f"model file {source}" if source is not None else f"model {getattr(model, 'name', type(model).__name__)!r}"
+    inputs = list(getattr(core, "inputs", None) or [])
+    outputs = list(getattr(core, "outputs", None) or [])
+    embedding_dim = Config().embedding_dim
+    problems = []
+    if not inputs or len(inputs) > 2 or len(inputs[0].shape) != 4 or inputs[0].shape[-1] != 1:
+        problems.append("input")
+    elif len(inputs) == 2 and (len(inputs[1].shape) != 2 or inputs[1].shape[-1] != embedding_dim):
+        problems.append("embedding input")
+    channels = outputs[0].shape[-1] if len(outputs) == 1 and len(outputs[0].shape) == 4 else None
+    if channels != 2 and channels != num_bins():  # num_bins() is computed once, only when needed
+        problems.append("output")
+    if problems:
+        bins = num_bins()
+        raise IncompatibleModelError(
+            f"{name} is not a colorization model ({' and '.join(problems)} wrong): it takes "
+            f"{_shapes_text(inputs)} and outputs {_shapes_text(outputs)}; expected input (None, H, W, 1) "
+            f"(lightness), optionally plus (None, {embedding_dim}) (embedding), and output (None, H, W, 2) "
+            f"(ab) or (None, H, W, {bins}) (ab-bin logits): use a model saved by `colored train`")
     return model
 
 
@@ -273,23 +337,32 @@ def colorize(image_or_path: Any, model: Any = None, *, temperature: float | None
 @dataclass
 class ColorizeReport:
     """What :func:`colorize_paths` did: ``done`` (input, output), ``failed`` and ``skipped``
-    (path, reason), and ``timings``: seconds per stage summed over all images."""
+    (path, reason), ``kept`` (input, output) whose output already existed and was left alone
+    (``overwrite=False``), and ``timings``: seconds per stage summed over all images."""
 
     done: list[tuple[Path, Path]] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    kept: list[tuple[Path, Path]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
     @property
     def ok(self) -> bool:
+        """No file failed (kept and skipped files are not failures)."""
         return not self.failed
 
     def summary(self, max_skipped: int = 10) -> str:
-        """``N colorized, M failed``, then every failure (path — reason) and the first skipped."""
+        """``N colorized, M failed[, K kept (...)][, S skipped]``, then every failure (path — reason),
+        the first kept outputs and the first skipped files."""
         lines = [f"{len(self.done)} colorized, {len(self.failed)} failed"
+                 + (f", {len(self.kept)} kept (output already exists; --overwrite replaces it)" if self.kept else "")
                  + (f", {len(self.skipped)} skipped" if self.skipped else "")]
         for path, reason in self.failed:
             lines.append(f"  FAILED {path} — {reason}")
+        for source, target in self.kept[:max_skipped]:
+            lines.append(f"  kept {target} — already exists (from {source})")
+        if len(self.kept) > max_skipped:
+            lines.append(f"  ... and {len(self.kept) - max_skipped} more kept")
         for path, reason in self.skipped[:max_skipped]:
             lines.append(f"  skipped {path} — {reason}")
         if len(self.skipped) > max_skipped:
@@ -307,6 +380,7 @@ class _Job:
 class _Plan:
     jobs: list[_Job] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    kept: list[tuple[Path, Path]] = field(default_factory=list)  # (input, existing output) left alone
 
 
 def _is_image_name(path: Path) -> bool:
@@ -407,8 +481,9 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 
 def plan_outputs(inputs: Iterable[str | Path], outdir: str | Path, *, recursive: bool = False,
-                 format: str | None = None) -> _Plan:  # noqa: A002 - the CLI's word
-    """Decide every output path (see :func:`colorize_paths` for the rules)."""
+                 format: str | None = None, overwrite: bool = False) -> _Plan:  # noqa: A002 - the CLI's word
+    """Decide every output path (see :func:`colorize_paths` for the rules); without ``overwrite``
+    an output that already exists goes to ``plan.kept`` instead of ``plan.jobs``."""
     if format is not None and "." + format.lower().lstrip(".") not in WRITE_FORMATS:
         raise ValueError(f"unknown output format {format!r}; choose one of "
                          + ", ".join(s[1:] for s in WRITE_FORMATS))
@@ -435,13 +510,17 @@ def plan_outputs(inputs: Iterable[str | Path], outdir: str | Path, *, recursive:
             tag = "_colorized" if number == 2 else f"_colorized{number - 1}"
             target = base.with_name(base.stem + tag + base.suffix)
         taken.add(target.resolve())
-        plan.jobs.append(_Job(source, target))
+        if not overwrite and os.path.lexists(target):
+            plan.kept.append((source, target))
+        else:
+            plan.jobs.append(_Job(source, target))
     return plan
 
 
 def colorize_paths(inputs: Sequence[str | Path], outdir: str | Path, model: Any = None, *, recursive: bool = False,
                    format: str | None = None, batch_size: int = 8,  # noqa: A002
-                   temperature: float | None = None, progress: bool = True, embedder: Any = None) -> ColorizeReport:
+                   temperature: float | None = None, progress: bool = True, embedder: Any = None,
+                   overwrite: bool = False) -> ColorizeReport:
     """Colorize files and folders into ``outdir``; bad files are reported, never fatal.
 
     - Folders are expanded with :func:`expand_inputs` (``recursive`` for sub-folders); the relative
@@ -451,15 +530,19 @@ def colorize_paths(inputs: Sequence[str | Path], outdir: str | Path, model: Any 
       input's own suffix; GIF and unknown suffixes become PNG.
     - An input is never overwritten: if an output path is an input (same path, symlink or hard
       link), or two inputs map to the same output (``a.jpg`` and ``a.png`` with ``format="png"``),
-      ``_colorized`` (then ``_colorized2``...) is appended to the name. Other existing files
-      (e.g. a previous run's outputs) are replaced, atomically.
+      ``_colorized`` (then ``_colorized2``...) is appended to the name.
+    - Other existing files at an output path (e.g. a previous run's outputs) are kept, not
+      colorized again, and listed in ``report.kept``; with ``overwrite=True`` they are replaced,
+      atomically. (A file that appears there during the run is kept too.)
     - Files that cannot be decoded, colorized or written are listed in ``report.failed`` with the
       reason; every other file is still colorized. Several images go through the model per call.
     """
     if model is None or isinstance(model, (str, os.PathLike)):
         model = load_model(model)
-    plan = plan_outputs(inputs, outdir, recursive=recursive, format=format)
-    report = ColorizeReport(skipped=list(plan.skipped))
+    else:
+        check_model(model)
+    plan = plan_outputs(inputs, outdir, recursive=recursive, format=format, overwrite=overwrite)
+    report = ColorizeReport(skipped=list(plan.skipped), kept=list(plan.kept))
     size = model_input_size(model)
     embedding = _Embedding(embedder)
     batch_size = even_batch_size(len(plan.jobs), batch_size)
@@ -499,8 +582,10 @@ def colorize_paths(inputs: Sequence[str | Path], outdir: str | Path, model: Any 
                     with _timer(report.timings, "recombine"):
                         rgb = recombine(full, ab[i])
                     with _timer(report.timings, "encode"):
-                        write_image(job.target, rgb, alpha)
+                        write_image(job.target, rgb, alpha, overwrite=overwrite)
                     report.done.append((job.source, job.target))
+                except OutputExistsError:  # only raised without overwrite
+                    report.kept.append((job.source, job.target))  # appeared since the plan: left alone
                 except Exception as error:  # noqa: BLE001 - disk full, permissions...
                     report.failed.append((job.source, f"could not write {job.target}: {type(error).__name__}: {error}"))
                 bar.update(1)
@@ -546,17 +631,26 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
             "lightness, so outputs have the input's exact size and detail.\n\n"
             "Inputs: files and folders of JPEG, PNG, TIFF, BMP, WebP, GIF (first frame), 8/16-bit,\n"
             "gray, palette, RGBA (alpha kept where the output format allows), CMYK; EXIF\n"
-            "orientation is applied. Unreadable files are reported and skipped; the exit status is\n"
-            "0 when all succeeded, 1 when any failed, 2 for usage errors (e.g. no model)."),
+            "orientation is applied. Unreadable files are reported and skipped.\n\n"
+            "Existing outputs (e.g. from an earlier run) are kept and listed, not colorized again:\n"
+            "re-running after an interruption only does what is missing. --overwrite replaces them.\n"
+            "Inputs are never overwritten, even with --overwrite.\n\n"
+            "Exit status: 0 when all succeeded (kept outputs count as success), 1 when any file\n"
+            "failed, 2 for usage errors, checked before any work (a missing input, no or an\n"
+            "incompatible model, an output folder that cannot be written)."),
         epilog=(
             "examples:\n"
             "  colored colorize scan.jpg -o out/ --model runs/default/model.keras\n"
             "  colored colorize old_photos/ -o colorized/ --recursive --format png\n"
-            "  colored colorize scan.tif -o scan_color.jpg   (one file: -o may name the output file)"))
+            "  colored colorize scan.tif -o scan_color.jpg   (one file: -o may name the output file)\n"
+            "  colored colorize old_photos/ -o colorized/ --overwrite   (redo with another model)"))
     parser.add_argument("inputs", nargs="+", metavar="INPUT", type=Path, help="image files and/or folders")
     parser.add_argument("-o", "--outdir", required=True, type=Path, metavar="OUTDIR",
                         help="output folder (created); the relative folder structure is kept. "
                              "Inputs are never overwritten")
+    parser.add_argument("--overwrite", action=argparse.BooleanOptionalAction, default=False,
+                        help="replace output files that already exist (default: --no-overwrite: they are "
+                             "kept, listed and counted as 'kept' in the summary)")
     parser.add_argument("--model", type=Path, default=None, metavar="PATH",
                         help=f"trained .keras model (default: ${MODEL_ENV_VAR}, else {DEFAULT_MODEL_PATH})")
     parser.add_argument("-r", "--recursive", action="store_true", help="also colorize images in sub-folders")
@@ -571,31 +665,55 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def _missing_input(path: Path) -> str | None:
+    """Why ``path`` (a command-line input) does not exist, or None when it does."""
+    if path.exists():
+        return None
+    if path.is_symlink():
+        return f"input {path} is a broken symbolic link (it points to {os.readlink(path)!r}): fix or remove it"
+    return f"input {path} does not exist: check the path and its spelling"
+
+
 def run_cli(args: argparse.Namespace) -> int:
     """Run ``colored colorize``: 0 all done, 1 some file failed, 2 usage error (nothing done)."""
     err = sys.stderr
+
+    def usage_error(message: str) -> int:
+        print(f"colored colorize: error: {message}", file=err)
+        return 2
+
+    for path in args.inputs:  # a mistyped path is a usage error, found before anything is loaded
+        problem = _missing_input(Path(path).expanduser())
+        if problem:
+            return usage_error(problem)
     try:
         model_path = resolve_model_path(args.model)
     except ModelNotFoundError as error:
-        print(f"colored colorize: error: {error}", file=err)
-        return 2
-    outdir: Path = args.outdir
+        return usage_error(str(error))
+    outdir: Path = args.outdir.expanduser()
     if outdir.exists() and not outdir.is_dir() and not (len(args.inputs) == 1 and outdir.suffix.lower() in WRITE_FORMATS):
-        print(f"colored colorize: error: output folder {outdir} exists and is a file", file=err)
-        return 2
-    plan = plan_outputs(args.inputs, outdir, recursive=args.recursive, format=args.format)
-    if not plan.jobs:
+        return usage_error(f"cannot write to the output folder {outdir} (it exists and is a file): "
+                           "choose another -o OUTDIR")
+    try:
+        plan = plan_outputs(args.inputs, outdir, recursive=args.recursive, format=args.format,
+                            overwrite=args.overwrite)
+    except OSError as error:  # e.g. an input folder that cannot be listed
+        return usage_error(f"cannot read {error.filename or ', '.join(map(str, args.inputs))} "
+                           f"({error.strerror or error}): check its permissions")
+    if not plan.jobs and not plan.kept:
         print(f"colored colorize: error: no images found in {', '.join(map(str, args.inputs))} "
               f"(looked for {', '.join(IMAGE_EXTENSIONS)}"
               + ("" if args.recursive else "; pass --recursive for sub-folders") + ")", file=err)
         for path, reason in plan.skipped:
             print(f"  skipped {path} — {reason}", file=err)
         return 2
+    if not plan.jobs:  # every output exists already: nothing to load, nothing to write
+        print(ColorizeReport(skipped=list(plan.skipped), kept=list(plan.kept)).summary())
+        return 0
     try:
         model = load_model(model_path)
     except ModelNotFoundError as error:
-        print(f"colored colorize: error: {error}", file=err)
-        return 2
+        return usage_error(str(error))
     embedder = None
     from colored.model import needs_embedding
 
@@ -608,9 +726,15 @@ def run_cli(args: argparse.Namespace) -> int:
         except BackboneWeightsError as error:
             print(f"colored colorize: error: this model needs the fusion backbone. {error}", file=err)
             return 2
+    # the last check before the work: the output folder (the one-file output's folder) takes files
+    single_file = len(plan.jobs) == 1 and plan.jobs[0].target == outdir
+    try:
+        ensure_writable_dir(outdir.parent if single_file else outdir, "the output folder", "choose another -o OUTDIR")
+    except OutputDirError as error:
+        return usage_error(str(error))
     report = colorize_paths(args.inputs, outdir, model, recursive=args.recursive, format=args.format,
                             batch_size=args.batch_size, temperature=args.temperature,
-                            progress=not args.quiet, embedder=embedder)
+                            progress=not args.quiet, embedder=embedder, overwrite=args.overwrite)
     print(report.summary())
     if report.done:
         print(f"output: {outdir}")

@@ -42,6 +42,10 @@ __all__ = [
 ]
 
 from colored.imageio import IMAGE_EXTENSIONS  # noqa: E402  (one list for training and colorize)
+from colored.imageio import ensure_writable_dir  # noqa: E402
+
+#: The fix named when a dataset folder cannot be written (OutputDirError's message).
+_DATA_DIR_FIX = "choose another --data-dir (Python: data_dir=...)"
 
 SOURCES = ("sample", "kaggle")
 
@@ -448,6 +452,8 @@ def download_kaggle(target: str | Path = "data/kaggle", api: Any = None, quiet: 
     credential.
 
     Raises:
+        colored.imageio.OutputDirError: ``target`` (or its parent) cannot be written: checked
+            first, before credentials or network (a complete ``target`` needs no writing).
         KaggleCredentialsError: no credentials (only when ``api`` is None).
         RuntimeError: Kaggle unreachable or refused (existing data left untouched), the archive
             lacks the expected folders, or the image counts differ from the expected ones.
@@ -456,6 +462,11 @@ def download_kaggle(target: str | Path = "data/kaggle", api: Any = None, quiet: 
     target = Path(target).expanduser()
     if _kaggle_counts(target) == KAGGLE_EXPECTED_COUNTS:
         return target
+    # The download goes to a temporary folder in target's parent, then into target: both must take
+    # files. Checked now, not after a download of hundreds of MB.
+    ensure_writable_dir(target.parent, "the data folder", _DATA_DIR_FIX)
+    if os.path.lexists(target):
+        ensure_writable_dir(target, "the data folder", _DATA_DIR_FIX)
 
     home = Path.home()
     secrets = _known_secrets(os.environ, home)
@@ -648,6 +659,8 @@ def make_sample_dataset(target: str | Path = "data/sample", size: int = 256) -> 
     ``size``; a complete folder is left untouched, an interrupted or different-size one is rebuilt.
     Each PNG is written to a temp file and renamed, so no half-written image is ever visible.
     The folder is managed by this function: stray ``*.png`` files in its splits are removed on rebuild.
+    A folder that cannot be written raises :class:`colored.imageio.OutputDirError` (a ``ValueError``,
+    one line naming it) before anything is built.
     """
     if not isinstance(size, int) or size < 8:
         raise ValueError(f"size must be an integer >= 8 pixels, got {size!r}")
@@ -656,7 +669,8 @@ def make_sample_dataset(target: str | Path = "data/sample", size: int = 256) -> 
     target = Path(target).expanduser()
     plan = _sample_plan()
     if _sample_complete(target, size, plan):
-        return target
+        return target  # complete: usable even from a read-only folder
+    ensure_writable_dir(target, "the data folder", _DATA_DIR_FIX)
     (target / _SAMPLE_MARKER).unlink(missing_ok=True)  # whatever happens next, it is not complete
 
     for split, photos in (("train", SAMPLE_TRAIN_PHOTOS), ("test", SAMPLE_TEST_PHOTOS)):

@@ -129,19 +129,25 @@ def resolve_method(method: Any):
     """``"gray"`` / ``"mean-ab"`` → that name; a ``.keras`` path → the loaded model; a model → itself.
 
     A path that does not exist raises :class:`colored.colorize.ModelNotFoundError` naming it (and
-    the baseline names, in case one was mistyped).
+    the baseline names, in case one was mistyped); a model (file or object) whose inputs or outputs
+    are not a colorization model's raises :class:`colored.colorize.IncompatibleModelError` (one
+    line: the file, the shapes found, the shapes expected) before any image is scored.
     """
     if isinstance(method, str) and method in metrics.BASELINES:
         return method
     if isinstance(method, (str, os.PathLike)):
-        from colored.colorize import ModelNotFoundError, load_model
+        from colored.colorize import IncompatibleModelError, ModelNotFoundError, load_model
 
         try:
             return load_model(method)
+        except IncompatibleModelError:
+            raise
         except ModelNotFoundError as error:
             raise ModelNotFoundError(f"{error}\n(or use a baseline: {', '.join(BASELINE_NAMES)})") from None
     if hasattr(method, "predict") and getattr(method, "inputs", None):
-        return method
+        from colored.colorize import check_model
+
+        return check_model(method)
     raise TypeError(f"method must be a Keras model, a .keras path or one of {BASELINE_NAMES}, got {method!r}")
 
 
@@ -373,8 +379,10 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
             "the set being scored), ab RMSE, ab-histogram JS divergence.\n\n"
             "Writes OUT/metrics.json (per image and mean, per folder and method), OUT/metrics.md\n"
             "(one row per method per set) and OUT/gallery.png (ground truth | gray | each method).\n"
-            "Unreadable files are reported and skipped. Exit status: 0 done, 2 usage error\n"
-            "(missing or empty folder, missing model)."),
+            "Unreadable files are reported and skipped. Exit status: 0 done; 2 usage error,\n"
+            "checked before any scoring (missing or empty folder, missing or incompatible model,\n"
+            "an --out folder that cannot be written); 1 if the results could not be written at\n"
+            "the end (the table is still printed)."),
         epilog=(
             "examples:\n"
             "  colored evaluate eval/CBSD68 --model gray --model mean-ab --model runs/default/model.keras\n"
@@ -386,7 +394,7 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
                         help="annealed-mean temperature(s) for classification models (give FOLDERs first): each is scored at "
                              f"every T given (default {DEFAULT_TEMPERATURE}); other methods ignore it")
     parser.add_argument("--out", type=Path, default=Path("runs/evaluate"), metavar="DIR",
-                        help="output folder (default: runs/evaluate)")
+                        help="output folder (default: runs/evaluate; created, and checked writable before scoring)")
     parser.add_argument("--size", type=positive_int, default=metrics.EVAL_SIZE,
                         help=f"evaluation size (default {metrics.EVAL_SIZE}: the protocol's)")
     parser.add_argument("--batch-size", type=positive_int, default=8, metavar="N", help="images per model call")
@@ -398,7 +406,7 @@ def add_cli(subparsers) -> argparse.ArgumentParser:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    """Run ``colored evaluate``: 0 done, 2 usage error (nothing written)."""
+    """Run ``colored evaluate``: 0 done, 2 usage error (nothing written), 1 results not written."""
     err = sys.stderr
     start = time.perf_counter()
     # Check everything cheap first: a typo in the last --model must not cost a whole evaluation.
@@ -410,8 +418,10 @@ def run_cli(args: argparse.Namespace) -> int:
         except (FileNotFoundError, NotADirectoryError, ValueError) as error:
             print(f"colored evaluate: error: {error}", file=err)
             return 2
-    if args.out.exists() and not args.out.is_dir():
-        print(f"colored evaluate: error: output folder {args.out} exists and is a file", file=err)
+    out: Path = args.out.expanduser()
+    if out.exists() and not out.is_dir():
+        print(f"colored evaluate: error: cannot write to the output folder {out} (it exists and is a file): "
+              "choose another --out", file=err)
         return 2
     methods: list[tuple[str, Any, float | None]] = []  # (label, resolved method, temperature)
     from colored.colorize import ModelNotFoundError
@@ -427,6 +437,15 @@ def run_cli(args: argparse.Namespace) -> int:
                 methods.append((method_label(spec, t), method, t))
         else:
             methods.append((method_label(spec), method, None))
+    # the output folder is checked (created, a probe file written) before the long scoring starts,
+    # after the cheap checks above so that a usage error leaves no empty folder behind
+    from colored.imageio import OutputDirError, ensure_writable_dir
+
+    try:
+        ensure_writable_dir(out, "the output folder", "choose another --out")
+    except OutputDirError as error:
+        print(f"colored evaluate: error: {error}", file=err)
+        return 2
     labels = [label for label, *_ in methods]
     if len(set(labels)) != len(labels):  # e.g. two runs/*/model.keras with the same folder name
         counts: dict[str, int] = {}
@@ -468,21 +487,30 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"{set_name}: {len(eval_set)} images" + (f", {len(eval_set.skipped)} skipped" if eval_set.skipped else ""),
               file=err)
 
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     report["seconds"] = time.perf_counter() - start
-    write_json(out / "metrics.json", report)
-    (out / "metrics.md").write_text(_markdown_report(tables, report, args.size))
-    written = [out / "metrics.json", out / "metrics.md"]
-    if gallery:
-        from colored.viz import save_figure
-        import matplotlib.pyplot as plt
+    print(results_table(tables))  # first: whatever happens to the files, the numbers are on screen
+    written = []
+    try:
+        written.append(write_json(out / "metrics.json", report))
+        (out / "metrics.md").write_text(_markdown_report(tables, report, args.size))
+        written.append(out / "metrics.md")
+        if gallery:
+            from colored.viz import save_figure
+            import matplotlib.pyplot as plt
 
-        shown = [label for label, method, _ in methods if not (isinstance(method, str) and method == "gray")]
-        fig = gallery_figure(gallery, ["ground truth", "gray (input)"] + shown)
-        written.append(save_figure(fig, out / "gallery.png"))
-        plt.close(fig)
-    print(results_table(tables))
+            shown = [label for label, method, _ in methods if not (isinstance(method, str) and method == "gray")]
+            fig = gallery_figure(gallery, ["ground truth", "gray (input)"] + shown)
+            try:
+                written.append(save_figure(fig, out / "gallery.png"))
+            finally:
+                plt.close(fig)
+    except OSError as error:  # e.g. the disk filled up during the run (the folder was writable at the start)
+        for path in written:
+            print(f"wrote {path}", file=err)
+        print(f"colored evaluate: error: could not write {error.filename or out} "
+              f"({error.strerror or error}): the table above has the results; free space or choose another --out",
+              file=err)
+        return 1
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -262,9 +262,15 @@ def test_output_folder_inside_the_input_is_not_read_back(model, tmp_path):
     root = tmp_path / "album"
     save(root / "a.png", detailed_photo(16, 16))
     save(root / "old" / "b.png", detailed_photo(16, 16))
-    for _ in range(2):  # the second run must not colorize the first run's outputs
-        report = colorize_paths([root], root / "colorized", model, recursive=True, progress=False)
-        assert sorted(str(p.relative_to(root)) for _, p in report.done) == ["colorized/a.png", "colorized/old/b.png"]
+    expected = ["colorized/a.png", "colorized/old/b.png"]
+    first = colorize_paths([root], root / "colorized", model, recursive=True, progress=False)
+    assert sorted(str(p.relative_to(root)) for _, p in first.done) == expected
+    for overwrite in (False, True):  # a second run must not colorize the first run's outputs
+        again = colorize_paths([root], root / "colorized", model, recursive=True, progress=False, overwrite=overwrite)
+        outputs = again.done if overwrite else again.kept
+        assert sorted(str(p.relative_to(root)) for _, p in outputs) == expected, (
+            f"overwrite={overwrite}: {again.summary()}")
+        assert len(again.done) + len(again.kept) == 2 and not again.failed, again.summary()
     same = colorize_paths([root / "old"], root / "old", model, recursive=True, progress=False)  # outdir == input
     assert [p.name for _, p in same.done] == ["b_colorized.png"], "sub-folders of the input must still be read"
     twice = colorize_paths([root / "a.png", root / "a.png", root], tmp_path / "out", model, progress=False)
@@ -336,7 +342,8 @@ def test_help_and_argument_validation(capsys):
         cli(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--model", "--recursive", "--format", "--batch-size", "--temperature", "-o OUTDIR"):
+    for option in ("--model", "--recursive", "--format", "--batch-size", "--temperature", "-o OUTDIR",
+                   "--overwrite", "--no-overwrite"):
         assert option in text, f"--help must document {option}"
     with pytest.raises(SystemExit) as exit_info:
         cli(["x.jpg", "-o", "out", "--batch-size", "0"])
@@ -351,3 +358,177 @@ def test_registered_in_the_colored_command(model_path, tmp_path):
     status = colored_cli.main(["colorize", str(photo), str(tmp_path / "bad.jpg"), "-o", str(tmp_path / "out"),
                                "--model", str(model_path), "-q"])
     assert status == 1 and (tmp_path / "out" / "a.png").is_file()
+
+
+# ---------------------------------------------------------------------------------------------
+# reliability: incompatible models, missing inputs, unwritable outputs, existing outputs
+
+
+def tiny_model(input_shapes: list[tuple], out_channels: int):
+    """The smallest Keras model with these inputs and an ``out_channels`` output (an image input first)."""
+    import keras
+
+    inputs = [keras.Input(shape) for shape in input_shapes]
+    if len(input_shapes[0]) == 3:
+        x = keras.layers.Conv2D(out_channels, 1)(inputs[0])
+    else:
+        x = keras.layers.Dense(out_channels)(inputs[0])
+    if len(inputs) > 1:  # the embedding, added everywhere (as the fusion does)
+        height, width = input_shapes[0][:2]
+        tiled = keras.layers.RepeatVector(height * width)(keras.layers.Dense(out_channels)(inputs[1]))
+        x = keras.layers.Add()([x, keras.layers.Reshape((height, width, out_channels))(tiled)])
+    return keras.Model(inputs if len(inputs) > 1 else inputs[0], x)
+
+
+def saved_tiny_model(path: Path, input_shapes: list[tuple], out_channels: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tiny_model(input_shapes, out_channels).save(path)
+    return path
+
+
+@pytest.mark.parametrize("inputs, channels, found, problem", [
+    ([(16, 16, 1)], 3, "outputs (None, 16, 16, 3)", "output wrong"),
+    ([(16, 16, 3)], 2, "takes (None, 16, 16, 3)", "input wrong"),
+    ([(16, 16, 1), (512,)], 2, "takes [(None, 16, 16, 1), (None, 512)]", "embedding input wrong"),
+    ([(10,)], 2, "takes (None, 10) and outputs (None, 2)", "input and output wrong"),
+], ids=["3-channel output", "rgb input", "wrong embedding size", "not an image model"])
+def test_incompatible_model_is_refused_at_load_in_one_line(tmp_path, inputs, channels, found, problem):
+    from colored.colorize import IncompatibleModelError
+    from colored.model import num_bins
+
+    path = saved_tiny_model(tmp_path / "bad.keras", inputs, channels)
+    with pytest.raises(IncompatibleModelError) as caught:
+        load_model(path)
+    message = str(caught.value)
+    assert "\n" not in message, f"the refusal must be one line:\n{message}"
+    for needed in (f"model file {path} is not a colorization model ({problem})", found,
+                   "expected input (None, H, W, 1)", "(None, 1000) (embedding)", "(None, H, W, 2) (ab)",
+                   f"(None, H, W, {num_bins()}) (ab-bin logits)"):
+        assert needed in message, f"the refusal must say {needed!r}:\n{message}"
+    assert isinstance(caught.value, ModelNotFoundError), "callers catching ModelNotFoundError must still catch it"
+
+
+@pytest.mark.parametrize("inputs, channels", [
+    ([(16, 16, 1)], 2), ([(None, None, 1)], 2), ([(16, 16, 1)], "bins"), ([(16, 16, 1), (1000,)], 2),
+], ids=["regression", "any size", "classification", "fusion"])
+def test_compatible_models_load(tmp_path, inputs, channels):
+    from colored.model import num_bins
+
+    path = saved_tiny_model(tmp_path / "ok.keras", inputs, num_bins() if channels == "bins" else channels)
+    assert load_model(path) is not None
+
+
+def test_cli_refuses_an_incompatible_model_before_any_work(tmp_path, capsys):
+    from colored import cli as colored_cli
+    from colored.colorize import IncompatibleModelError
+
+    bad = saved_tiny_model(tmp_path / "rgb_out.keras", [(16, 16, 1)], 3)
+    photo = save(tmp_path / "a.png", detailed_photo(10, 12))
+    status = colored_cli.main(["colorize", str(photo), "-o", str(tmp_path / "out"), "--model", str(bad), "-q"])
+    err = capsys.readouterr().err
+    assert status == 2, f"an incompatible model is a usage error (2), got {status}: {err}"
+    assert err.count("\n") == 1 and err.startswith(f"colored colorize: error: model file {bad} is not a colorization "
+                                                   "model (output wrong): it takes (None, 16, 16, 1) and outputs "
+                                                   "(None, 16, 16, 3); expected"), err
+    assert not (tmp_path / "out").exists(), "nothing may be written (not even the folder) for a bad model"
+    with pytest.raises(IncompatibleModelError, match="outputs \\(None, 16, 16, 3\\)"):  # in memory, too
+        colorize_paths([photo], tmp_path / "out", tiny_model([(16, 16, 1)], 3), progress=False)
+
+
+def test_cli_missing_input_is_a_usage_error(model_path, tmp_path, capsys):
+    from colored import cli as colored_cli
+
+    photo = save(tmp_path / "ok.png", detailed_photo(10, 12))
+    missing = tmp_path / "missin.jpg"
+    status = colored_cli.main(["colorize", str(photo), str(missing), "-o", str(tmp_path / "out"),
+                               "--model", str(model_path), "-q"])
+    err = capsys.readouterr().err
+    assert status == 2, f"a missing input is a usage error (2, as in `colored evaluate`), got {status}"
+    assert err == f"colored colorize: error: input {missing} does not exist: check the path and its spelling\n", err
+    assert not (tmp_path / "out").exists(), "nothing is colorized when an input path is wrong"
+    link = tmp_path / "link.png"
+    link.symlink_to(tmp_path / "gone.png")
+    assert cli([str(link), "-o", str(tmp_path / "out"), "--model", str(model_path), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"colored colorize: error: input {link} is a broken symbolic link (it points to "
+                   f"{str(tmp_path / 'gone.png')!r}): fix or remove it\n"), err
+
+
+@pytest.mark.parametrize("case", ["parent is a file", "permission denied"])
+def test_cli_unwritable_output_folder_is_a_usage_error_before_any_work(model_path, tmp_path, monkeypatch, capsys,
+                                                                       case):
+    from colored import imageio
+
+    photo = save(tmp_path / "a.png", detailed_photo(10, 12))
+    if case == "parent is a file":
+        (tmp_path / "file").write_text("not a folder")
+        outdir, reason = tmp_path / "file" / "out", f"{tmp_path / 'file'} is a file, not a folder"
+    else:
+        outdir, reason = tmp_path / "out", "Permission denied"
+        real = imageio.tempfile.mkstemp
+
+        def mkstemp(*args, dir=None, **kwargs):  # noqa: A002 - a read-only folder, even for root
+            if dir is not None and Path(dir) == outdir:
+                raise PermissionError(13, "Permission denied")
+            return real(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(imageio.tempfile, "mkstemp", mkstemp)
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("colorize_paths ran although the output folder cannot be written")
+
+    monkeypatch.setattr(colorize_module, "colorize_paths", no_work)
+    assert cli([str(photo), "-o", str(outdir), "--model", str(model_path), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"colored colorize: error: cannot write to the output folder {outdir} ({reason}): "
+                   "choose another -o OUTDIR\n"), err
+
+
+def test_existing_outputs_are_kept_unless_overwrite(model_path, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "photos"
+    for name in ("a.png", "b.jpg"):
+        save(folder / name, detailed_photo(20, 30))
+    out = tmp_path / "out"
+    args = [str(folder), "-o", str(out), "--model", str(model_path), "-q"]
+    assert cli(args) == 0
+    assert "2 colorized, 0 failed" in capsys.readouterr().out
+    (out / "a.png").write_bytes(b"retouched by hand")
+
+    real_load = colorize_module.load_model
+    monkeypatch.setattr(colorize_module, "load_model", lambda *a, **k: pytest.fail("model loaded for nothing"))
+    assert cli(args) == 0, "kept outputs are not failures"
+    stdout = capsys.readouterr().out
+    assert "0 colorized, 0 failed, 2 kept (output already exists; --overwrite replaces it)" in stdout, stdout
+    assert f"kept {out / 'a.png'}" in stdout, f"each kept output must be listed:\n{stdout}"
+    assert (out / "a.png").read_bytes() == b"retouched by hand", "an existing output was replaced by default"
+    monkeypatch.setattr(colorize_module, "load_model", real_load)
+
+    save(folder / "c.tif", detailed_photo(20, 30))  # a new photo: only it is colorized
+    assert cli(args + ["--no-overwrite"]) == 0
+    assert "1 colorized, 0 failed, 2 kept" in capsys.readouterr().out
+    assert (out / "c.tif").is_file() and (out / "a.png").read_bytes() == b"retouched by hand"
+
+    assert cli(args + ["--overwrite"]) == 0
+    assert "3 colorized, 0 failed\n" in capsys.readouterr().out
+    assert read_image(out / "a.png").size == (30, 20), "--overwrite must replace the existing output"
+
+    named = tmp_path / "named.webp"  # one file, -o naming the output file
+    named.write_bytes(b"keep me")
+    assert cli([str(folder / "a.png"), "-o", str(named), "--model", str(model_path), "-q"]) == 0
+    assert named.read_bytes() == b"keep me" and "1 kept" in capsys.readouterr().out
+
+
+def test_output_appearing_during_the_run_is_kept(model, tmp_path, monkeypatch):
+    photo = save(tmp_path / "in" / "a.png", detailed_photo(12, 12))
+    target = tmp_path / "out" / "a.png"
+    real_read = colorize_module.read_image
+
+    def read_and_race(path):  # another process writes the same output after our plan
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"other process")
+        return real_read(path)
+
+    monkeypatch.setattr(colorize_module, "read_image", read_and_race)
+    report = colorize_paths([photo], tmp_path / "out", model, progress=False)
+    assert report.ok and report.kept == [(photo, target)] and not report.done, report.summary()
+    assert target.read_bytes() == b"other process", "a file that appeared during the run was clobbered"

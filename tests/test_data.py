@@ -498,3 +498,86 @@ def test_get_dataset_sources(sample_root: Path, tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(ValueError, match="no images"):
         data.get_dataset(empty)
+
+
+# --------------------------------------------------------------------------------------------------
+# Unwritable data folders: one line naming the folder, before any work
+# --------------------------------------------------------------------------------------------------
+
+
+def _refuse_probe(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """The probe file in ``folder`` fails as in a read-only folder (even for root, who bypasses modes)."""
+    from colored import imageio
+
+    real = imageio.tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):  # noqa: A002 - tempfile's own name
+        if dir is not None and Path(dir) == folder:
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(imageio.tempfile, "mkstemp", mkstemp)
+
+
+def test_sample_dataset_unwritable_folder_is_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from colored.imageio import OutputDirError
+
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the data folder should be")
+    with pytest.raises(OutputDirError) as caught:
+        data.get_dataset("sample", data_dir=blocker, size=SAMPLE_SIZE)
+    assert str(caught.value) == (f"cannot write to the data folder {blocker / 'sample'} ({blocker} is a file, not a "
+                                 "folder): choose another --data-dir (Python: data_dir=...)"), str(caught.value)
+    target = tmp_path / "ro" / "sample"
+    _refuse_probe(monkeypatch, target)
+    with pytest.raises(OutputDirError, match=r"\(Permission denied\): choose another --data-dir"):
+        data.make_sample_dataset(target, size=SAMPLE_SIZE)
+    assert not list(target.rglob("*.png")), "nothing may be built in a folder that cannot be written"
+
+
+def test_cli_download_unwritable_data_dir_exits_2_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    from colored import cli
+
+    folder = tmp_path / "data"
+    _refuse_probe(monkeypatch, folder / "sample")
+    assert cli.main(["download", "--source", "sample", "--data-dir", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"colored download: error: cannot write to the data folder {folder / 'sample'} (Permission "
+                   "denied): choose another --data-dir (Python: data_dir=...)\n"), err
+
+
+def test_complete_sample_in_a_read_only_folder_is_still_used(
+    sample_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("a complete dataset needs no writing: the folder must not be probed")
+
+    monkeypatch.setattr(data, "ensure_writable_dir", refuse)
+    assert data.make_sample_dataset(sample_root, size=SAMPLE_SIZE) == sample_root
+
+
+@pytest.mark.parametrize("case", ["parent is a file", "target is a file", "permission denied"])
+def test_download_kaggle_unwritable_folder_fails_before_downloading(
+    tmp_path: Path, small_counts: dict, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    from colored.imageio import OutputDirError
+
+    api = FakeApi()
+    if case == "parent is a file":
+        (tmp_path / "data").write_text("not a folder")  # i.e. --data-dir names a file
+        target, reason = tmp_path / "data" / "kaggle", "it exists and is a file"
+        where = target.parent
+    elif case == "target is a file":
+        target, reason = tmp_path / "kaggle", "it exists and is a file"
+        target.write_text("not a folder")
+        where = target
+    else:
+        target, reason = tmp_path / "data" / "kaggle", "Permission denied"
+        where = target.parent
+        _refuse_probe(monkeypatch, where)
+    with pytest.raises(OutputDirError) as caught:
+        data.download_kaggle(target, api=api)
+    assert str(caught.value) == (f"cannot write to the data folder {where} ({reason}): choose another --data-dir "
+                                 "(Python: data_dir=...)"), str(caught.value)
+    assert api.calls == [], "nothing may be downloaded into a folder that cannot take it"

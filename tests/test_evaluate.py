@@ -211,3 +211,74 @@ def test_cli_errors_exit_2_and_name_the_problem(photos, tmp_path, capsys):
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o3").exists()  # nothing written on error
     with pytest.raises(SystemExit):
         run([photos, "--out", tmp_path / "o4"])  # --model is required
+
+
+# ---------------------------------------------------------------------------------------------
+# reliability: unwritable --out, incompatible models, results that cannot be written
+
+
+@pytest.mark.parametrize("case", ["parent is a file", "out is a file", "permission denied", "read-only mount"])
+def test_cli_unwritable_out_is_refused_before_scoring(photos, tmp_path, monkeypatch, capsys, case):
+    from colored import evaluate as evaluate_module
+    from colored import imageio
+
+    (tmp_path / "file").write_text("not a folder")
+    if case == "parent is a file":
+        out, reason = tmp_path / "file" / "report", f"{tmp_path / 'file'} is a file, not a folder"
+    elif case == "out is a file":
+        out, reason = tmp_path / "file", "it exists and is a file"
+    else:
+        out = tmp_path / "report"
+        number, reason = (13, "Permission denied") if case == "permission denied" else (30, "Read-only file system")
+        real = imageio.tempfile.mkstemp
+
+        def mkstemp(*args, dir=None, **kwargs):  # noqa: A002 - a read-only folder, even for root
+            if dir is not None and Path(dir) == out:
+                raise OSError(number, reason)
+            return real(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(imageio.tempfile, "mkstemp", mkstemp)
+
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("the images were loaded and scored although --out cannot be written")
+
+    monkeypatch.setattr(evaluate_module, "load_set", no_scoring)
+    assert run([photos, "--model", "gray", "--out", out, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"colored evaluate: error: cannot write to the output folder {out} ({reason}): "
+                   "choose another --out\n"), err
+
+
+def test_cli_incompatible_model_is_refused_in_one_line(photos, tmp_path, capsys):
+    import keras
+
+    from colored.colorize import IncompatibleModelError
+
+    lightness = keras.Input((16, 16, 1))
+    bad = keras.Model(lightness, keras.layers.Conv2D(3, 1)(lightness))
+    path = tmp_path / "rgb" / "model.keras"
+    path.parent.mkdir()
+    bad.save(path)
+    assert run([photos, "--model", "gray", "--model", path, "--out", tmp_path / "o", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, f"one line, not a traceback:\n{err}"
+    assert err.startswith(f"colored evaluate: error: model file {path} is not a colorization model (output wrong): "
+                          "it takes (None, 16, 16, 1) and outputs (None, 16, 16, 3); expected input"), err
+    assert not (tmp_path / "o").exists(), "nothing is written for a bad model"
+    with pytest.raises(IncompatibleModelError, match=r"outputs \(None, 16, 16, 3\)"):  # a model object, too
+        evaluate_folder(photos, bad, progress=False)
+
+
+def test_cli_results_that_cannot_be_written_keep_the_table_and_exit_1(photos, tmp_path, monkeypatch, capsys):
+    from colored import evaluate as evaluate_module
+
+    def disk_full(path, data):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(evaluate_module, "write_json", disk_full)
+    out = tmp_path / "report"
+    assert run([photos, "--model", "gray", "--out", out, "--gallery", "0", "-q"]) == 1
+    captured = capsys.readouterr()
+    assert f"| {photos.name} | gray |" in captured.out, "the computed table must still be shown"
+    assert (f"colored evaluate: error: could not write {out / 'metrics.json'} (No space left on device): the table "
+            "above has the results; free space or choose another --out") in captured.err, captured.err

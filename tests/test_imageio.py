@@ -427,3 +427,99 @@ def test_limits_can_be_raised_and_messages_say_how(tmp_path):
         read_image(path)
     imageio.MAX_PIXELS = 10_000
     assert isinstance(read_image(path), DecodedImage)
+
+
+# ---------------------------------------------------------------------------------------------
+# output folders: ensure_writable_dir, and write_image without overwrite
+
+
+def _refuse_probe(monkeypatch, folder: Path, errno_: int, strerror: str) -> None:
+    """Make the probe file in ``folder`` fail as a read-only folder would, even for root."""
+    real = imageio.tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):  # noqa: A002 - tempfile's own name
+        if dir is not None and Path(dir) == folder:
+            raise OSError(errno_, strerror)
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(imageio.tempfile, "mkstemp", mkstemp)
+
+
+def test_ensure_writable_dir_creates_the_folder_and_leaves_nothing(tmp_path):
+    folder = imageio.ensure_writable_dir(tmp_path / "a" / "b", "the output folder", "choose another --out")
+    assert folder == tmp_path / "a" / "b" and folder.is_dir(), "the folder (and its parents) must be created"
+    assert list(folder.iterdir()) == [], f"the probe file was left behind: {list(folder.iterdir())}"
+    assert imageio.ensure_writable_dir(folder) == folder, "an existing writable folder is fine"
+
+
+@pytest.mark.parametrize("case", ["file in the way", "parent is a file", "permission denied", "read-only mount"])
+def test_ensure_writable_dir_one_line_error_names_folder_reason_and_fix(tmp_path, monkeypatch, case):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    if case == "file in the way":
+        folder, reason = blocker, "it exists and is a file"
+    elif case == "parent is a file":
+        folder, reason = blocker / "out", f"{blocker} is a file, not a folder"
+    else:
+        folder = tmp_path / "out"
+        number, reason = (13, "Permission denied") if case == "permission denied" else (30, "Read-only file system")
+        _refuse_probe(monkeypatch, folder, number, reason)
+    with pytest.raises(imageio.OutputDirError) as caught:
+        imageio.ensure_writable_dir(folder, "the output folder", "choose another --out")
+    message = str(caught.value)
+    assert message == f"cannot write to the output folder {folder} ({reason}): choose another --out", message
+    assert isinstance(caught.value, ValueError), "colored's CLI turns ValueError into a one-line exit-2 error"
+    assert caught.value.path == folder and caught.value.reason == reason
+    assert blocker.read_text() == "a file, not a folder", "the file in the way must be left alone"
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="root writes into read-only folders: see the simulated cases above")
+def test_ensure_writable_dir_real_read_only_folder(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        for target in (folder, folder / "sub"):
+            with pytest.raises(imageio.OutputDirError, match=r"\(Permission denied\): choose"):
+                imageio.ensure_writable_dir(target, "the output folder", "choose")
+    finally:
+        folder.chmod(0o755)
+
+
+def test_write_image_without_overwrite_keeps_what_is_there(tmp_path):
+    target = tmp_path / "out.png"
+    target.write_bytes(b"earlier work")
+    with pytest.raises(imageio.OutputExistsError):
+        write_image(target, PHOTO, overwrite=False)
+    assert target.read_bytes() == b"earlier work", "overwrite=False replaced an existing file"
+    (tmp_path / "dir.png").mkdir()
+    with pytest.raises(FileExistsError):
+        write_image(tmp_path / "dir.png", PHOTO, overwrite=False)
+    fresh = write_image(tmp_path / "new.png", PHOTO, overwrite=False)
+    np.testing.assert_array_equal(read_rgb(fresh), PHOTO)
+    assert stat.S_IMODE(fresh.stat().st_mode) & 0o044, "a no-overwrite output must be readable like any file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.png", "new.png", "out.png"], "temporary file left"
+    assert write_image(target, PHOTO) == target and target.read_bytes() != b"earlier work", "default replaces"
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_write_image_without_overwrite_does_not_clobber_a_file_that_appears_meanwhile(tmp_path, monkeypatch,
+                                                                                      hard_links):
+    target = tmp_path / "out.png"
+    if not hard_links:  # e.g. FAT or a network share: the fallback checks, then renames
+        def no_link(*args, **kwargs):
+            raise PermissionError(1, "Operation not permitted")
+        monkeypatch.setattr(imageio.os, "link", no_link)
+
+    def save(handle):  # another process writes the same output while we encode
+        target.write_bytes(b"the other writer's file")
+        handle.write(b"ours")
+
+    with pytest.raises(imageio.OutputExistsError):
+        imageio._atomic_save(target, save, overwrite=False)
+    assert target.read_bytes() == b"the other writer's file", "a file that appeared during the write was clobbered"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"], "temporary file left behind"
+    imageio._atomic_save(tmp_path / "free.png", lambda handle: handle.write(b"ours"), overwrite=False)
+    assert (tmp_path / "free.png").read_bytes() == b"ours"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["free.png", "out.png"], "temporary file left behind"
