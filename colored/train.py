@@ -24,7 +24,7 @@ import numpy as np
 from colored import color, viz
 from colored.config import Config, ConfigError
 from colored.distributed import multi_worker_workarounds, worker_config, workers_agree
-from colored.imageio import atomic_save_to, atomic_write_text
+from colored.imageio import atomic_save_to, atomic_write_text, ensure_writable_dir
 from colored.losses import AbAccuracy, AbMeanSquaredError, SoftEncodedCrossEntropy, cached_prior, rebalancing_weights
 from colored.model import build_model, inference_model, predict_ab, training_model
 from colored.pipeline import ColorizationDataset, load_resized
@@ -328,15 +328,8 @@ def check_run_dir(config: Config) -> dict | None:
 
 
 def _ensure_writable(folder: Path) -> None:
-    """Create ``folder`` and prove it writable now, not after an hour of training."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise ValueError(f"cannot write to the run folder {folder} ({error.strerror or error}): choose "
-                         "another --run-dir (run_dir)") from None
+    """Prove the run folder writable now, not after an hour of training."""
+    ensure_writable_dir(folder, "the run folder", "choose another --run-dir (run_dir)")
 
 
 def train(config: Config, callbacks: list[keras.callbacks.Callback] | None = None,
