@@ -4,7 +4,18 @@ Each notebook has one cell tagged ``parameters`` whose values are the *reference
 enough that the whole chain runs offline on a 2-core CPU in a few minutes. The chain passes every
 notebook only the parameters its ``parameters`` cell declares (papermill would inject any name it is
 given), plus ``run_dir`` pointing at the chain's output folder, so that notebook 05 saves its model
-there and notebook 06 reads it back.
+there and notebook 06 reads it back (and notebook 07's ``out_dir`` pointing at ``run_dir/07``).
+
+Nothing runs before every parameter is checked: a name no selected notebook declares, or a value that
+does not fit (the type of the default, or the annotation, in each ``parameters`` cell declaring it:
+``-p epochs notanumber`` is refused before notebook 01 starts; and, for the parameters the notebooks
+hand to ``colored.Config``, ``colored.config.validate_fields``) is one ``ValueError`` naming the
+notebooks, the parameter, the value and what is allowed (exit code 2 on the command line).
+
+The output folder must be new or empty. ``--overwrite`` (``overwrite=True``) lets it name the folder
+of an earlier run: everything in it is deleted first, so that no old figure, executed notebook, model
+or ``chain.json`` mixes with the new run's. It only does so for a folder holding an earlier run's
+``chain.json``; any other non-empty folder is refused and left untouched.
 
 Python::
 
@@ -16,6 +27,7 @@ Command line::
 
     colored demo                                  # reference parameters → runs/<timestamp>/
     colored chain -p epochs 200 -p data_source kaggle --out runs/long
+    colored chain -p epochs 300 --out runs/long --overwrite   # replace that earlier run
     colored chain --params-file colab.yaml --only 05,06
     colored chain --list                          # every notebook's parameters and defaults
     colored chain --save-outputs                  # maintainers: refresh the committed outputs
@@ -23,9 +35,12 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import json
 import os
+import re
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -77,10 +92,15 @@ class ChainError(RuntimeError):
 
 def notebook_parameters(path: str | Path) -> dict[str, Any]:
     """The parameters a notebook declares in its ``parameters`` cell: ``{name: default source text}``."""
+    return {name: spec["default"] for name, spec in notebook_parameter_specs(path).items()}
+
+
+def notebook_parameter_specs(path: str | Path) -> dict[str, dict[str, Any]]:
+    """papermill's view of a ``parameters`` cell: ``{name: {"default": source text,
+    "inferred_type_name": annotation or "None", "help": comment}}``."""
     import papermill
 
-    info = papermill.inspect_notebook(str(path))
-    return {name: spec["default"] for name, spec in info.items()}
+    return dict(papermill.inspect_notebook(str(path)))
 
 
 def select_notebooks(only: str | Iterable[str] | None = None,
@@ -127,6 +147,180 @@ def ensure_kernel(kernel_name: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# checking parameters before anything runs
+# --------------------------------------------------------------------------------------------------
+
+#: Notebook parameters checked as another ``colored.Config`` field than their own name: the notebooks
+#: pass them to ``Config`` under that name (03 and 05: ``Config(model=architecture)``; 04:
+#: ``Config(learning_rate=memorization_lr)``).
+CONFIG_FIELD_ALIASES: dict[str, str] = {"architecture": "model", "memorization_lr": "learning_rate"}
+#: Notebook parameters named like a ``Config`` field that mean something else, so ``Config``'s rules
+#: must not judge them. ``"*"``: in every notebook.
+NOT_CONFIG_FIELDS: frozenset[tuple[str, str]] = frozenset({
+    ("*", "data_dir"),  # the folder datasets are stored in ("data"), not Config's photo folder ("data/sample")
+    ("04_memorization.ipynb", "steps_per_epoch"),  # steps on the one photo per memorization "epoch"
+})
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+               list: "a list", dict: "a mapping"}
+
+
+def parameter_rule(spec: Mapping[str, Any]) -> tuple[tuple[type, ...] | None, bool]:
+    """What a notebook parameter accepts, from its annotation or else its default's type:
+    ``(types, accepts None)``; ``types`` is ``None`` when anything goes (a ``None`` default, an
+    expression). An ``int`` default accepts integers; a ``float`` default integers and floats; a
+    ``str`` default strings; ``bool`` only ``true``/``false``. ``Optional[...]`` also accepts ``None``."""
+    names = {"bool": bool, "int": int, "float": float, "str": str, "list": list, "dict": dict}
+    annotation = str(spec.get("inferred_type_name") or "None").replace(" ", "")
+    if annotation not in ("None", ""):
+        optional = (annotation.startswith("Optional[") or "None" in annotation.split(",")
+                    or str(spec.get("default", "")).strip() == "None")
+        inner = re.sub(r"^(Optional|Union)\[(.*)\]$", r"\2", annotation)
+        kinds = [names.get(part) for part in inner.split(",") if part != "None"]
+        if kinds and all(kinds):
+            return _widen(tuple(kinds)), optional
+        return None, True  # an annotation we do not read: do not guess
+    try:
+        default = ast.literal_eval(str(spec.get("default", "")))
+    except (ValueError, SyntaxError):
+        return None, True
+    if default is None:
+        return None, True
+    kind = type(default)
+    return (_widen((kind,)) if kind in names.values() else None), False
+
+
+def _widen(kinds: tuple[type, ...]) -> tuple[type, ...]:
+    return kinds + (int,) if float in kinds and int not in kinds else kinds
+
+
+def _accepts(rule: tuple[tuple[type, ...] | None, bool], value: Any) -> bool:
+    types, optional = rule
+    if value is None:
+        return optional or types is None
+    if types is None:
+        return True
+    if isinstance(value, bool):  # bool is an int in Python, never in a parameters cell
+        return bool in types
+    return isinstance(value, types)
+
+
+def _describe(rule: tuple[tuple[type, ...] | None, bool]) -> str:
+    types, optional = rule
+    words = [_TYPE_WORDS[t] for t in types if not (t is int and float in types)] if types else ["anything"]
+    return " or ".join(words + (["null"] if optional and types else []))
+
+
+def _validate_fields() -> Callable[[Mapping[str, Any]], None] | None:
+    """``colored.config.validate_fields`` where this version of the package has it."""
+    try:
+        import colored.config as config_module
+    except ImportError:  # pragma: no cover - the package is broken; the notebooks would say so
+        return None
+    return getattr(config_module, "validate_fields", None)
+
+
+def config_field(notebook: str, name: str) -> str | None:
+    """The ``colored.Config`` field whose rules a notebook parameter must follow, or ``None``."""
+    import dataclasses
+
+    from colored.config import Config
+
+    if ("*", name) in NOT_CONFIG_FIELDS or (notebook, name) in NOT_CONFIG_FIELDS:
+        return None
+    field = CONFIG_FIELD_ALIASES.get(name, name)
+    return field if field in {f.name for f in dataclasses.fields(Config)} - {"extra"} else None
+
+
+def check_params(params: Mapping[str, Any], specs: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> None:
+    """Raise one ``ValueError`` (one line) if a value does not fit the notebooks that would receive it.
+
+    ``specs`` is ``{notebook: notebook_parameter_specs(notebook)}``. Each value must have the type of
+    the default (or annotation) in every ``parameters`` cell declaring it, and, for parameters that
+    notebooks pass to ``colored.Config``, satisfy ``colored.config.validate_fields`` (when the package
+    has it). Nothing runs before this passes, so a typo never costs the notebooks before it."""
+    problems: list[str] = []
+    validate = _validate_fields()
+    for name, value in params.items():
+        declaring = [nb for nb, declared in specs.items() if name in declared]
+        bad: dict[str, list[str]] = {}
+        for notebook in declaring:
+            rule = parameter_rule(specs[notebook][name])
+            if not _accepts(rule, value):
+                default = specs[notebook][name].get("default")
+                bad.setdefault(f"expected {_describe(rule)} (its default is {default})", []).append(notebook)
+        for allowed, notebooks in bad.items():
+            problems.append(f"parameter {name} ({', '.join(notebooks)}): got {value!r}, {allowed}")
+        if bad or validate is None:
+            continue
+        by_field: dict[str, list[str]] = {}
+        for notebook in declaring:
+            field = config_field(notebook, name)
+            if field:
+                by_field.setdefault(field, []).append(notebook)
+        for field, notebooks in by_field.items():
+            try:
+                validate({field: value})
+            except ValueError as error:  # colored.config.ConfigError
+                reason = " ".join(str(error).split())
+                if repr(value) not in reason and str(value) not in reason:
+                    reason = f"got {value!r}: {reason}"
+                via = "" if field == name else f", passed as Config.{field}"
+                problems.append(f"parameter {name} ({', '.join(notebooks)}{via}): {reason}")
+    if problems:
+        raise ValueError("; ".join(problems) + ". Nothing was run.")
+
+
+# --------------------------------------------------------------------------------------------------
+# the output folder
+# --------------------------------------------------------------------------------------------------
+
+
+def looks_like_chain_run(folder: str | Path) -> bool:
+    """Whether ``folder`` holds the ``chain.json`` record a chain run writes first thing."""
+    try:
+        record = json.loads((Path(folder) / "chain.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and {"params", "notebooks"} <= set(record)
+
+
+def prepare_out_dir(out_dir: str | Path, overwrite: bool = False, owned: bool = False) -> Path:
+    """Make sure ``out_dir`` can take a new run without mixing with an earlier one.
+
+    A missing or empty folder is fine. A non-empty one is refused, unless ``overwrite``: then it must
+    look like an earlier chain run (it has the run's ``chain.json``), and everything in it is deleted
+    (old figures, executed notebooks, models, ``chain.json``...), so nothing stale survives next to the
+    new outputs. A folder that does not look like a run folder is never deleted. ``owned``: a folder the
+    chain owns whatever it holds (``runs/reference`` for ``--save-outputs``), emptied without asking.
+    Raises ``ValueError`` (one line) when refusing; deletes nothing then."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir} is a file, not a folder")
+    entries = sorted(out_dir.iterdir()) if out_dir.is_dir() else []
+    if not entries:
+        return out_dir
+    if not (overwrite or owned):
+        raise ValueError(f"--out {out_dir} is not empty ({len(entries)} entries, e.g. {entries[0].name}): "
+                         "choose a new folder, or add --overwrite to delete the earlier run in it first")
+    resolved = out_dir.resolve()
+    protected = {Path.home().resolve(), Path.cwd().resolve(), Path(resolved.anchor)}
+    if any(resolved == p or resolved in p.parents for p in protected | {NOTEBOOK_DIR.resolve()}) \
+            or (out_dir / ".git").exists():
+        raise ValueError(f"refusing to empty {out_dir}: it is (or holds) the current, home, repository or "
+                         "notebooks folder; nothing was deleted. Choose a new --out folder")
+    if not owned and not looks_like_chain_run(out_dir):
+        raise ValueError(f"refusing to --overwrite {out_dir}: it has no chain.json, so it does not look like "
+                         "the output of an earlier `colored chain`/`colored demo` run; nothing was deleted. "
+                         "Choose a new or empty --out folder")
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    return out_dir
+
+
+# --------------------------------------------------------------------------------------------------
 # the chain
 # --------------------------------------------------------------------------------------------------
 
@@ -134,14 +328,21 @@ def ensure_kernel(kernel_name: str) -> None:
 def run_chain(params: Mapping[str, Any] | None = None, out_dir: str | Path | None = None,
               notebooks: Sequence[str] | None = None, kernel_name: str = KERNEL_NAME,
               notebook_dir: str | Path | None = None,
-              log: Callable[[str], None] | None = print, quiet: bool = True) -> list[Path]:
-    """Execute ``notebooks`` (default: all six, in order) with papermill into ``out_dir``.
+              log: Callable[[str], None] | None = print, quiet: bool = True,
+              overwrite: bool = False, _owned_out_dir: bool = False) -> list[Path]:
+    """Execute ``notebooks`` (default: all seven, in order) with papermill into ``out_dir``.
 
     ``params`` override the notebooks' reference values; each notebook receives only those its
     ``parameters`` cell declares. ``run_dir`` defaults to ``out_dir`` (default: a new
-    ``runs/<timestamp>/``), so every notebook writes its figures, model and metrics there.
-    A parameter that none of the selected notebooks declares is an error (a typo would otherwise be
-    silently ignored). Stops at the first failing notebook with :class:`ChainError`.
+    ``runs/<timestamp>/``), so every notebook writes its figures, model and metrics there, and
+    notebook 07's ``out_dir`` to ``run_dir/07``.
+
+    Before anything runs, the parameters are checked (:func:`check_params`): a parameter that none of
+    the selected notebooks declares (a typo would otherwise be silently ignored), or a value that
+    does not fit a notebook's ``parameters`` cell or ``colored.Config``, is a ``ValueError``. So is a
+    non-empty ``out_dir``, unless ``overwrite``, which empties it first, and only if it holds an
+    earlier run's ``chain.json`` (:func:`prepare_out_dir`). Stops at the first failing notebook with
+    :class:`ChainError`.
 
     Returns the executed notebooks' paths. ``out_dir/chain.json`` records the parameters and each
     notebook's run time. With ``quiet`` the kernels' own stderr (TensorFlow's C++ start-up lines,
@@ -159,16 +360,19 @@ def run_chain(params: Mapping[str, Any] | None = None, out_dir: str | Path | Non
                                 "a checkout of the repository (git clone it, then run from there).")
     out_dir = Path(out_dir) if out_dir is not None else timestamped_run_dir()
     params = dict(params or {})
-    # Absolute: the notebooks run from the repository root (their setup cell moves there), not from here.
-    params.setdefault("run_dir", str(out_dir.resolve()))
-
-    declared = {name: notebook_parameters(src) for name, src in zip(names, sources)}
+    declared = {name: notebook_parameter_specs(src) for name, src in zip(names, sources)}
     unknown = sorted(set(params) - {"run_dir"} - {p for d in declared.values() for p in d})
     if unknown:
         known = sorted({p for d in declared.values() for p in d})
         raise ValueError(f"parameter(s) {', '.join(unknown)} not declared by any of the notebooks "
                          f"{', '.join(names)}; their parameters are: {', '.join(known)}")
+    check_params(params, declared)
+    # Absolute: the notebooks run from the repository root (their setup cell moves there), not from here.
+    params.setdefault("run_dir", str(out_dir.resolve()))
+    if any("out_dir" in d for d in declared.values()):  # notebook 07's output folder
+        params.setdefault("out_dir", str(Path(params["run_dir"]) / "07"))
 
+    prepare_out_dir(out_dir, overwrite=overwrite, owned=_owned_out_dir)
     ensure_kernel(kernel_name)
     out_dir.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {"params": params, "kernel": kernel_name, "notebooks": {}}
@@ -343,19 +547,20 @@ def chain_params(params_file: str | Path | None = None,
 # --------------------------------------------------------------------------------------------------
 
 
-def _run(params: dict[str, Any], out: Path | None, notebooks: list[str], kernel: str) -> int:
+def _run(params: dict[str, Any], out: Path | None, notebooks: list[str], kernel: str,
+         overwrite: bool = False) -> int:
     out_dir = out or timestamped_run_dir()
     print(f"running {len(notebooks)} notebook(s) into {out_dir}/"
           + (f" with {json.dumps(params, default=str)}" if params else " with the reference parameters"))
     start = time.perf_counter()
-    run_chain(params, out_dir, notebooks, kernel_name=kernel)
+    run_chain(params, out_dir, notebooks, kernel_name=kernel, overwrite=overwrite)
     print(f"{'total':<28} {time.perf_counter() - start:6.1f} s\nresults (executed notebooks, figures, "
           f"model, metrics): {out_dir}/")
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    return _run({}, args.out, list(NOTEBOOKS), args.kernel)
+    return _run({}, args.out, list(NOTEBOOKS), args.kernel, overwrite=args.overwrite)
 
 
 def cmd_chain(args: argparse.Namespace) -> int:
@@ -364,18 +569,26 @@ def cmd_chain(args: argparse.Namespace) -> int:
         if args.param or args.params_file or args.out:
             raise ValueError("--save-outputs runs the reference parameters into runs/reference only: "
                              "drop -p, --params-file and --out")
-        out_dir = NOTEBOOK_DIR.parent / REFERENCE_RUN_DIR
-        executed = run_chain({"run_dir": REFERENCE_RUN_DIR}, out_dir, notebooks, kernel_name=args.kernel)
+        out_dir = NOTEBOOK_DIR.parent / REFERENCE_RUN_DIR  # emptied first: the chain owns it
+        executed = run_chain({"run_dir": REFERENCE_RUN_DIR}, out_dir, notebooks, kernel_name=args.kernel,
+                             _owned_out_dir=True)
         for path in save_reference_outputs(executed):
             print(f"outputs saved in {path} ({path.stat().st_size / 1024:.0f} kB)")
         return 0
     if args.list:
         for name in notebooks:
             print(name)
-            for key, default in notebook_parameters(NOTEBOOK_DIR / name).items():
-                print(f"    {key} = {default}")
+            for key, spec in notebook_parameter_specs(NOTEBOOK_DIR / name).items():
+                print(f"    {key} = {spec['default']}  ({_describe(parameter_rule(spec))})")
         return 0
-    return _run(chain_params(args.params_file, args.param or ()), args.out, notebooks, args.kernel)
+    return _run(chain_params(args.params_file, args.param or ()), args.out, notebooks, args.kernel,
+                overwrite=args.overwrite)
+
+
+_OUT_HELP = "output folder (default: runs/<timestamp>); it must be new or empty, unless --overwrite"
+_OVERWRITE_HELP = ("let --out name the folder of an earlier run (one holding its chain.json): everything in "
+                   "it is deleted first, so no old figure, notebook or model mixes with the new ones. A "
+                   "non-empty folder without chain.json is never deleted")
 
 
 def add_cli(subparsers) -> None:
@@ -383,18 +596,25 @@ def add_cli(subparsers) -> None:
         "demo", help="run the seven notebooks with the reference parameters into runs/<timestamp>/",
         description="Run notebooks 01-07 headless (papermill), in order, with their reference parameters; "
                     "stops at the first failing notebook.")
-    demo.add_argument("--out", type=Path, default=None, help="output folder (default: runs/<timestamp>)")
+    demo.add_argument("--out", type=Path, default=None, help=_OUT_HELP)
+    demo.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
     demo.add_argument("--kernel", default=KERNEL_NAME, help=f"Jupyter kernel (default: {KERNEL_NAME})")
     demo.set_defaults(func=cmd_demo)
 
     chain = subparsers.add_parser(
         "chain", help="run the notebooks with other parameters (-p KEY VALUE, --params-file FILE.yaml)",
         description="Run the notebooks headless (papermill), in order. Each notebook receives the "
-                    "parameters its `parameters` cell declares; run_dir defaults to the output folder.")
+                    "parameters its `parameters` cell declares; run_dir defaults to the output folder. "
+                    "Every value is checked before anything runs: a parameter no notebook declares, or "
+                    "a value of the wrong type for a notebook's parameters cell (an integer default "
+                    "takes integers, a float default numbers, a string default strings, a bool default "
+                    "true/false; null only where the default is None or the annotation Optional) or "
+                    "outside what colored.Config allows, stops the chain at once (exit code 2).")
     chain.add_argument("--params-file", type=Path, help="YAML file of parameters")
     chain.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"),
                        help="a parameter (value parsed as YAML); repeatable, overrides --params-file")
-    chain.add_argument("--out", type=Path, default=None, help="output folder (default: runs/<timestamp>)")
+    chain.add_argument("--out", type=Path, default=None, help=_OUT_HELP)
+    chain.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
     chain.add_argument("--only", default=None, help="comma-separated notebooks to run, e.g. 04,05")
     chain.add_argument("--kernel", default=KERNEL_NAME, help=f"Jupyter kernel (default: {KERNEL_NAME})")
     chain.add_argument("--list", action="store_true", help="list the notebooks' parameters and exit")

@@ -1,13 +1,16 @@
 """The papermill chain (colored.chain) and the lab notebooks' structure.
 
-The notebooks themselves are re-run and compared with their committed outputs by nbval (pytest
-collects ``notebooks/*.ipynb``, see pyproject.toml); these tests cover the runner with tiny throwaway
-notebooks, and check statically what nbval cannot (one parameters cell, badges, sizes, ...).
+Most tests cover the runner with tiny throwaway notebooks (parameter injection and checks, failures,
+the output folder and --overwrite) and check statically what a re-run cannot (one parameters cell,
+badges, sizes, ...). One slow test runs what a newcomer runs first, ``make demo``: the seven real
+notebooks through the papermill chain with the reference parameters into a temporary run folder, and
+compares their outputs with the committed ones the way nbval does (``notebooks/sanitize.cfg``).
 """
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
@@ -176,6 +179,375 @@ def test_cli_registers_demo_and_chain():
 
     commands = build_parser()._subparsers._group_actions[0].choices
     assert {"demo", "chain"} <= set(commands)
+
+
+# --------------------------------------------------------------------------------------------------
+# parameters are checked before anything runs
+# --------------------------------------------------------------------------------------------------
+
+
+def spec(default: str, annotation: str = "None") -> dict:
+    return {"default": default, "inferred_type_name": annotation, "help": ""}
+
+
+@pytest.mark.parametrize("default, annotation, good, bad", [
+    ("6", "None", [1, 200], ["notanumber", 6.0, True, None, "6"]),
+    ("1e-3", "None", [0.01, 1, 2e-4], ["fast", True, None]),
+    ('"sample"', "None", ["kaggle", "data/my photos"], [3, 1.5, True, None]),
+    ("True", "None", [True, False], [1, 0, "yes", None]),
+    ("None", "None", [None, 3, "x", 1.5], []),  # a None default: anything goes
+    ("2", "Optional[int]", [None, 3], ["two", 2.5, False]),
+    ("None", "int", [None, 3], ["x"]),  # annotated, with a None default
+    ("0.5", "Optional[float]", [None, 1, 0.25], ["x"]),
+    ("compute()", "None", ["x", 1, None], []),  # an expression: nothing to go on
+])
+def test_parameter_values_must_fit_the_parameters_cell(default, annotation, good, bad):
+    specs = {"n.ipynb": {"p": spec(default, annotation)}}
+    for value in good:
+        chain.check_params({"p": value}, specs)
+    for value in bad:
+        with pytest.raises(ValueError, match=rf"parameter p \(n\.ipynb\): got {re.escape(repr(value))}, expected"):
+            chain.check_params({"p": value}, specs)
+
+
+def test_a_bad_value_stops_the_chain_before_any_notebook_runs(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    write_notebook(src / "a.ipynb", "n = 1", "open('ran_a', 'w').close()")
+    write_notebook(src / "b.ipynb", "epochs = 6\nrate = 0.5")
+    out = tmp_path / "out"
+
+    with pytest.raises(ValueError) as caught:
+        chain.run_chain({"n": 2, "epochs": "notanumber", "rate": "fast"}, out, ["a.ipynb", "b.ipynb"],
+                        notebook_dir=src, log=None)
+
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "parameter epochs (b.ipynb): got 'notanumber', expected an integer (its default is 6)" in message
+    assert "parameter rate (b.ipynb): got 'fast', expected a number" in message, "every bad value, at once"
+    assert not out.exists() and not (src / "ran_a").exists(), "nothing may run before the values are checked"
+
+
+def test_cli_refuses_a_bad_value_with_one_line_and_exit_2_before_notebook_01(tmp_path, monkeypatch, capsys):
+    from colored.cli import main
+
+    def never(*args, **kwargs):
+        raise AssertionError("a notebook was executed")
+
+    monkeypatch.setattr("papermill.execute_notebook", never)
+    out = tmp_path / "out"
+    code = main(["chain", "-p", "epochs", "notanumber", "--out", str(out)])
+
+    err = capsys.readouterr().err
+    assert code == 2 and not out.exists()
+    assert err.count("\n") == 1, err
+    assert "05_training.ipynb" in err and "epochs" in err and "'notanumber'" in err and "an integer" in err
+
+
+def test_documented_null_is_accepted(tmp_path):
+    # 05's interrupt_after_epoch says "None: train straight through": its annotation lets null through
+    specs = {name: chain.notebook_parameter_specs(NOTEBOOK_DIR / name) for name in ("05_training.ipynb",)}
+    chain.check_params({"interrupt_after_epoch": None}, specs)
+    with pytest.raises(ValueError, match="interrupt_after_epoch.*expected an integer or null"):
+        chain.check_params({"interrupt_after_epoch": "never"}, specs)
+
+
+@pytest.fixture(scope="module")
+def lab_specs():
+    return {name: chain.notebook_parameter_specs(NOTEBOOK_DIR / name) for name in chain.NOTEBOOKS}
+
+
+def test_parameters_passed_to_config_follow_configs_rules(lab_specs, monkeypatch):
+    """With a stand-in ``validate_fields``: which parameters reach it, under which field, and the message."""
+    import colored.config
+
+    seen = []
+
+    def validate_fields(values):
+        seen.append(dict(values))
+        field, value = next(iter(values.items()))
+        if value == "bad":
+            raise ValueError(f"{field} = {value!r} is not allowed: expected something good")
+
+    monkeypatch.setattr(colored.config, "validate_fields", validate_fields, raising=False)
+    chain.check_params({"architecture": "simplified", "memorization_lr": 0.01, "data_dir": "bad",
+                        "steps_per_epoch": 5, "gallery_size": 3, "epochs": 9}, lab_specs)
+    assert sorted(map(str, seen)) == sorted(map(str, [{"model": "simplified"}, {"learning_rate": 0.01}, {"epochs": 9}])), \
+        "data_dir (the datasets' parent folder) and 04's steps_per_epoch are not Config's; gallery_size is no field"
+
+    with pytest.raises(ValueError) as caught:
+        chain.check_params({"architecture": "bad", "loss": "bad"}, lab_specs)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert ("parameter architecture (03_model.ipynb, 05_training.ipynb, passed as Config.model): "
+            "model = 'bad' is not allowed: expected something good") in message
+    assert "parameter loss (03_model.ipynb): loss = 'bad' is not allowed" in message
+
+    seen.clear()
+    with pytest.raises(ValueError, match="expected an integer"):
+        chain.check_params({"epochs": "notanumber"}, lab_specs)
+    assert seen == [], "a value of the wrong type is reported once, by the type check"
+
+    monkeypatch.delattr(colored.config, "validate_fields")  # an older package: the type check alone
+    chain.check_params({"architecture": "bad"}, lab_specs)
+
+
+def test_config_named_parameters_are_checked_or_exempted_on_purpose(lab_specs):
+    import dataclasses
+
+    from colored.config import Config
+
+    fields = {f.name for f in dataclasses.fields(Config)}
+    for notebook, declared in lab_specs.items():
+        for name in declared:
+            exempt = ("*", name) in chain.NOT_CONFIG_FIELDS or (notebook, name) in chain.NOT_CONFIG_FIELDS
+            expected = None if exempt else chain.CONFIG_FIELD_ALIASES.get(name, name if name in fields else None)
+            assert chain.config_field(notebook, name) == expected, (notebook, name)
+    assert all(field in fields for field in chain.CONFIG_FIELD_ALIASES.values())
+    # the reference values (the parameters cells' defaults) pass every check, Config's included
+    import ast
+
+    chain.check_params({name: ast.literal_eval(s["default"]) for d in lab_specs.values() for name, s in d.items()},
+                       lab_specs)
+
+
+def test_configs_own_rules_reject_what_the_type_check_lets_through(lab_specs):
+    import colored.config
+
+    if getattr(colored.config, "validate_fields", None) is None:
+        pytest.skip("colored.config.validate_fields is not in this version of the package")
+    for params, words in [({"architecture": "huge"}, ["03_model.ipynb", "05_training.ipynb", "Config.model", "'huge'"]),
+                          ({"image_size": 0}, ["05_training.ipynb", "image_size", "0"]),
+                          ({"temperature": -1}, ["07_colorize_your_photos.ipynb", "temperature", "-1"])]:
+        with pytest.raises(ValueError) as caught:
+            chain.check_params(params, lab_specs)
+        assert all(word in str(caught.value) for word in words) and "\n" not in str(caught.value), str(caught.value)
+
+
+# --------------------------------------------------------------------------------------------------
+# the output folder: new or empty, or --overwrite an earlier run
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_lab(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    write_notebook(src / "a.ipynb", "run_dir = 'nowhere'\ntag = 'new'",
+                   "from pathlib import Path\n(Path(run_dir) / 'figures').mkdir(exist_ok=True)\n"
+                   "(Path(run_dir) / 'figures' / f'{tag}.png').write_text(tag)")
+    return src
+
+
+def test_a_non_empty_out_folder_is_refused_without_overwrite(tmp_path, tiny_lab):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"out .* is not empty .*notes\.txt.*--overwrite"):
+        chain.run_chain({}, out, ["a.ipynb"], notebook_dir=tiny_lab, log=None)
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    (out / "notes.txt").unlink()
+    chain.run_chain({}, out, ["a.ipynb"], notebook_dir=tiny_lab, log=None)  # an empty folder is fine
+
+
+def test_overwrite_replaces_an_earlier_run_leaving_nothing_stale(tmp_path, tiny_lab):
+    out = tmp_path / "out"
+    chain.run_chain({"tag": "old"}, out, ["a.ipynb"], notebook_dir=tiny_lab, log=None)
+    (out / "model.keras").write_text("old model")  # what other notebooks of the earlier run left
+    (out / "07").mkdir()
+    (out / "07" / "old_colorized.png").write_text("old")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("keep")
+    (out / "link").symlink_to(elsewhere, target_is_directory=True)
+
+    chain.run_chain({"tag": "new"}, out, ["a.ipynb"], notebook_dir=tiny_lab, log=None, overwrite=True)
+
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "a.ipynb", "chain.json", "figures", "figures/new.png", "kernels.log"]
+    assert json.loads((out / "chain.json").read_text())["params"]["tag"] == "new"
+    assert (elsewhere / "keep.txt").is_file(), "a symlink is removed, never followed"
+
+
+@pytest.mark.parametrize("chain_json", [None, "not json", '{"something": "else"}'])
+def test_overwrite_never_empties_a_folder_that_is_not_a_chain_run(tmp_path, tiny_lab, chain_json):
+    out = tmp_path / "photos"
+    out.mkdir()
+    (out / "holiday.jpg").write_text("precious")
+    if chain_json is not None:
+        (out / "chain.json").write_text(chain_json)
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(ValueError, match=r"refusing to --overwrite .*photos: it has no chain\.json.*nothing was deleted"):
+        chain.run_chain({}, out, ["a.ipynb"], notebook_dir=tiny_lab, log=None, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_overwrite_never_empties_the_current_folder_or_a_parent_of_it(tmp_path, tiny_lab, monkeypatch):
+    out = tmp_path / "out"
+    chain.run_chain({}, out, ["a.ipynb"], notebook_dir=tiny_lab, log=None)
+    monkeypatch.chdir(out)
+    for folder in (Path("."), tmp_path):
+        with pytest.raises(ValueError, match="refusing to empty"):
+            chain.prepare_out_dir(folder, overwrite=True)
+    assert (out / "chain.json").is_file()
+
+
+@pytest.mark.parametrize("command", ["demo", "chain"])
+def test_cli_out_and_overwrite(tmp_path, monkeypatch, capsys, command):
+    from colored.cli import main
+
+    calls = []
+    monkeypatch.setattr("papermill.execute_notebook", lambda *a, **kw: calls.append(a))
+    monkeypatch.setattr(chain, "ensure_kernel", lambda name: None)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.png").write_text("old")
+
+    assert main([command, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not empty" in err and "--overwrite" in err
+    assert main([command, "--out", str(out), "--overwrite"]) == 2
+    assert "no chain.json" in capsys.readouterr().err and (out / "old.png").is_file() and not calls
+
+    (out / "chain.json").write_text('{"params": {}, "notebooks": {}}')
+    assert main([command, "--out", str(out), "--overwrite"]) == 0
+    assert len(calls) == len(chain.NOTEBOOKS) and not (out / "old.png").exists()
+
+
+@pytest.mark.parametrize("command", ["demo", "chain"])
+def test_help_documents_overwrite(command, capsys):
+    from colored.cli import main
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--overwrite" in text and "chain.json" in text and "never deleted" in text
+
+
+def test_demo_is_the_chain_with_the_reference_parameters(tmp_path, monkeypatch):
+    from colored.cli import main
+
+    runs = []
+    monkeypatch.setattr(chain, "run_chain", lambda params, out, notebooks, **kw: runs.append((params, out, notebooks)))
+    assert main(["demo", "--out", str(tmp_path / "out")]) == 0
+    assert runs == [({}, tmp_path / "out", list(chain.NOTEBOOKS))]
+
+
+# --------------------------------------------------------------------------------------------------
+# what a newcomer runs first: the real chain, headless, compared with the committed outputs
+# --------------------------------------------------------------------------------------------------
+
+#: What nbval leaves out of the comparison (its defaults, without --nbdime: images are not compared).
+NBVAL_SKIP = {"metadata", "traceback", "prompt_number", "output_type", "name", "execution_count",
+              "application/vnd.jupyter.widget-view+json", "image/png", "image/jpeg"}
+
+
+def output_differences(executed, committed, replacements: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """The code cells whose outputs differ between an executed notebook and the committed one, compared
+    the way ``pytest --nbval`` (strict, ``--nbval-sanitize-with notebooks/sanitize.cfg``) compares a
+    re-run with the committed outputs: streams coalesced, outputs grouped by kind, ``NBVAL_SKIP`` keys
+    left out, text sanitized, cells tagged ``nbval-ignore-output``/``nbval-skip`` not compared.
+    ``replacements`` are applied first (the run folder's absolute path → its reference value)."""
+    import copy
+    from collections import defaultdict
+
+    from nbval.plugin import coalesce_streams, get_sanitize_patterns, transform_streams_for_comparison
+
+    patterns = get_sanitize_patterns((NOTEBOOK_DIR / "sanitize.cfg").read_text())
+
+    def sanitize(value):
+        if not isinstance(value, str):
+            return value
+        for old, new in replacements:
+            value = value.replace(old, new)
+        for regex, replace in patterns:
+            value = re.sub(regex, replace, value)
+        return value
+
+    def grouped(outputs):
+        groups = defaultdict(list)
+        for output in transform_streams_for_comparison(coalesce_streams(copy.deepcopy(outputs))):
+            for key, value in output.items():
+                if key == "data":
+                    for mime, data in value.items():
+                        if mime not in NBVAL_SKIP:
+                            groups[mime].append(sanitize(data))
+                elif key not in NBVAL_SKIP:
+                    groups[key].append(sanitize(value))
+        return dict(groups)
+
+    differences = []
+    ran_cells = chain.clean_executed(executed, committed).cells  # checks the sources are the committed ones
+    for index, (ran, reference) in enumerate(zip(ran_cells, committed.cells)):
+        tags = reference.metadata.get("tags", [])
+        if reference.cell_type != "code" or {"nbval-ignore-output", "nbval-skip"} & set(tags):
+            continue
+        got, expected = grouped(ran.outputs), grouped(reference.outputs)
+        if got != expected:
+            differences.append(f"cell {index} (`{reference.source.splitlines()[0][:60]}`):\n"
+                               f"  committed: {expected}\n  this run:  {got}")
+    return differences
+
+
+def test_output_differences_catches_what_nbval_catches(tmp_path):
+    source = write_notebook(tmp_path / "a.ipynb", "n = 1", "print(f'{n} photos, loss ~0.{n}3')", "n")
+    chain.run_chain({"n": 1}, tmp_path / "ref", ["a.ipynb"], notebook_dir=tmp_path, log=None)
+    committed = chain.clean_executed(nbformat.read(str(tmp_path / "ref" / "a.ipynb"), as_version=4),
+                                     nbformat.read(str(source), as_version=4))
+    chain.run_chain({"n": 2}, tmp_path / "new", ["a.ipynb"], notebook_dir=tmp_path, log=None)
+    executed = nbformat.read(str(tmp_path / "new" / "a.ipynb"), as_version=4)
+
+    differences = output_differences(executed, committed)
+    assert [d.split(" ", 2)[1] for d in differences] == ["2", "3"], differences  # "~0.23" alone would pass
+    committed.cells[2].metadata["tags"] = ["nbval-ignore-output"]
+    committed.cells[3].metadata["tags"] = ["nbval-ignore-output"]
+    assert output_differences(executed, committed) == []
+
+
+def _untracked(folder: Path) -> set[str]:
+    return {str(p.relative_to(REPO)) for p in folder.rglob("*")} if folder.is_dir() else set()
+
+
+@pytest.mark.slow
+def test_the_newcomers_demo_runs_the_real_chain_and_reproduces_the_committed_outputs(tmp_path):
+    """``make demo`` = ``colored demo``: the seven notebooks, papermill, the reference parameters, one run
+    folder. This runs that chain through the command line (``cmd_demo`` only adds the defaults:
+    test_demo_is_the_chain_with_the_reference_parameters) with the dataset in ``tmp_path`` too, so
+    nothing lands in the repository, then checks the run folder the README promises and compares every
+    notebook's outputs with the committed ones the way nbval does."""
+    from colored.cli import main
+
+    out, data = tmp_path / "run", tmp_path / "data"
+    repo_before = _untracked(REPO / "runs") | _untracked(REPO / "data")
+
+    code = main(["chain", "--out", str(out), "-p", "data_dir", str(data)])
+
+    assert code == 0, f"the chain failed: see {out / 'kernels.log'}"
+    record = json.loads((out / "chain.json").read_text())
+    assert list(record["notebooks"]) == list(chain.NOTEBOOKS)
+    for name in chain.NOTEBOOKS:
+        executed = nbformat.read(str(out / name), as_version=4)
+        errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+        assert not errors, f"{name}: {errors[0].ename}: {errors[0].evalue}"
+        assert "failed" not in record["notebooks"][name]
+    # the run folder the README promises
+    for promised in ("model.keras", "best.keras", "config.json", "history.json", "history.csv", "metrics.json",
+                     "kernels.log", "07/chelsea_colorized.png"):
+        assert (out / promised).is_file(), f"{promised} missing from the run folder"
+    assert sorted(p.name for p in (out / "figures").glob("epoch_*.png")), "no comparison figures"
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["epoch"]) == 6, "the reference run trains 6 epochs"
+    assert {"gray", "model"} <= set(json.loads((out / "metrics.json").read_text()))
+    assert (data / "sample" / "train").is_dir()
+    # the committed outputs, reproduced (what nbval would compare after re-running the notebooks)
+    paths = [(str(out.resolve()), chain.REFERENCE_RUN_DIR), (str(data.resolve()), "data")]
+    differences = {name: output_differences(nbformat.read(str(out / name), as_version=4),
+                                            nbformat.read(str(NOTEBOOK_DIR / name), as_version=4), paths)
+                   for name in chain.NOTEBOOKS}
+    assert not any(differences.values()), "outputs differ from the committed ones (after a deliberate change: " \
+        "`colored chain --save-outputs`, then review the diff):\n" + "\n".join(
+            f"{name}: {d}" for name, found in differences.items() for d in found)
+    assert _untracked(REPO / "runs") | _untracked(REPO / "data") == repo_before, "the run wrote into the repository"
 
 
 # --------------------------------------------------------------------------------------------------
