@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 CONSTRAINTS ?= constraints.txt
 LATEST_VENV ?= .venv-latest
 TORCH ?= torch==2.13.0
+PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL := 3
 export NO_ALBUMENTATIONS_UPDATE := 1
 export KERAS_BACKEND ?= tensorflow
@@ -34,7 +35,7 @@ demo: setup
 	$(VENV)/bin/colored demo
 
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The same tests on the newest releases of everything (no constraints), in a venv of its own.
 # Upgrades on every run, so it always tests what a fresh unpinned install would get today.
@@ -44,7 +45,7 @@ test-latest:
 	$(LATEST_VENV)/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e '.[test]'
 	$(LATEST_VENV)/bin/python -m colored.kernel --install
 	$(LATEST_VENV)/bin/python -m pip list --format=freeze | grep -iE '^(tensorflow|keras|jax|numpy)=='
-	$(LATEST_VENV)/bin/python -m pytest
+	$(LATEST_VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # Rewrite the pins from $(VENV)'s installed versions (the project's dependency tree only).
 # Refresh: `make test-latest && make lock VENV=.venv-latest && make test`, then commit constraints.txt.

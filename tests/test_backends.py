@@ -49,8 +49,8 @@ TRAIN_ON_TORCH = textwrap.dedent("""
                     reason="torch not installed: the torch-backend check needs torch's CPU build "
                            "(CI installs torch==2.13.0 when a local CPU wheel is available, see .ci/run)")
 # (loss, in-graph Lab, steps, how far the loss must fall): MSE falls ~3x in 40 steps, the
-# cross-entropy of 261 bins ~1.7x in 50 (measured on torch 2.13 CPU, and about so on TensorFlow).
-@pytest.mark.parametrize("loss,lab_in_graph,steps,ratio", [("mse", False, 40, 0.5), ("classification", True, 50, 0.75)])
+# cross-entropy over 261 bins ~1.5x (4.3 -> 2.9) in 40: an untrained model's stays put.
+@pytest.mark.parametrize("loss,lab_in_graph,steps,ratio", [("mse", False, 40, 0.5), ("classification", True, 40, 0.8)])
 def test_training_on_the_torch_backend(photo_folder, tmp_path, loss, lab_in_graph, steps, ratio):
     env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="")
     run = subprocess.run([sys.executable, "-c", TRAIN_ON_TORCH, str(photo_folder), str(tmp_path), loss,
