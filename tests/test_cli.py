@@ -30,7 +30,8 @@ def documented_command_lines() -> list[tuple[str, str]]:
                   if len(line.split()) > 2 or line.split()[1] in ("demo", "--help")]
         for line in lines:
             line = line.split("  #")[0].strip()
-            if line.startswith("colored ") and not line.endswith("...") and "--help" not in line:
+            if line.startswith("colored ") and ": error:" not in line and not line.endswith("...") \
+                    and "--help" not in line:
                 found.append((doc.name, line))
     return found
 
