@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
+
+from colored.imageio import atomic_write
 
 BACKBONE_INPUT_SIZE = 299
 IMAGENET_WEIGHTS_FILE = "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5"
@@ -123,12 +124,10 @@ class Embedder:
             fresh = self.compute(gray_rgb[missing])
             for i, vector in zip(missing, fresh):
                 out[i] = vector
-                # Atomic write: a crashed worker never leaves a truncated .npy that would load later;
-                # the temporary name is per process and thread (PyDataset workers are threads).
-                tmp = files[i].with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
-                with open(tmp, "wb") as handle:
-                    np.save(handle, vector)
-                os.replace(tmp, files[i])
+                # Atomic: a crashed worker never leaves a truncated .npy that would load later; the
+                # temporary name is unique, so concurrent workers (threads or processes) never collide.
+                # No fsync: a cache, written thousands of times per dataset.
+                atomic_write(files[i], lambda handle, vector=vector: np.save(handle, vector), sync=False)
         for i, file in enumerate(files):
             if i not in missing:
                 out[i] = np.load(file)

@@ -42,7 +42,7 @@ import stat
 import tempfile
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,12 +140,24 @@ class DecodedImage:
 
 
 def to_uint8(values: np.ndarray) -> np.ndarray:
-    """uint8 / uint16 / float in [0, 1] → uint8 (rounded)."""
+    """uint8 / uint16 / float in [0, 1] → uint8, rounded to the nearest level (never truncated).
+
+    The one conversion to 8 bits in the package (files written, metrics, figures):
+
+    * uint8: returned as is;
+    * uint16: ``v * 255 / 65535 = v / 257`` rounded to nearest, in exact integer arithmetic. ``v / 257``
+      is never exactly halfway between two levels, so there are no ties to break, and the 8-bit →
+      16-bit scaling ``v * 257`` (what Pillow and TIFF use) comes back exactly;
+    * float: clipped to [0, 1] (NaN → 0), times 255, rounded half to even (:func:`numpy.rint`, what
+      ``np.round`` does), so uint8 → float32 → uint8 is exact.
+    """
+    values = np.asarray(values)
     if values.dtype == np.uint8:
         return values
     if values.dtype == np.uint16:
         return ((values.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    return (np.clip(values.astype(np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    unit = np.clip(np.nan_to_num(values.astype(np.float32), nan=0.0), 0.0, 1.0)
+    return np.rint(unit * np.float32(255.0)).astype(np.uint8)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -515,16 +527,20 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     elif fmt == "PNG":
         options = {"compress_level": 3}  # ~3x faster than the default 6, a few % larger
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_save(path, lambda handle: image.save(handle, format=fmt, **options), overwrite=overwrite)
+    atomic_write(path, lambda handle: image.save(handle, format=fmt, **options), overwrite=overwrite)
     return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, *, sync: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_write`); parent folders are created."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(path, lambda handle: handle.write(data), sync=sync)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically: a kill leaves the old file or the new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_save(path, lambda handle: handle.write(text.encode()))
-    return path
+    """Write ``text`` (UTF-8) to ``path`` atomically: a kill leaves the old file or the new one, never half."""
+    return atomic_write_bytes(path, text.encode())
 
 
 def atomic_save_to(path: str | Path, save: Callable[[Path], Any]) -> Path:
@@ -557,13 +573,22 @@ def _exists_error(path: Path) -> OutputExistsError:
     return OutputExistsError(errno.EEXIST, "already exists (not overwritten)", str(path))
 
 
-def _atomic_save(path: Path, save, *, overwrite: bool = True) -> None:
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any], *, overwrite: bool = True,
+                 sync: bool = True) -> Path:
+    """The one atomic write of the package: ``write(handle)`` fills a hidden temporary file beside
+    ``path`` (``.<name>.<random>.tmp``), which then replaces ``path`` in one rename. A kill, a full disk
+    or an exception in ``write`` leaves the old file (or none), never half a new one, and no temporary
+    file. ``sync``: fsync the file and the rename (durable across a power cut; ``False`` for caches).
+    ``overwrite=False``: :class:`OutputExistsError` when ``path`` exists, even if it appears meanwhile.
+    The file gets the permissions a plain ``open(path, "w")`` would give. The folder must exist."""
+    path = Path(path)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            save(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+            write(handle)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(temporary, _file_mode(path))
         if overwrite:
             os.replace(temporary, path)
@@ -575,14 +600,16 @@ def _atomic_save(path: Path, save, *, overwrite: bool = True) -> None:
         except FileNotFoundError:
             pass
         raise
-    try:  # make the rename itself durable
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-    except OSError:
-        pass
+    if sync:
+        try:  # make the rename itself durable
+            directory = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        except OSError:
+            pass
+    return path
 
 
 def _move_no_replace(temporary: str, path: Path) -> None:

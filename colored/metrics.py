@@ -47,6 +47,7 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from colored.color import lab_to_rgb, rgb_to_gray, rgb_to_lab, to_float_rgb
+from colored.imageio import IMAGE_EXTENSIONS, read_rgb, to_uint8  # the package's one decode / 8-bit rounding
 
 EVAL_SIZE = 256
 RESAMPLE = Image.Resampling.BICUBIC  # see the module docstring for why bicubic
@@ -55,7 +56,6 @@ AUC_THRESHOLDS = np.arange(151)  # Zhang et al. 2016: t = 0..150 ab units
 AB_BINS = 22
 AB_RANGE = (-110.0, 110.0)  # 22 cells of 10 ab units
 PRIOR_EPS = 1e-6
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 # Default columns of markdown_table and their rounding (decimal places).
 DEFAULT_COLUMNS: tuple[str, ...] = (
@@ -92,14 +92,6 @@ def _check_pair(pred: np.ndarray, true: np.ndarray) -> None:
             f"pred and true must have the same shape (prepare() both under the same protocol): "
             f"pred {pred.shape} vs true {true.shape}"
         )
-
-
-def to_uint8(rgb: np.ndarray) -> np.ndarray:
-    """Any :func:`colored.color.to_float_rgb` dtype → RGB uint8 (rounded, not truncated)."""
-    if rgb.dtype == np.uint8:
-        return rgb
-    # Rounding (not astype's truncation) keeps the round-trip uint8 → float → uint8 exact.
-    return np.rint(to_float_rgb(rgb) * 255.0).astype(np.uint8)
 
 
 def _to_255(rgb: np.ndarray) -> np.ndarray:
@@ -149,9 +141,7 @@ def prepare(rgb: np.ndarray, size: int = EVAL_SIZE) -> np.ndarray:
 
 def load_prepared(folder: str | Path, size: int = EVAL_SIZE) -> list[np.ndarray]:
     """Every image file in ``folder`` (sorted by name), read as RGB and :func:`prepare`\\ d."""
-    from colored.imageio import read_rgb  # local import: metrics stays usable without the I/O module
-
-    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
     return [prepare(read_rgb(p), size) for p in paths]
 
 

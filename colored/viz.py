@@ -133,3 +133,30 @@ def parameter_table(model) -> str:
     lines = [f"{block:<10} {count:>10,}  {100 * count / max(total, 1):5.1f} %" for block, count in blocks.items()
              if count or block != "other"]
     return "\n".join(lines + [f"{'total':<10} {total:>10,}"])
+
+
+def photo_row_figure(images: Sequence[np.ndarray], titles: Sequence[str], cell: float = 3.0) -> plt.Figure:
+    """Photos of one size side by side, ``cell`` inches wide each, at their own aspect ratio (e.g.
+    before | after)."""
+    height, width = np.asarray(images[0]).shape[:2]
+    fig, axes = plt.subplots(1, len(images), figsize=(len(images) * cell, cell * height / width + 0.4),
+                             squeeze=False)
+    for ax, image, title in zip(axes[0], images, titles):
+        ax.imshow(image)
+        ax.set_title(title, fontsize=9)
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def temperature_label(temperature: float) -> str:
+    """``"T = 0.2 (vivid)"``, ``"T = 0.38 (default)"``, ``"T = 1.0 (faithful)"``: the annealed mean's
+    temperature and what it does to the colours."""
+    kind = "vivid" if temperature < 0.3 else "faithful" if temperature >= 1 else "default"
+    return f"T = {temperature} ({kind})"
+
+
+def temperature_figure(images: Sequence[np.ndarray], temperatures: Sequence[float], cell: float = 3.0) -> plt.Figure:
+    """One photo colorized at several decoding temperatures, side by side, each titled with
+    :func:`temperature_label`."""
+    return photo_row_figure(images, [temperature_label(t) for t in temperatures], cell=cell)

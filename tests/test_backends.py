@@ -45,6 +45,7 @@ TRAIN_ON_TORCH = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None,
                     reason="torch not installed: the torch-backend check needs torch's CPU build "
                            "(CI installs torch==2.13.0 when a local CPU wheel is available, see .ci/run)")

@@ -1,4 +1,5 @@
-"""Tests for colored.data: finding images, dataset layouts, Kaggle credentials and download, sample data.
+"""Tests for colored.data and colored.kaggle: finding images, dataset layouts, Kaggle credentials and
+download, sample data, get_dataset's sources.
 
 Nothing here touches the network or the real ~/.kaggle: HOME points into tmp_path, every KAGGLE_*
 variable is removed, and downloads go through a fake API object that writes a real zip.
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colored import data
+from colored import data, imageio, kaggle
 
 SECRET = "sEcReT-kaggle-key-0123456789abcdef"
 KAGGLE_VARS = ("KAGGLE_API_TOKEN", "KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_CONFIG_DIR", "XDG_CONFIG_HOME")
@@ -63,8 +64,8 @@ def test_find_images_recursive_extensions_and_case(tmp_path: Path) -> None:
     assert top == expected_top, f"non-recursive search should stay at the top level, got {top}"
     assert data.find_images(str(root)) == found, "a str folder should work like a Path"
     assert {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"} <= set(
-        data.IMAGE_EXTENSIONS
-    ), f"IMAGE_EXTENSIONS is missing some formats: {data.IMAGE_EXTENSIONS}"
+        imageio.IMAGE_EXTENSIONS
+    ), f"IMAGE_EXTENSIONS is missing some formats: {imageio.IMAGE_EXTENSIONS}"
 
 
 def test_find_images_missing_folder_message(tmp_path: Path) -> None:
@@ -170,7 +171,7 @@ def test_find_kaggle_credentials_each_source(tmp_path: Path, isolated_home: Path
     elif setup == "config_dir_json":
         _write_kaggle_json(config)
         env["KAGGLE_CONFIG_DIR"] = str(config)
-    found = data.find_kaggle_credentials(env=env, home=isolated_home)
+    found = kaggle.find_kaggle_credentials(env=env, home=isolated_home)
     assert found is not None, f"{setup}: credentials not detected"
     assert expected in found, f"{setup}: description {found!r} should mention {expected!r}"
     assert SECRET not in found, f"{setup}: the description leaks the secret"
@@ -179,23 +180,23 @@ def test_find_kaggle_credentials_each_source(tmp_path: Path, isolated_home: Path
 
 
 def test_find_kaggle_credentials_order_and_none(tmp_path: Path, isolated_home: Path) -> None:
-    assert data.find_kaggle_credentials(env={}, home=isolated_home) is None, "empty home + env: nothing"
+    assert kaggle.find_kaggle_credentials(env={}, home=isolated_home) is None, "empty home + env: nothing"
     # Defaults read os.environ and HOME at call time (the fixture made both empty).
-    assert data.find_kaggle_credentials() is None, "defaults should see the isolated HOME and env"
+    assert kaggle.find_kaggle_credentials() is None, "defaults should see the isolated HOME and env"
     _write_kaggle_json(isolated_home / ".kaggle")
-    both = data.find_kaggle_credentials(env={"KAGGLE_API_TOKEN": SECRET}, home=isolated_home)
+    both = kaggle.find_kaggle_credentials(env={"KAGGLE_API_TOKEN": SECRET}, home=isolated_home)
     assert both is not None and "KAGGLE_API_TOKEN" in both, f"env token must win over kaggle.json: {both}"
-    only_user = data.find_kaggle_credentials(env={"KAGGLE_USERNAME": "alice"}, home=tmp_path / "nobody")
+    only_user = kaggle.find_kaggle_credentials(env={"KAGGLE_USERNAME": "alice"}, home=tmp_path / "nobody")
     assert only_user is None, "KAGGLE_USERNAME without KAGGLE_KEY is not a credential"
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "kaggle.json").write_text("{not json " + SECRET)
-    malformed = data.find_kaggle_credentials(env={"KAGGLE_CONFIG_DIR": str(broken)}, home=tmp_path / "nobody")
+    malformed = kaggle.find_kaggle_credentials(env={"KAGGLE_CONFIG_DIR": str(broken)}, home=tmp_path / "nobody")
     assert malformed is None, "a malformed kaggle.json should not count as credentials"
 
 
 def test_credentials_error_message_explains_every_setup() -> None:
-    message = str(data.KaggleCredentialsError())
+    message = str(kaggle.KaggleCredentialsError())
     for needle in [
         "KAGGLE_API_TOKEN",
         "~/.kaggle/access_token",
@@ -209,7 +210,7 @@ def test_credentials_error_message_explains_every_setup() -> None:
         "colored download --source sample",
     ]:
         assert needle in message, f"the credentials error should mention {needle!r}:\n{message}"
-    assert isinstance(data.KaggleCredentialsError(), RuntimeError), "should be a RuntimeError"
+    assert isinstance(kaggle.KaggleCredentialsError(), RuntimeError), "should be a RuntimeError"
 
 
 def test_download_without_credentials_raises_before_importing_kaggle(
@@ -222,8 +223,8 @@ def test_download_without_credentials_raises_before_importing_kaggle(
     broken.mkdir()
     (broken / "kaggle.json").write_text("{}")
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(broken))
-    with pytest.raises(data.KaggleCredentialsError) as excinfo:
-        data.download_kaggle(tmp_path / "kaggle")
+    with pytest.raises(kaggle.KaggleCredentialsError) as excinfo:
+        kaggle.download_kaggle(tmp_path / "kaggle")
     assert "kaggle.json" in str(excinfo.value), f"the broken kaggle.json should be reported: {excinfo.value}"
     assert not (tmp_path / "kaggle").exists(), "nothing should be created without credentials"
 
@@ -274,18 +275,18 @@ class FakeApi:
 
 @pytest.fixture
 def small_counts(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    monkeypatch.setattr(data, "KAGGLE_EXPECTED_COUNTS", dict(SMALL_COUNTS))
+    monkeypatch.setattr(kaggle, "KAGGLE_EXPECTED_COUNTS", dict(SMALL_COUNTS))
     return SMALL_COUNTS
 
 
 def test_download_kaggle_flattens_and_is_idempotent(tmp_path: Path, small_counts: dict) -> None:
     api = FakeApi()
     target = tmp_path / "data" / "kaggle"
-    result = data.download_kaggle(target, api=api)
+    result = kaggle.download_kaggle(target, api=api)
     assert result == target, f"should return the target, got {result}"
     assert len(api.calls) == 1, f"expected one API call, got {api.calls}"
     call = api.calls[0]
-    assert call["dataset"] == data.KAGGLE_DATASET and call["unzip"] is False, f"wrong API call {call}"
+    assert call["dataset"] == kaggle.KAGGLE_DATASET and call["unzip"] is False, f"wrong API call {call}"
     assert target.parent in Path(call["path"]).parents, "the zip should be downloaded next to the target"
     assert sorted(p.name for p in target.iterdir()) == ["test_color", "train_color"], (
         f"only the colour folders should land directly under target: {list(target.iterdir())}"
@@ -296,10 +297,10 @@ def test_download_kaggle_flattens_and_is_idempotent(tmp_path: Path, small_counts
     assert leftovers == ["kaggle"], f"temporary download folders were left behind: {leftovers}"
     assert data.dataset_splits(target) == {"train": target / "train_color", "test": target / "test_color"}
 
-    again = data.download_kaggle(target, api=api)
+    again = kaggle.download_kaggle(target, api=api)
     assert again == target and len(api.calls) == 1, f"a complete dataset must not be downloaded again: {api.calls}"
     # Complete data needs neither credentials nor the kaggle package.
-    assert data.download_kaggle(target) == target, "api=None on complete data should return without credentials"
+    assert kaggle.download_kaggle(target) == target, "api=None on complete data should return without credentials"
     assert data.get_dataset("kaggle", data_dir=tmp_path / "data", api=api) == target, "get_dataset('kaggle')"
     assert len(api.calls) == 1, "get_dataset on complete data should not call the API"
 
@@ -308,7 +309,7 @@ def test_download_kaggle_count_mismatch(tmp_path: Path, small_counts: dict) -> N
     api = FakeApi(kaggle_like_members(train=2, test=2))
     target = tmp_path / "kaggle"
     with pytest.raises(RuntimeError) as excinfo:
-        data.download_kaggle(target, api=api)
+        kaggle.download_kaggle(target, api=api)
     message = str(excinfo.value)
     assert "train_color" in message, f"should name the folder: {message}"
     assert "2" in message and "3" in message, f"should give found vs expected: {message}"
@@ -324,7 +325,7 @@ def test_download_kaggle_rejects_escaping_members(tmp_path: Path, small_counts: 
     members[bad_name] = png_bytes()
     target = tmp_path / "area" / "kaggle"
     with pytest.raises(ValueError) as excinfo:
-        data.download_kaggle(target, api=FakeApi(members))
+        kaggle.download_kaggle(target, api=FakeApi(members))
     assert bad_name in str(excinfo.value), f"the error should name the member: {excinfo.value}"
     assert not Path("/tmp/colored-test-absolute-evil.png").exists(), "an absolute member was written"
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
@@ -339,7 +340,7 @@ def test_download_kaggle_rejects_symlink_member(tmp_path: Path, small_counts: di
     members["data/train_color/link.png"] = (link, "/etc/passwd")
     target = tmp_path / "kaggle"
     with pytest.raises(ValueError, match="link.png") as excinfo:
-        data.download_kaggle(target, api=FakeApi(members))
+        kaggle.download_kaggle(target, api=FakeApi(members))
     assert "symbolic link" in str(excinfo.value), f"should say why: {excinfo.value}"
     assert [p for p in tmp_path.rglob("*") if p.is_file() or p.is_symlink()] == [], "nothing should be written"
 
@@ -357,7 +358,7 @@ def test_download_kaggle_offline_keeps_existing_data(
     error = ConnectionError(f"Max retries exceeded (Authorization: Basic alice:{SECRET})")
     api = FakeApi(error=error, chatter=f"debug: key={SECRET}")
     with pytest.raises(RuntimeError) as excinfo:
-        data.download_kaggle(target, api=api)
+        kaggle.download_kaggle(target, api=api)
     message = str(excinfo.value)
     assert "could not reach Kaggle" in message and "offline" in message, f"unclear offline message: {message}"
     assert "--source sample" in message, f"should suggest the offline sample: {message}"
@@ -388,16 +389,16 @@ def test_download_kaggle_lazy_import_suppresses_banner(
     monkeypatch.syspath_prepend(str(tmp_path / "fakepkgs"))
     monkeypatch.delitem(sys.modules, "kaggle", raising=False)
     fake = FakeApi()
-    original = data._import_kaggle_api
+    original = kaggle._import_kaggle_api
 
     def import_then_use_fake() -> FakeApi:
         module_api = original()  # really imports the stand-in package
         assert module_api is None, "the stand-in kaggle package should have been imported"
         return fake
 
-    monkeypatch.setattr(data, "_import_kaggle_api", import_then_use_fake)
+    monkeypatch.setattr(kaggle, "_import_kaggle_api", import_then_use_fake)
     try:
-        data.download_kaggle(tmp_path / "kaggle")
+        kaggle.download_kaggle(tmp_path / "kaggle")
     finally:
         sys.modules.pop("kaggle", None)  # drop the stand-in; monkeypatch restores any real one
     assert len(fake.calls) == 1, "the lazily imported API should have been used"
@@ -500,6 +501,34 @@ def test_get_dataset_sources(sample_root: Path, tmp_path: Path) -> None:
         data.get_dataset(empty)
 
 
+def test_get_dataset_auto_without_credentials_is_the_sample(sample_root: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    shutil.copytree(sample_root, data_dir / "sample")
+    # The fixture's HOME is empty and no KAGGLE_* variable is set: no credentials anywhere.
+    assert data.resolve_source("auto") == "sample", "without credentials 'auto' should be the sample"
+    root = data.get_dataset("auto", data_dir=data_dir, size=SAMPLE_SIZE)
+    assert root == data_dir / "sample", f"'auto' without credentials should give the sample, got {root}"
+    assert not (data_dir / "kaggle").exists(), "'auto' without credentials must not try Kaggle"
+
+
+@pytest.mark.parametrize("credentials", ["kaggle.json in HOME", "environment variables"])
+def test_get_dataset_auto_with_credentials_downloads_from_kaggle(
+    tmp_path: Path, isolated_home: Path, small_counts: dict, monkeypatch: pytest.MonkeyPatch, credentials: str
+) -> None:
+    if credentials == "kaggle.json in HOME":
+        _write_kaggle_json(isolated_home / ".kaggle")
+    else:
+        monkeypatch.setenv("KAGGLE_USERNAME", "alice")
+        monkeypatch.setenv("KAGGLE_KEY", SECRET)
+    assert data.resolve_source("auto") == "kaggle", f"{credentials}: 'auto' should choose Kaggle"
+    api = FakeApi()
+    root = data.get_dataset("auto", data_dir=tmp_path / "data", api=api)
+    assert root == tmp_path / "data" / "kaggle", f"{credentials}: 'auto' should land in data_dir/kaggle: {root}"
+    assert len(api.calls) == 1 and api.calls[0]["dataset"] == kaggle.KAGGLE_DATASET, api.calls
+    assert data.dataset_splits(root) == {"train": root / "train_color", "test": root / "test_color"}
+    assert not (tmp_path / "data" / "sample").exists(), "'auto' with credentials must not build the sample"
+
+
 # --------------------------------------------------------------------------------------------------
 # Unwritable data folders: one line naming the folder, before any work
 # --------------------------------------------------------------------------------------------------
@@ -577,7 +606,7 @@ def test_download_kaggle_unwritable_folder_fails_before_downloading(
         where = target.parent
         _refuse_probe(monkeypatch, where)
     with pytest.raises(OutputDirError) as caught:
-        data.download_kaggle(target, api=api)
+        kaggle.download_kaggle(target, api=api)
     assert str(caught.value) == (f"cannot write to the data folder {where} ({reason}): choose another --data-dir "
                                  "(Python: data_dir=...)"), str(caught.value)
     assert api.calls == [], "nothing may be downloaded into a folder that cannot take it"

@@ -259,6 +259,35 @@ def test_failed_write_keeps_the_old_file_intact(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"], "the partial temporary file was left"
 
 
+def test_to_uint8_rounds_to_the_nearest_level_for_every_dtype():
+    every16 = np.arange(65536, dtype=np.uint16)
+    exact = np.floor(every16.astype(np.float64) / 257 + 0.5).astype(np.uint8)  # v * 255 / 65535 = v / 257
+    assert np.array_equal(imageio.to_uint8(every16), exact), "uint16 must round to the nearest 8-bit level"
+    every8 = np.arange(256, dtype=np.uint8)
+    assert imageio.to_uint8(every8) is every8, "uint8 passes through untouched"
+    assert np.array_equal(imageio.to_uint8(every8.astype(np.uint16) * 257), every8), "8 → 16 → 8 bits must be exact"
+    assert np.array_equal(imageio.to_uint8(every8.astype(np.float32) / 255), every8), "8 bits → float → 8 bits"
+    # float: clipped, NaN → 0, nearest level, exact halves to even (numpy's rint, like np.round)
+    values = np.array([-0.5, 0.0, 0.3 / 255, 0.7 / 255, 0.5, 1.0, 7.0, np.nan], np.float32)
+    assert imageio.to_uint8(values).tolist() == [0, 0, 0, 1, 128, 255, 255, 0]
+    halves = (np.array([0.5, 1.5, 2.5, 253.5], np.float64) / 255)  # exact halves after * 255 in float32
+    assert imageio.to_uint8(halves).tolist() == np.rint(halves.astype(np.float32) * np.float32(255)).astype(
+        np.uint8).tolist()
+    from colored import metrics
+
+    assert metrics.to_uint8 is imageio.to_uint8, "metrics must use imageio's one 8-bit conversion"
+
+
+def test_atomic_write_bytes_and_text(tmp_path):
+    target = tmp_path / "deep" / "file.bin"
+    assert imageio.atomic_write_bytes(target, b"first") == target and target.read_bytes() == b"first"
+    imageio.atomic_write_text(target, "second ✓")
+    assert target.read_text(encoding="utf-8") == "second ✓"
+    imageio.atomic_write_bytes(target, b"cache", sync=False)
+    assert target.read_bytes() == b"cache"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["file.bin"], "a temporary file was left behind"
+
+
 def test_decode_array_shapes():
     assert imageio.decode_array(PHOTO[..., 0]).rgb.shape == (24, 40, 3)
     rgba = imageio.decode_array(np.dstack([PHOTO, PHOTO[..., :1]]))
@@ -372,8 +401,22 @@ def _restore_limits():
     imageio.MAX_PIXELS, imageio.MAX_SIDE, imageio.MAX_ASPECT_RATIO = saved
 
 
-def test_there_are_at_least_15_bad_input_cases():
-    assert len(BAD_INPUTS) >= 15
+#: Every kind of failure read_image names (ImageReadError.reason), as the module docstring lists them.
+FAILURE_KINDS = (
+    "no such file", "empty file", "is a directory", "broken symbolic link", "cannot access",
+    "not a regular file", "truncated", "corrupt", "corrupt image header", "corrupt image data",
+    "not a recognised image format", "text file", "HTML page", "PDF", "SVG", "archive", "HEIF",
+    "decompression bomb", "absurd dimensions",
+)
+
+
+def test_bad_inputs_cover_every_failure_kind():
+    expected = {kind for _, reasons in BAD_INPUTS.values()
+                for kind in ((reasons,) if isinstance(reasons, str) else reasons)}
+    missing = sorted(set(FAILURE_KINDS) - expected)
+    assert not missing, f"no BAD_INPUTS case expects these failure kinds: {missing}"
+    unknown = sorted(expected - set(FAILURE_KINDS))
+    assert not unknown, f"BAD_INPUTS expects reasons that are not in FAILURE_KINDS (typo?): {unknown}"
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
@@ -517,9 +560,9 @@ def test_write_image_without_overwrite_does_not_clobber_a_file_that_appears_mean
         handle.write(b"ours")
 
     with pytest.raises(imageio.OutputExistsError):
-        imageio._atomic_save(target, save, overwrite=False)
+        imageio.atomic_write(target, save, overwrite=False)
     assert target.read_bytes() == b"the other writer's file", "a file that appeared during the write was clobbered"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"], "temporary file left behind"
-    imageio._atomic_save(tmp_path / "free.png", lambda handle: handle.write(b"ours"), overwrite=False)
+    imageio.atomic_write(tmp_path / "free.png", lambda handle: handle.write(b"ours"), overwrite=False)
     assert (tmp_path / "free.png").read_bytes() == b"ours"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["free.png", "out.png"], "temporary file left behind"

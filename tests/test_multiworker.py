@@ -135,6 +135,7 @@ def check_trained_together(reports: list[dict], out: Path, run_dir: Path) -> Non
     assert (run_dir / "model.keras").is_file() and (run_dir / "figures" / "epoch_002.png").is_file()
 
 
+@pytest.mark.slow
 def test_tensorflow_multi_worker_trains_one_model_on_two_processes(photo_folder, tmp_path):
     pytest.importorskip("tensorflow")
     ports = free_ports(2)

@@ -30,6 +30,7 @@ def memorize(photo_folder, steps=150, **switches):
     return config, data, losses
 
 
+@pytest.mark.slow
 def test_lab_in_graph_batches_are_rgb_and_train_like_the_numpy_path(photo_folder):
     config, data, losses = memorize(photo_folder, lab_in_graph=True)
     x, y = data[0]
@@ -39,6 +40,7 @@ def test_lab_in_graph_batches_are_rgb_and_train_like_the_numpy_path(photo_folder
     assert losses[-1] < losses[0] / 5, f"in-graph Lab model did not learn: {losses[0]:.4f} → {losses[-1]:.4f}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])
 def test_mixed_precision_trains_with_float32_outputs(photo_folder, precision):
     config, data, losses = memorize(photo_folder, mixed_precision=precision)
@@ -52,6 +54,7 @@ def test_mixed_precision_trains_with_float32_outputs(photo_folder, precision):
         assert isinstance(compiled.optimizer, keras.optimizers.LossScaleOptimizer), "float16 needs loss scaling"
 
 
+@pytest.mark.slow
 def test_jit_compile_and_steps_per_execution_train(photo_folder):
     _, _, losses = memorize(photo_folder, jit_compile=True, steps_per_execution=2)
     assert losses[-1] < losses[0] / 5, f"jit-compiled training did not learn: {losses[0]:.4f} → {losses[-1]:.4f}"
@@ -86,6 +89,7 @@ DISTRIBUTED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend,strategy,setup,devices", [
     ("tensorflow", "mirrored",
      "import tensorflow as tf; cpu = tf.config.list_physical_devices('CPU')[0]; "

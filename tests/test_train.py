@@ -12,6 +12,7 @@ from colored.pipeline import ColorizationDataset
 from colored.train import compile_model, train
 
 
+@pytest.mark.slow
 def test_simplified_model_memorizes_one_image(photo_folder):
     """The seed's memorization test: one 64² image, no augmentation → loss drops ≥ 10×."""
     keras.utils.set_random_seed(0)
@@ -46,6 +47,7 @@ class _Epochs(keras.callbacks.Callback):
         self.seen.append(epoch)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_at_the_right_epoch(photo_folder, tmp_path):
     config = Config(model="simplified", image_size=64, batch_size=4, backbone="none", epochs=4,
                     data_dir=str(photo_folder), run_dir=str(tmp_path / "run"), figure_every=2,

@@ -1,0 +1,107 @@
+"""colored.lab: the notebooks' setup cell as one function."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import colored
+from colored import lab
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _fresh_python(code: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in colored.QUIET_ENVIRONMENT}
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True,
+                          check=True, timeout=120).stdout.strip()
+
+
+def test_importing_colored_lab_quiets_tensorflow_before_keras_is_loaded():
+    out = _fresh_python(
+        "import os, sys; import colored.lab; "
+        "print(os.environ['TF_CPP_MIN_LOG_LEVEL'], os.environ['NO_ALBUMENTATIONS_UPDATE'], "
+        "any(m.split('.')[0] in ('keras', 'tensorflow', 'albumentations') for m in sys.modules))")
+    assert out == "3 1 False", f"import colored.lab must set the variables and load no keras: {out!r}"
+
+
+def test_setup_enforces_the_quiet_environment_even_over_other_values():
+    out = _fresh_python("import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '0'; import colored.lab; "
+                        "print(os.environ['TF_CPP_MIN_LOG_LEVEL'])")
+    assert out == "3", "the notebooks always forced TensorFlow's C++ logs off"
+
+
+class FakeShell:
+    def __init__(self):
+        self.magics: list[tuple[str, str]] = []
+
+    def run_line_magic(self, name: str, line: str) -> None:
+        self.magics.append((name, line))
+
+
+def test_setup_does_what_the_setup_cell_did(tmp_path, monkeypatch, capsys):
+    repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere" / "notebooks"
+    (repo / "notebooks").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text("")
+    elsewhere.mkdir(parents=True)  # a notebooks/ folder that is not in a repository: no chdir
+    shell = FakeShell()
+    monkeypatch.setattr(lab, "_ipython", lambda: shell)
+    monkeypatch.setitem(plt.rcParams, "figure.dpi", 100)
+
+    monkeypatch.chdir(repo / "notebooks")
+    lab.setup()
+    assert Path.cwd() == repo, "started in notebooks/, setup should move to the repository root"
+    assert shell.magics == [("matplotlib", "inline"), ("config", 'InlineBackend.figure_formats = ["jpeg"]')]
+    assert plt.rcParams["figure.dpi"] == 72
+    first = np.random.random(3)
+    out = capsys.readouterr().out
+    assert out.startswith(f"colored {colored.__version__}, keras "), out
+    assert "backend\n" in out and ("GPU:" in out or "No GPU: running on the CPU" in out), out
+
+    monkeypatch.chdir(elsewhere)
+    lab.setup(verbose=False)
+    assert Path.cwd() == elsewhere, "outside a repository's notebooks/ folder the working folder stays"
+    assert np.array_equal(np.random.random(3), first), "setup should seed numpy (keras.utils.set_random_seed)"
+    assert capsys.readouterr().out == "", "verbose=False prints nothing"
+
+
+def test_setup_outside_ipython_runs_no_magics(monkeypatch, tmp_path):
+    monkeypatch.setattr(lab, "_ipython", lambda: None)
+    monkeypatch.setitem(plt.rcParams, "figure.dpi", 100)
+    monkeypatch.chdir(tmp_path)
+    lab.setup(seed=1, figure_dpi=50, verbose=False)
+    assert plt.rcParams["figure.dpi"] == 50
+
+
+@pytest.mark.parametrize("cwd, expected", [("repo/notebooks", "repo"), ("repo", None), ("other/notebooks", None)])
+def test_repository_root(tmp_path, cwd, expected):
+    (tmp_path / "repo" / "notebooks").mkdir(parents=True)
+    (tmp_path / "repo" / "pyproject.toml").write_text("")
+    (tmp_path / "other" / "notebooks").mkdir(parents=True)
+    assert lab.repository_root(tmp_path / cwd) == (tmp_path / expected if expected else None)
+
+
+# --------------------------------------------------------------------------------------------------
+# notebook 07's figures (colored.viz)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_photo_row_and_temperature_figures():
+    from colored import viz
+
+    photo = np.zeros((30, 60, 3), np.uint8)  # wide: the figure keeps the photos' aspect ratio
+    fig = viz.photo_row_figure([photo, photo], ["before (gray)", "after"])
+    assert [ax.get_title() for ax in fig.axes] == ["before (gray)", "after"]
+    assert tuple(fig.get_size_inches()) == pytest.approx((6.0, 3.0 * 30 / 60 + 0.4))
+    plt.close(fig)
+    assert [viz.temperature_label(t) for t in (0.2, 0.38, 1.0)] == [
+        "T = 0.2 (vivid)", "T = 0.38 (default)", "T = 1.0 (faithful)"]
+    fig = viz.temperature_figure([photo] * 3, (0.2, 0.38, 1.0))
+    assert [ax.get_title() for ax in fig.axes] == ["T = 0.2 (vivid)", "T = 0.38 (default)", "T = 1.0 (faithful)"]
+    assert tuple(fig.get_size_inches()) == pytest.approx((9.0, 1.9))
+    plt.close(fig)
