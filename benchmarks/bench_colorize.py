@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     import keras  # noqa: F401 - TensorFlow's import is part of a cold start; reported separately
 
     import colored
-    from colored.colorize import STAGES, colorize_paths, even_batch_size, load_model
+    from colored.colorize import STAGES, colorize_paths
+    from colored.inference import even_batch_size, load_model
     from colored.imageio import IMAGE_EXTENSIONS
 
     import_seconds = time.perf_counter() - started

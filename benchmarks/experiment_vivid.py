@@ -42,14 +42,17 @@ import numpy as np  # noqa: E402
 
 from colored import metrics  # noqa: E402
 from colored.evaluate import (  # noqa: E402
-    gallery_figure,
-    is_classification,
+    Method,
     load_set,
+    markdown_table,
     resolve_method,
     results_table,
+    score_methods,
     score_set,
     write_json,
 )
+from colored.model import input_size, is_classification  # noqa: E402
+from colored.viz import gallery_figure  # noqa: E402
 
 TEMPERATURES = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
 MAIN_T = 0.38
@@ -66,9 +69,7 @@ SWEEP_COLUMNS = ("colorfulness_ratio", "chroma_ratio", "js_divergence", "psnr", 
 
 
 def model_info(path: Path, model) -> dict:
-    from colored.colorize import model_input_size
-
-    info = {"path": str(path), "input_size": list(model_input_size(model)), "params": int(model.count_params()),
+    info = {"path": str(path), "input_size": list(input_size(model)), "params": int(model.count_params()),
             "classification": is_classification(model), "name": model.name,
             "modified_utc": datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.timezone.utc).isoformat()}
     for candidate in (path.parent / "history.csv", path.parent / "history.json"):
@@ -104,15 +105,9 @@ def check_targets(summaries: dict, sweep: dict, cls_label: str) -> dict:
 
 
 def sweep_table(sweeps: dict) -> str:
-    cols = SWEEP_COLUMNS
-    lines = ["| set | model | T | " + " | ".join(metrics.HEADERS[c] for c in cols) + " |",
-             "|---|---|---:|" + "---:|" * len(cols)]
-    for set_name, by_model in sweeps.items():
-        for label, by_t in by_model.items():
-            for t, s in by_t.items():
-                lines.append(f"| {set_name} | {label} | {t:g} | "
-                             + " | ".join(f"{s[c]:.{metrics.DECIMALS[c]}f}" for c in cols) + " |")
-    return "\n".join(lines) + "\n"
+    return markdown_table({(set_name, label, f"{t:g}"): s for set_name, by_model in sweeps.items()
+                           for label, by_t in by_model.items() for t, s in by_t.items()},
+                          SWEEP_COLUMNS, labels=("set", "model", "T"))
 
 
 def targets_table(targets: dict, summaries: dict) -> str:
@@ -186,25 +181,14 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         eval_set = load_set(folder)
         name = eval_set.name
-        summaries[name], per_image[name], sweeps[name] = {}, {}, {}
-        keep = min(GALLERY_ROWS, len(eval_set))
-        panels = {n: [t, metrics.gray_prediction(t)] for n, t in zip(eval_set.names[:keep], eval_set.trues[:keep])}
-        titles = ["ground truth", "gray (input)"]
-        first_at_main_t: dict = {}
-        methods = [("gray", "gray", None), ("mean-ab", "mean-ab", None)]
-        methods += [(label, m, MAIN_T if label in cls_labels else None) for label, m in models.items()]
-        for label, method, t in methods:
-            rows, summary, kept = score_set(eval_set, method, temperature=t, batch_size=args.batch_size,
-                                            progress=not args.quiet, keep=keep, desc=f"{name}: {label}")
-            summaries[name][label] = {k: v for k, v in summary.items() if k != "skipped"}
-            per_image[name][label] = rows
-            if label in cls_labels and kept:
-                first_at_main_t[label] = kept[0]
-            if label != "gray":
-                titles.append(label if t is None else f"{label} T={t:g}")
-                for row, pred in zip(panels.values(), kept):
-                    row.append(pred)
-        fig = gallery_figure({f"{name}/{n}": row for n, row in panels.items()}, titles, cell=2.2)
+        methods = [Method("gray", "gray"), Method("mean-ab", "mean-ab")]
+        methods += [Method(label, m, MAIN_T, f"{label} T={MAIN_T:g}") if label in cls_labels else Method(label, m)
+                    for label, m in models.items()]
+        scores = score_methods(eval_set, methods, batch_size=args.batch_size, progress=not args.quiet,
+                               keep=GALLERY_ROWS)
+        summaries[name], per_image[name], sweeps[name] = scores.summaries, scores.per_image, {}
+        first_at_main_t = {label: scores.kept[label][0] for label in cls_labels if scores.kept[label]}
+        fig = gallery_figure(scores.gallery, scores.titles, cell=2.2)
         save_figure(fig, args.out / f"gallery_{name}.png")
         plt.close(fig)
 

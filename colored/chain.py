@@ -34,7 +34,6 @@ Command line::
 """
 from __future__ import annotations
 
-import argparse
 import ast
 import contextlib
 import json
@@ -543,82 +542,24 @@ def chain_params(params_file: str | Path | None = None,
 
 
 # --------------------------------------------------------------------------------------------------
-# command line
+# what the command line (colored.cli: demo, chain) calls
 # --------------------------------------------------------------------------------------------------
 
 
-def _run(params: dict[str, Any], out: Path | None, notebooks: list[str], kernel: str,
-         overwrite: bool = False) -> int:
-    out_dir = out or timestamped_run_dir()
-    print(f"running {len(notebooks)} notebook(s) into {out_dir}/"
-          + (f" with {json.dumps(params, default=str)}" if params else " with the reference parameters"))
-    start = time.perf_counter()
-    run_chain(params, out_dir, notebooks, kernel_name=kernel, overwrite=overwrite)
-    print(f"{'total':<28} {time.perf_counter() - start:6.1f} s\nresults (executed notebooks, figures, "
-          f"model, metrics): {out_dir}/")
-    return 0
+def parameters_listing(notebooks: Sequence[str] | None = None) -> str:
+    """Every selected notebook's parameters, defaults and what each accepts (``colored chain --list``)."""
+    lines = []
+    for name in notebooks if notebooks is not None else NOTEBOOKS:
+        lines.append(name)
+        for key, spec in notebook_parameter_specs(NOTEBOOK_DIR / name).items():
+            lines.append(f"    {key} = {spec['default']}  ({_describe(parameter_rule(spec))})")
+    return "\n".join(lines)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    return _run({}, args.out, list(NOTEBOOKS), args.kernel, overwrite=args.overwrite)
-
-
-def cmd_chain(args: argparse.Namespace) -> int:
-    notebooks = select_notebooks(args.only)
-    if args.save_outputs:
-        if args.param or args.params_file or args.out:
-            raise ValueError("--save-outputs runs the reference parameters into runs/reference only: "
-                             "drop -p, --params-file and --out")
-        out_dir = NOTEBOOK_DIR.parent / REFERENCE_RUN_DIR  # emptied first: the chain owns it
-        executed = run_chain({"run_dir": REFERENCE_RUN_DIR}, out_dir, notebooks, kernel_name=args.kernel,
-                             _owned_out_dir=True)
-        for path in save_reference_outputs(executed):
-            print(f"outputs saved in {path} ({path.stat().st_size / 1024:.0f} kB)")
-        return 0
-    if args.list:
-        for name in notebooks:
-            print(name)
-            for key, spec in notebook_parameter_specs(NOTEBOOK_DIR / name).items():
-                print(f"    {key} = {spec['default']}  ({_describe(parameter_rule(spec))})")
-        return 0
-    return _run(chain_params(args.params_file, args.param or ()), args.out, notebooks, args.kernel,
-                overwrite=args.overwrite)
-
-
-_OUT_HELP = "output folder (default: runs/<timestamp>); it must be new or empty, unless --overwrite"
-_OVERWRITE_HELP = ("let --out name the folder of an earlier run (one holding its chain.json): everything in "
-                   "it is deleted first, so no old figure, notebook or model mixes with the new ones. A "
-                   "non-empty folder without chain.json is never deleted")
-
-
-def add_cli(subparsers) -> None:
-    demo = subparsers.add_parser(
-        "demo", help="run the seven notebooks with the reference parameters into runs/<timestamp>/",
-        description="Run notebooks 01-07 headless (papermill), in order, with their reference parameters; "
-                    "stops at the first failing notebook.")
-    demo.add_argument("--out", type=Path, default=None, help=_OUT_HELP)
-    demo.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
-    demo.add_argument("--kernel", default=KERNEL_NAME, help=f"Jupyter kernel (default: {KERNEL_NAME})")
-    demo.set_defaults(func=cmd_demo)
-
-    chain = subparsers.add_parser(
-        "chain", help="run the notebooks with other parameters (-p KEY VALUE, --params-file FILE.yaml)",
-        description="Run the notebooks headless (papermill), in order. Each notebook receives the "
-                    "parameters its `parameters` cell declares; run_dir defaults to the output folder. "
-                    "Every value is checked before anything runs: a parameter no notebook declares, or "
-                    "a value of the wrong type for a notebook's parameters cell (an integer default "
-                    "takes integers, a float default numbers, a string default strings, a bool default "
-                    "true/false; null only where the default is None or the annotation Optional) or "
-                    "outside what colored.Config allows, stops the chain at once (exit code 2).")
-    chain.add_argument("--params-file", type=Path, help="YAML file of parameters")
-    chain.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"),
-                       help="a parameter (value parsed as YAML); repeatable, overrides --params-file")
-    chain.add_argument("--out", type=Path, default=None, help=_OUT_HELP)
-    chain.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
-    chain.add_argument("--only", default=None, help="comma-separated notebooks to run, e.g. 04,05")
-    chain.add_argument("--kernel", default=KERNEL_NAME, help=f"Jupyter kernel (default: {KERNEL_NAME})")
-    chain.add_argument("--list", action="store_true", help="list the notebooks' parameters and exit")
-    chain.add_argument("--save-outputs", action="store_true",
-                       help="maintainers: run with the reference parameters and store the outputs in "
-                            "notebooks/*.ipynb (the reference `make test` compares against)")
-    chain.set_defaults(func=cmd_chain)
+def refresh_reference_outputs(notebooks: Sequence[str] | None = None, kernel_name: str = KERNEL_NAME) -> list[Path]:
+    """Maintainers: run the reference parameters into ``runs/reference`` (emptied first: the chain
+    owns it) and store the outputs in ``notebooks/*.ipynb`` (what ``make test`` compares against)."""
+    out_dir = NOTEBOOK_DIR.parent / REFERENCE_RUN_DIR
+    executed = run_chain({"run_dir": REFERENCE_RUN_DIR}, out_dir, list(notebooks or NOTEBOOKS),
+                         kernel_name=kernel_name, _owned_out_dir=True)
+    return save_reference_outputs(executed)

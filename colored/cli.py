@@ -1,54 +1,32 @@
-"""The ``colored`` command line: a thin shell over the library (no logic of its own)."""
+"""The ``colored`` command line: every argparse parser of the project, each command a thin shell
+over the library (no logic of its own). Only the entry points import this module: the console script
+(``colored = "colored.cli:main"``) and ``python -m colored`` (:mod:`colored.__main__`)."""
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
-import importlib.util
+import functools
+import json
 import os
 import sys
 import tempfile
-import typing
+import time
 from pathlib import Path
 
-from colored.config import Config
+from colored import chain, colorize, evaluate, inference, metrics
+from colored.config import DEFAULT_TEMPERATURE, Config, ConfigError, parse_field_text
+from colored.imageio import IMAGE_EXTENSIONS, WRITE_FORMATS, OutputDirError, ensure_writable_dir
 
 
 _UNSET = object()  # "flag not given" (None is a real value: --limit none, --backbone-weights none)
-_HINTS = typing.get_type_hints(Config)
 
 
 def _parse_value(field: dataclasses.Field, text: str):
-    """A command-line string → the Python value for a Config field, by the field's type hint.
-    Only the type is read here; ranges and choices are checked by Config itself (one place)."""
-    from colored.config import _allowed
-
-    kinds, choices, optional = _allowed(_HINTS[field.name])
-    word = text.strip().lower()
-    if choices and (text in choices or word in choices):  # "none" is a backbone, not a missing value
-        return text
-    if optional and word in ("none", "null"):
-        return None
-    if bool in kinds:
-        if word in ("true", "yes", "1", "on"):
-            return True
-        if word in ("false", "no", "0", "off"):
-            return False
-    if int in kinds and float not in kinds:
-        try:
-            return int(text)
-        except ValueError:
-            pass
-    if float in kinds:
-        try:
-            return float(text)
-        except ValueError:
-            pass
-    if str in kinds:
-        return text
-    from colored.config import _describe
-
-    raise argparse.ArgumentTypeError(f"{text!r} is not allowed: {_describe(kinds, choices, optional, field.name)}")
+    """argparse type of a Config flag: :func:`colored.config.parse_field_text`, its refusal as argparse's."""
+    try:
+        return parse_field_text(field.name, text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -136,10 +114,305 @@ def build_parser() -> argparse.ArgumentParser:
                             "figures) and start over; without it a rerun resumes, or refuses a changed config")
     train.set_defaults(func=cmd_train)
 
-    for module in ("colored.colorize", "colored.evaluate", "colored.chain"):
-        if importlib.util.find_spec(module) is not None:  # each command's module registers itself
-            importlib.import_module(module).add_cli(sub)
+    add_colorize_parser(sub)
+    add_evaluate_parser(sub)
+    add_baselines_parser(sub)
+    add_chain_parsers(sub)
     return parser
+
+
+# ---------------------------------------------------------------------------------------------
+# colored colorize (colored.colorize, colored.inference)
+
+
+def _usage_error(command: str, message) -> int:
+    """Print ``colored COMMAND: error: MESSAGE`` (one line) and return the usage-error status, 2."""
+    print(f"colored {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def add_colorize_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``colorize`` on an argparse subparsers object; ``args.func(args)`` runs it."""
+    parser = subparsers.add_parser(
+        "colorize", help="colorize black & white photos (files or folders) at full resolution",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Colorize photos with a trained model. The network runs at its training size; the\n"
+            "predicted colour is upsampled and combined with each photo's own full-resolution\n"
+            "lightness, so outputs have the input's exact size and detail.\n\n"
+            "Inputs: files and folders of JPEG, PNG, TIFF, BMP, WebP, GIF (first frame), 8/16-bit,\n"
+            "gray, palette, RGBA (alpha kept where the output format allows), CMYK; EXIF\n"
+            "orientation is applied. Unreadable files are reported and skipped.\n\n"
+            "Existing outputs (e.g. from an earlier run) are kept and listed, not colorized again:\n"
+            "re-running after an interruption only does what is missing. --overwrite replaces them.\n"
+            "Inputs are never overwritten, even with --overwrite.\n\n"
+            "Exit status: 0 when all succeeded (kept outputs count as success), 1 when any file\n"
+            "failed, 2 for usage errors, checked before any work (a missing input, no or an\n"
+            "incompatible model, an output folder that cannot be written)."),
+        epilog=(
+            "examples:\n"
+            "  colored colorize scan.jpg -o out/ --model runs/default/model.keras\n"
+            "  colored colorize old_photos/ -o colorized/ --recursive --format png\n"
+            "  colored colorize scan.tif -o scan_color.jpg   (one file: -o may name the output file)\n"
+            "  colored colorize old_photos/ -o colorized/ --overwrite   (redo with another model)"))
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", type=Path, help="image files and/or folders")
+    parser.add_argument("-o", "--outdir", required=True, type=Path, metavar="OUTDIR",
+                        help="output folder (created); the relative folder structure is kept. "
+                             "Inputs are never overwritten")
+    parser.add_argument("--overwrite", action=argparse.BooleanOptionalAction, default=False,
+                        help="replace output files that already exist (default: --no-overwrite: they are "
+                             "kept, listed and counted as 'kept' in the summary)")
+    parser.add_argument("--model", type=Path, default=None, metavar="PATH",
+                        help=f"trained .keras model (default: ${inference.MODEL_ENV_VAR}, else "
+                             f"{inference.DEFAULT_MODEL_PATH})")
+    parser.add_argument("-r", "--recursive", action="store_true", help="also colorize images in sub-folders")
+    parser.add_argument("--format", choices=sorted({s[1:] for s in WRITE_FORMATS}), default=None,
+                        help="output format (default: the input's own; GIF inputs → PNG)")
+    parser.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
+                        help="images per model call (default: 8)")
+    parser.add_argument("--temperature", type=positive_float, default=None, metavar="T",
+                        help=f"annealed-mean temperature for classification models (default {DEFAULT_TEMPERATURE})")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=cmd_colorize)
+    return parser
+
+
+def cmd_colorize(args: argparse.Namespace) -> int:
+    """``colored colorize``: 0 all done, 1 some file failed, 2 usage error (nothing done)."""
+    usage_error = functools.partial(_usage_error, "colorize")
+
+    for path in args.inputs:  # a mistyped path is a usage error, found before anything is loaded
+        problem = colorize.missing_input(path)
+        if problem:
+            return usage_error(problem)
+    try:
+        model_path = inference.resolve_model_path(args.model)
+    except inference.ModelNotFoundError as error:
+        return usage_error(error)
+    outdir: Path = args.outdir.expanduser()
+    if outdir.exists() and not outdir.is_dir() and not (len(args.inputs) == 1 and outdir.suffix.lower() in WRITE_FORMATS):
+        return usage_error(f"cannot write to the output folder {outdir} (it exists and is a file): "
+                           "choose another -o OUTDIR")
+    try:
+        plan = colorize.plan_outputs(args.inputs, outdir, recursive=args.recursive, format=args.format,
+                                     overwrite=args.overwrite)
+    except OSError as error:  # e.g. an input folder that cannot be listed
+        return usage_error(f"cannot read {error.filename or ', '.join(map(str, args.inputs))} "
+                           f"({error.strerror or error}): check its permissions")
+    if not plan.jobs and not plan.kept:
+        usage_error(f"no images found in {', '.join(map(str, args.inputs))} (looked for {', '.join(IMAGE_EXTENSIONS)}"
+                    + ("" if args.recursive else "; pass --recursive for sub-folders") + ")")
+        for path, reason in plan.skipped:
+            print(f"  skipped {path} — {reason}", file=sys.stderr)
+        return 2
+    if not plan.jobs:  # every output exists already: nothing to load, nothing to write
+        print(colorize.ColorizeReport(skipped=list(plan.skipped), kept=list(plan.kept)).summary())
+        return 0
+    try:
+        model = inference.load_model(model_path)
+    except inference.ModelNotFoundError as error:
+        return usage_error(error)
+    embedder = inference.embedder_for(model)
+    if embedder is not None:
+        from colored.embed import BackboneWeightsError
+
+        try:
+            embedder.backbone  # noqa: B018 - load it now: fail before any photo if it is offline
+        except BackboneWeightsError as error:
+            return usage_error(f"this model needs the fusion backbone. {error}")
+    try:  # the last check before the work: the output folder (the one-file output's folder) takes files
+        ensure_writable_dir(plan.target_folder, "the output folder", "choose another -o OUTDIR")
+    except OutputDirError as error:
+        return usage_error(error)
+    report = colorize.colorize_paths(args.inputs, outdir, model, recursive=args.recursive, format=args.format,
+                                     batch_size=args.batch_size, temperature=args.temperature,
+                                     progress=not args.quiet, embedder=embedder, overwrite=args.overwrite)
+    print(report.summary())
+    if report.done:
+        print(f"output: {outdir}")
+    return 0 if report.ok else 1
+
+
+# ---------------------------------------------------------------------------------------------
+# colored evaluate, colored baselines (colored.evaluate, colored.metrics)
+
+
+def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``evaluate`` on an argparse subparsers object; ``args.func(args)`` runs it."""
+    parser = subparsers.add_parser(
+        "evaluate", help="score colorizers (models and baselines) on folders of colour photos",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Score each --model on each FOLDER of colour photos (searched recursively) under the\n"
+            "colored.metrics protocol: centre crop, 256² bicubic ground truth; the model colorizes\n"
+            "its lightness at its own input size, ab upsampled to 256². Metrics: PSNR, SSIM,\n"
+            "colourfulness (and ratio to ground truth), chroma ratio, AuC, rebalanced AuC (prior of\n"
+            "the set being scored), ab RMSE, ab-histogram JS divergence.\n\n"
+            "Writes OUT/metrics.json (per image and mean, per folder and method), OUT/metrics.md\n"
+            "(one row per method per set) and OUT/gallery.png (ground truth | gray | each method).\n"
+            "Unreadable files are reported and skipped. Exit status: 0 done; 2 usage error,\n"
+            "checked before any scoring (missing or empty folder, missing or incompatible model,\n"
+            "an --out folder that cannot be written); 1 if the results could not be written at\n"
+            "the end (the table is still printed)."),
+        epilog=(
+            "examples:\n"
+            "  colored evaluate eval/CBSD68 --model gray --model mean-ab --model runs/default/model.keras\n"
+            "  colored evaluate eval/ --model runs/cls/model.keras --temperature 0.2 0.38 1.0 --out runs/eval"))
+    parser.add_argument("folders", nargs="+", metavar="FOLDER", type=Path, help="folders of colour photos")
+    parser.add_argument("--model", dest="models", action="append", required=True, metavar="PATH|gray|mean-ab",
+                        help="a .keras model or a baseline (gray, mean-ab); repeat for several")
+    parser.add_argument("--temperature", nargs="+", type=positive_float, default=None, metavar="T",
+                        help="annealed-mean temperature(s) for classification models (give FOLDERs first): each is scored at "
+                             f"every T given (default {DEFAULT_TEMPERATURE}); other methods ignore it")
+    parser.add_argument("--out", type=Path, default=Path("runs/evaluate"), metavar="DIR",
+                        help="output folder (default: runs/evaluate; created, and checked writable before scoring)")
+    parser.add_argument("--size", type=positive_int, default=metrics.EVAL_SIZE,
+                        help=f"evaluation size (default {metrics.EVAL_SIZE}: the protocol's)")
+    parser.add_argument("--batch-size", type=positive_int, default=8, metavar="N", help="images per model call")
+    parser.add_argument("--gallery", type=int, default=evaluate.GALLERY_ROWS, metavar="N",
+                        help=f"images per set in gallery.png (default {evaluate.GALLERY_ROWS}; 0: no gallery)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``colored evaluate``: 0 done, 2 usage error (nothing written), 1 results not written."""
+    usage_error = functools.partial(_usage_error, "evaluate")
+
+    # Check everything cheap first: a typo in the last --model must not cost a whole evaluation.
+    try:
+        evaluate.check_folders(args.folders)
+    except (FileNotFoundError, NotADirectoryError, ValueError) as error:
+        return usage_error(error)
+    out: Path = args.out.expanduser()
+    if out.exists() and not out.is_dir():
+        return usage_error(f"cannot write to the output folder {out} (it exists and is a file): choose another --out")
+    try:
+        methods = evaluate.resolve_methods(args.models, args.temperature)
+    except inference.ModelNotFoundError as error:
+        return usage_error(error)
+    # the output folder is checked (created, a probe file written) before the long scoring starts,
+    # after the cheap checks above so that a usage error leaves no empty folder behind
+    try:
+        ensure_writable_dir(out, "the output folder", "choose another --out")
+    except OutputDirError as error:
+        return usage_error(error)
+    try:
+        results = evaluate.evaluate_sets(args.folders, methods, size=args.size, batch_size=args.batch_size,
+                                         gallery=args.gallery, progress=not args.quiet,
+                                         log=lambda line: print(line, file=sys.stderr))
+    except ValueError as error:
+        return usage_error(error)
+    print(results.table())  # first: whatever happens to the files, the numbers are on screen
+    written: list[Path] = []
+    try:
+        evaluate.write_reports(results, out, written)
+    except OSError as error:  # e.g. the disk filled up during the run (the folder was writable at the start)
+        for path in written:
+            print(f"wrote {path}", file=sys.stderr)
+        print(f"colored evaluate: error: could not write {error.filename or out} ({error.strerror or error}): the "
+              "table above has the results; free space or choose another --out", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def add_baselines_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "baselines", help="the all-gray and mean-ab baselines' metrics on folders of colour photos",
+        description="Print one Markdown table per FOLDER (its image files, not sub-folders): the gray and "
+                    "mean-ab baselines under the colored.metrics protocol.")
+    parser.add_argument("folders", nargs="+", metavar="FOLDER", type=Path, help="folders of colour photos")
+    parser.add_argument("--size", type=positive_int, default=metrics.EVAL_SIZE,
+                        help=f"evaluation size (default {metrics.EVAL_SIZE}: the protocol's)")
+    parser.set_defaults(func=cmd_baselines)
+    return parser
+
+
+def cmd_baselines(args: argparse.Namespace) -> int:
+    for folder in args.folders:
+        print(evaluate.baselines_report(folder, args.size))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# colored demo, colored chain (colored.chain)
+
+_OUT_HELP = "output folder (default: runs/<timestamp>); it must be new or empty, unless --overwrite"
+_OVERWRITE_HELP = ("let --out name the folder of an earlier run (one holding its chain.json): everything in "
+                   "it is deleted first, so no old figure, notebook or model mixes with the new ones. A "
+                   "non-empty folder without chain.json is never deleted")
+
+
+def add_chain_parsers(subparsers) -> None:
+    """Register ``demo`` and ``chain``."""
+    demo = subparsers.add_parser(
+        "demo", help="run the seven notebooks with the reference parameters into runs/<timestamp>/",
+        description="Run notebooks 01-07 headless (papermill), in order, with their reference parameters; "
+                    "stops at the first failing notebook.")
+    demo.add_argument("--out", type=Path, default=None, help=_OUT_HELP)
+    demo.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
+    demo.add_argument("--kernel", default=chain.KERNEL_NAME, help=f"Jupyter kernel (default: {chain.KERNEL_NAME})")
+    demo.set_defaults(func=cmd_demo)
+
+    parser = subparsers.add_parser(
+        "chain", help="run the notebooks with other parameters (-p KEY VALUE, --params-file FILE.yaml)",
+        description="Run the notebooks headless (papermill), in order. Each notebook receives the "
+                    "parameters its `parameters` cell declares; run_dir defaults to the output folder. "
+                    "Every value is checked before anything runs: a parameter no notebook declares, or "
+                    "a value of the wrong type for a notebook's parameters cell (an integer default "
+                    "takes integers, a float default numbers, a string default strings, a bool default "
+                    "true/false; null only where the default is None or the annotation Optional) or "
+                    "outside what colored.Config allows, stops the chain at once (exit code 2).")
+    parser.add_argument("--params-file", type=Path, help="YAML file of parameters")
+    parser.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"),
+                        help="a parameter (value parsed as YAML); repeatable, overrides --params-file")
+    parser.add_argument("--out", type=Path, default=None, help=_OUT_HELP)
+    parser.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
+    parser.add_argument("--only", default=None, help="comma-separated notebooks to run, e.g. 04,05")
+    parser.add_argument("--kernel", default=chain.KERNEL_NAME, help=f"Jupyter kernel (default: {chain.KERNEL_NAME})")
+    parser.add_argument("--list", action="store_true", help="list the notebooks' parameters and exit")
+    parser.add_argument("--save-outputs", action="store_true",
+                        help="maintainers: run with the reference parameters and store the outputs in "
+                             "notebooks/*.ipynb (the reference `make test` compares against)")
+    parser.set_defaults(func=cmd_chain)
+
+
+def _run_chain(params: dict, out: Path | None, notebooks: list[str], kernel: str, overwrite: bool = False) -> int:
+    out_dir = out or chain.timestamped_run_dir()
+    print(f"running {len(notebooks)} notebook(s) into {out_dir}/"
+          + (f" with {json.dumps(params, default=str)}" if params else " with the reference parameters"))
+    start = time.perf_counter()
+    chain.run_chain(params, out_dir, notebooks, kernel_name=kernel, overwrite=overwrite)
+    print(f"{'total':<28} {time.perf_counter() - start:6.1f} s\nresults (executed notebooks, figures, "
+          f"model, metrics): {out_dir}/")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return _run_chain({}, args.out, list(chain.NOTEBOOKS), args.kernel, overwrite=args.overwrite)
+
+
+def cmd_chain(args: argparse.Namespace) -> int:
+    notebooks = chain.select_notebooks(args.only)
+    if args.save_outputs:
+        if args.param or args.params_file or args.out:
+            raise ValueError("--save-outputs runs the reference parameters into runs/reference only: "
+                             "drop -p, --params-file and --out")
+        for path in chain.refresh_reference_outputs(notebooks, args.kernel):
+            print(f"outputs saved in {path} ({path.stat().st_size / 1024:.0f} kB)")
+        return 0
+    if args.list:
+        print(chain.parameters_listing(notebooks))
+        return 0
+    return _run_chain(chain.chain_params(args.params_file, args.param or ()), args.out, notebooks, args.kernel,
+                      overwrite=args.overwrite)
+
+
+# ---------------------------------------------------------------------------------------------
+# running a command
 
 
 #: Commands that load Keras (and so TensorFlow's native libraries) in this process.

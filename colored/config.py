@@ -43,6 +43,11 @@ class ConfigError(ValueError):
     """A Config value that is not allowed (one line: field, value, what is allowed)."""
 
 
+#: Annealed-mean temperature of the classification head (Zhang et al. 2016): lower is more vivid,
+#: 1.0 the plain mean. Config.temperature, colored.bins.decode_logits and the CLI default to it.
+DEFAULT_TEMPERATURE = 0.38
+
+
 @dataclass
 class Config:
     """Every knob of a colorization run. Defaults reproduce the seed (ColorED) design.
@@ -67,7 +72,7 @@ class Config:
     embedding_dim: int = 1000
     batch_norm: bool = False  # the seed has none; helps the classification head train on CPU
     loss: Literal["mse", "classification"] = "mse"
-    temperature: float = 0.38  # annealed-mean decoding for the classification head
+    temperature: float = DEFAULT_TEMPERATURE  # annealed-mean decoding for the classification head
     # training
     epochs: int = 200
     learning_rate: float = 1e-3
@@ -262,3 +267,34 @@ def _describe(kinds: set[type], choices: tuple[Any, ...], optional: bool, name: 
 
 
 _HINTS = typing.get_type_hints(Config)
+
+
+def parse_field_text(name: str, text: str) -> Any:
+    """A command-line string → the Python value for Config field ``name``, by the field's type hint
+    (``none`` is a choice where the field has one, else None where the field is optional). Only the
+    type is read here; ranges and choices are checked by Config itself. Raises :class:`ConfigError`
+    (what is allowed) for text that fits none of the field's types."""
+    kinds, choices, optional = _allowed(_HINTS[name])
+    word = text.strip().lower()
+    if choices and (text in choices or word in choices):  # "none" is a backbone, not a missing value
+        return text
+    if optional and word in ("none", "null"):
+        return None
+    if bool in kinds:
+        if word in ("true", "yes", "1", "on"):
+            return True
+        if word in ("false", "no", "0", "off"):
+            return False
+    if int in kinds and float not in kinds:
+        try:
+            return int(text)
+        except ValueError:
+            pass
+    if float in kinds:
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    if str in kinds:
+        return text
+    raise ConfigError(f"{text!r} is not allowed: {_describe(kinds, choices, optional, name)}")

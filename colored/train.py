@@ -25,8 +25,10 @@ from colored import color, viz
 from colored.config import Config, ConfigError
 from colored.distributed import multi_worker_workarounds, worker_config, workers_agree
 from colored.imageio import atomic_save_to, atomic_write_text, ensure_writable_dir
-from colored.losses import AbAccuracy, AbMeanSquaredError, SoftEncodedCrossEntropy, cached_prior, rebalancing_weights
-from colored.model import build_model, inference_model, predict_ab, training_model
+from colored.bins import cached_prior, rebalancing_weights
+from colored.losses import AbAccuracy, AbMeanSquaredError, SoftEncodedCrossEntropy
+from colored.inference import colorize_batch
+from colored.model import build_model, inference_model, training_model
 from colored.pipeline import ColorizationDataset, load_resized
 
 
@@ -101,10 +103,9 @@ class ComparisonFigure(keras.callbacks.Callback):
         last = epoch + 1 == self.params.get("epochs")
         if (epoch + 1) % self.every and not last:
             return
-        l_norm, _ = color.rgb_to_model_input(self.images)
-        ab = predict_ab(self.model, l_norm, self.embeddings, self.temperature)
-        predicted = color.lab_to_rgb(color.join_lab(color.denormalize_l(l_norm), ab))
-        fig = viz.comparison_figure(list(self.images), list(predicted), title=f"epoch {epoch + 1}")
+        predicted = colorize_batch(list(self.images), self.model, temperature=self.temperature,
+                                   embeddings=self.embeddings)
+        fig = viz.comparison_figure(list(self.images), predicted, title=f"epoch {epoch + 1}")
         self.saved.append(viz.save_figure(fig, self.folder / f"epoch_{epoch + 1:03d}.png"))
         viz.show_or_close(fig)
 

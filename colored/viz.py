@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import matplotlib
 
@@ -14,22 +14,45 @@ import numpy as np
 from colored import color
 
 
-def comparison_figure(originals: Sequence[np.ndarray], predictions: Sequence[np.ndarray],
-                      title: str | None = None, cell: float = 2.2) -> plt.Figure:
-    """Rows of original | gray | predicted (the seed's callback figure, for several images)."""
-    rows = len(originals)
-    fig, axes = plt.subplots(rows, 3, figsize=(3 * cell, rows * cell), squeeze=False)
-    for row, (original, predicted) in enumerate(zip(originals, predictions)):
-        for ax, image, label in zip(axes[row], (original, color.rgb_to_gray(original), predicted),
-                                    ("original", "gray (input)", "predicted")):
-            ax.imshow(color.to_float_rgb(np.asarray(image)))
-            ax.set_axis_off()
-            if row == 0:
-                ax.set_title(label, fontsize=9)
+def gallery_figure(rows: Mapping[str, Sequence[np.ndarray]] | Sequence[Sequence[np.ndarray]],
+                   titles: Sequence[str], cell: float = 2.0, *, title: str | None = None,
+                   fontsize: int = 8) -> plt.Figure:
+    """A grid of images: one row per entry of ``rows``, one column per image in it (``titles``
+    label the columns), e.g. ground truth | gray | method A | method B. ``rows`` is a mapping (its
+    keys label the rows) or a plain sequence of rows (no labels: the axes are hidden entirely).
+    ``title``: a title above the whole figure."""
+    labelled = isinstance(rows, Mapping)
+    items = list(rows.items()) if labelled else [(None, row) for row in rows]
+    n_rows = max(1, len(items))
+    n_cols = max([len(titles)] + [len(images) for _, images in items])
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols * cell, n_rows * cell), squeeze=False)
+    for r, (label, images) in enumerate(items):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            if c < len(images):
+                ax.imshow(color.to_float_rgb(np.asarray(images[c])))
+            if labelled:
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+                if c == 0:
+                    ax.set_ylabel(label, fontsize=7)
+            else:
+                ax.set_axis_off()
+            if r == 0 and c < len(titles):
+                ax.set_title(titles[c], fontsize=fontsize)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def comparison_figure(originals: Sequence[np.ndarray], predictions: Sequence[np.ndarray],
+                      title: str | None = None, cell: float = 2.2) -> plt.Figure:
+    """Rows of original | gray | predicted (the seed's callback figure, for several images)."""
+    rows = [(original, color.rgb_to_gray(original), predicted) for original, predicted in zip(originals, predictions)]
+    return gallery_figure(rows, ("original", "gray (input)", "predicted"), cell, title=title, fontsize=9)
 
 
 def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, columns: int = 6,

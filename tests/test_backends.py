@@ -22,7 +22,8 @@ TRAIN_ON_TORCH = textwrap.dedent("""
     assert keras.backend.backend() == "torch", keras.backend.backend()
     from colored import Config
     from colored.data import find_images
-    from colored.model import build_model, inference_model, predict_ab, training_model
+    from colored.inference import predict_ab
+    from colored.model import build_model, inference_model, training_model
     from colored.pipeline import ColorizationDataset
     from colored.train import compile_model, make_loss
 

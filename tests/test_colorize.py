@@ -1,4 +1,4 @@
-"""colored.colorize: full-resolution colorization of real files, folders and the CLI.
+"""colored.colorize and colored.inference: full-resolution colorization of real files, folders and the CLI.
 
 A tiny untrained 64² model is enough: what is tested is the plumbing (sizes, the reattached
 full-resolution L, alpha, folders, bad files, exit codes, never overwriting inputs), not the colours.
@@ -6,7 +6,6 @@ Its output bias is set so it predicts a definite colour, which makes "it was col
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -16,16 +15,11 @@ from PIL import Image
 import colored
 from colored import color
 from colored import colorize as colorize_module
-from colored.colorize import (
-    ColorizeReport,
-    ModelNotFoundError,
-    add_cli,
-    colorize,
-    colorize_batch,
-    colorize_paths,
-    load_model,
-    model_input_size,
-)
+from colored import inference
+from colored.cli import build_parser
+from colored.colorize import ColorizeReport, colorize_paths
+from colored.inference import ModelNotFoundError, colorize, colorize_batch, load_model
+from colored.model import input_size as model_input_size
 from colored.imageio import read_image
 
 SIZE = 64
@@ -60,9 +54,7 @@ def model(model_path):
 
 
 def cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="colored")
-    add_cli(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["colorize", *argv])
+    args = build_parser().parse_args(["colorize", *argv])
     return args.func(args)
 
 
@@ -81,8 +73,8 @@ def test_load_model_round_trip(model):
 
 
 def test_no_model_gives_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.delenv(colorize_module.MODEL_ENV_VAR, raising=False)
-    monkeypatch.setattr(colorize_module, "DEFAULT_MODEL_PATH", tmp_path / "weights" / "default.keras")
+    monkeypatch.delenv(inference.MODEL_ENV_VAR, raising=False)
+    monkeypatch.setattr(inference, "DEFAULT_MODEL_PATH", tmp_path / "weights" / "default.keras")
     with pytest.raises(ModelNotFoundError) as caught:
         load_model()
     message = str(caught.value)
@@ -108,7 +100,7 @@ def test_missing_corrupt_and_wrong_model_files_are_named(tmp_path):
 
 
 def test_default_model_from_environment(monkeypatch, model_path):
-    monkeypatch.setenv(colorize_module.MODEL_ENV_VAR, str(model_path))
+    monkeypatch.setenv(inference.MODEL_ENV_VAR, str(model_path))
     assert model_input_size(load_model()) == (SIZE, SIZE)
 
 
@@ -121,7 +113,7 @@ def test_fast_lightness_matches_colored_color():
     rgb8 = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
     rgb8[0, :3] = [[0, 0, 0], [255, 255, 255], [1, 2, 3]]  # black, white, the linear segment
     for rgb in (rgb8, rgb8.astype(np.uint16) * 257 + 3, rgb8 / np.float32(255)):
-        fast = colorize_module.lightness(rgb)
+        fast = color.lightness(rgb)
         reference = color.rgb_to_lab(rgb)[..., 0]
         assert np.abs(fast - reference).max() < 1e-3, f"{rgb.dtype}: L differs by {np.abs(fast - reference).max()}"
 
@@ -137,7 +129,7 @@ def test_fast_lab_to_rgb_matches_colored_color():
         warnings.simplefilter("ignore")  # skimage warns about clipped negative Z
         reference = color.lab_to_rgb(np.concatenate([lightness[..., None], ab], -1))
     reference = (reference * 255 + 0.5).astype(np.uint8)
-    fast = colorize_module.lab_to_rgb_uint8(lightness, ab)
+    fast = color.lab_to_rgb_uint8(lightness, ab)
     difference = np.abs(fast.astype(int) - reference)
     assert difference.max() <= 1 and (difference > 0).mean() < 0.01, (
         f"fast Lab→RGB differs by up to {difference.max()} on {(difference > 0).mean():.1%} of values")
@@ -195,23 +187,21 @@ def test_rgba_keeps_alpha(model, tmp_path):
 
 
 def test_batches_several_images_per_model_call_with_one_shape(model, monkeypatch):
-    import colored.model
-
     shapes = []
-    real = colored.model.predict_ab
+    real = model.predict
 
-    def counting(model_, l_norm, **kwargs):
-        shapes.append(l_norm.shape)
-        return real(model_, l_norm, **kwargs)
+    def counting(inputs, **kwargs):  # every call of the network itself
+        shapes.append(np.shape(inputs))
+        return real(inputs, **kwargs)
 
-    monkeypatch.setattr(colored.model, "predict_ab", counting)
-    images = [colorize_module.as_decoded(detailed_photo(20 + i, 30)) for i in range(5)]
+    monkeypatch.setattr(model, "predict", counting)
+    images = [inference.as_decoded(detailed_photo(20 + i, 30)) for i in range(5)]
     outs = colorize_batch(images, model, batch_size=4)
     # 5 images, at most 4 per call → 3 + 2, the 2 padded to 3: one batch shape, one compile
     assert shapes == [(3, SIZE, SIZE, 1)] * 2, f"expected two model calls of 3 images, got {shapes}"
     assert [o.shape[:2] for o in outs] == [(20 + i, 30) for i in range(5)]
     np.testing.assert_array_equal(outs[4], colorize(images[4], model), err_msg="padding changed a result")
-    assert [colorize_module.even_batch_size(n, 8) for n in (1, 8, 9, 13, 16, 17)] == [1, 8, 5, 7, 8, 6]
+    assert [inference.even_batch_size(n, 8) for n in (1, 8, 9, 13, 16, 17)] == [1, 8, 5, 7, 8, 6]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,8 +303,8 @@ def test_format_option_and_single_output_file(model_path, tmp_path, capsys):
 
 
 def test_cli_without_a_model_exits_2_and_says_how(monkeypatch, tmp_path, capsys):
-    monkeypatch.delenv(colorize_module.MODEL_ENV_VAR, raising=False)
-    monkeypatch.setattr(colorize_module, "DEFAULT_MODEL_PATH", tmp_path / "default.keras")
+    monkeypatch.delenv(inference.MODEL_ENV_VAR, raising=False)
+    monkeypatch.setattr(inference, "DEFAULT_MODEL_PATH", tmp_path / "default.keras")
     photo = save(tmp_path / "a.png", detailed_photo(10, 10))
     assert cli([str(photo), "-o", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
@@ -393,8 +383,8 @@ def saved_tiny_model(path: Path, input_shapes: list[tuple], out_channels: int) -
     ([(10,)], 2, "takes (None, 10) and outputs (None, 2)", "input and output wrong"),
 ], ids=["3-channel output", "rgb input", "wrong embedding size", "not an image model"])
 def test_incompatible_model_is_refused_at_load_in_one_line(tmp_path, inputs, channels, found, problem):
-    from colored.colorize import IncompatibleModelError
-    from colored.model import num_bins
+    from colored.bins import num_bins
+    from colored.inference import IncompatibleModelError
 
     path = saved_tiny_model(tmp_path / "bad.keras", inputs, channels)
     with pytest.raises(IncompatibleModelError) as caught:
@@ -412,7 +402,7 @@ def test_incompatible_model_is_refused_at_load_in_one_line(tmp_path, inputs, cha
     ([(16, 16, 1)], 2), ([(None, None, 1)], 2), ([(16, 16, 1)], "bins"), ([(16, 16, 1), (1000,)], 2),
 ], ids=["regression", "any size", "classification", "fusion"])
 def test_compatible_models_load(tmp_path, inputs, channels):
-    from colored.model import num_bins
+    from colored.bins import num_bins
 
     path = saved_tiny_model(tmp_path / "ok.keras", inputs, num_bins() if channels == "bins" else channels)
     assert load_model(path) is not None
@@ -420,7 +410,7 @@ def test_compatible_models_load(tmp_path, inputs, channels):
 
 def test_cli_refuses_an_incompatible_model_before_any_work(tmp_path, capsys):
     from colored import cli as colored_cli
-    from colored.colorize import IncompatibleModelError
+    from colored.inference import IncompatibleModelError
 
     bad = saved_tiny_model(tmp_path / "rgb_out.keras", [(16, 16, 1)], 3)
     photo = save(tmp_path / "a.png", detailed_photo(10, 12))
@@ -494,14 +484,14 @@ def test_existing_outputs_are_kept_unless_overwrite(model_path, tmp_path, monkey
     assert "2 colorized, 0 failed" in capsys.readouterr().out
     (out / "a.png").write_bytes(b"retouched by hand")
 
-    real_load = colorize_module.load_model
-    monkeypatch.setattr(colorize_module, "load_model", lambda *a, **k: pytest.fail("model loaded for nothing"))
+    real_load = inference.load_model
+    monkeypatch.setattr(inference, "load_model", lambda *a, **k: pytest.fail("model loaded for nothing"))
     assert cli(args) == 0, "kept outputs are not failures"
     stdout = capsys.readouterr().out
     assert "0 colorized, 0 failed, 2 kept (output already exists; --overwrite replaces it)" in stdout, stdout
     assert f"kept {out / 'a.png'}" in stdout, f"each kept output must be listed:\n{stdout}"
     assert (out / "a.png").read_bytes() == b"retouched by hand", "an existing output was replaced by default"
-    monkeypatch.setattr(colorize_module, "load_model", real_load)
+    monkeypatch.setattr(inference, "load_model", real_load)
 
     save(folder / "c.tif", detailed_photo(20, 30))  # a new photo: only it is colorized
     assert cli(args + ["--no-overwrite"]) == 0

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 import colored
-from colored.colorize import colorize, load_model
+from colored.inference import colorize, load_model
 
 WEIGHTS = Path(colored.__file__).parent / "weights"
 

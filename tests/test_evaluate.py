@@ -10,8 +10,9 @@ from PIL import Image
 
 import colored
 from colored import cli as colored_cli
-from colored.colorize import ModelNotFoundError, load_model
-from colored.evaluate import evaluate_folder, gallery_figure, load_set, method_label, score_set
+from colored.evaluate import evaluate_folder, load_set, method_label, score_set
+from colored.inference import ModelNotFoundError, load_model
+from colored.viz import gallery_figure
 from tests.conftest import synthetic_photo
 
 SIZE = 64
@@ -252,7 +253,7 @@ def test_cli_unwritable_out_is_refused_before_scoring(photos, tmp_path, monkeypa
 def test_cli_incompatible_model_is_refused_in_one_line(photos, tmp_path, capsys):
     import keras
 
-    from colored.colorize import IncompatibleModelError
+    from colored.inference import IncompatibleModelError
 
     lightness = keras.Input((16, 16, 1))
     bad = keras.Model(lightness, keras.layers.Conv2D(3, 1)(lightness))
