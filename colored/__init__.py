@@ -1,7 +1,7 @@
 """colored: deep-learning image colorization, as a course lab.
 
 The library follows the data flow, one module per step:
-data → color → augment → pipeline → model → losses → train → colorize → viz.
+data → color → augment → pipeline → bins → model → losses → train → colorize → viz.
 """
 from __future__ import annotations
 

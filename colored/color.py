@@ -85,11 +85,7 @@ def model_output_to_rgb(l_norm: np.ndarray, ab_norm: np.ndarray) -> np.ndarray:
 # --- The same conversion inside the compiled graph (keras.ops: TF, JAX or torch) -------------------
 # Why by hand: no backend-agnostic library converts to Lab; moving it into the graph lets the
 # accelerator do it and leaves the input pipeline only decoding and geometric augmentation.
-# Constants are skimage.color's (sRGB, D65 white), so results match rgb_to_lab (tested).
-_RGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
-                        [0.212671, 0.715160, 0.072169],
-                        [0.019334, 0.119193, 0.950227]], np.float32)
-_D65_WHITE = np.array([0.95047, 1.0, 1.08883], np.float32)
+# Constants are skimage.color's (sRGB, D65 white: _xyz_constants), so results match rgb_to_lab (tested).
 
 
 def rgb_to_lab_tensor(rgb, scale: float | None = None):
@@ -99,9 +95,10 @@ def rgb_to_lab_tensor(rgb, scale: float | None = None):
 
     if scale is None:
         scale = 255.0 if "int" in str(rgb.dtype) else 1.0
+    xyz_from_rgb, _, white = _xyz_constants()
     rgb = ops.cast(rgb, "float32") / scale
     linear = ops.where(rgb > 0.04045, ops.power((rgb + 0.055) / 1.055, 2.4), rgb / 12.92)
-    xyz = ops.matmul(linear, ops.convert_to_tensor(_RGB_TO_XYZ.T)) / ops.convert_to_tensor(_D65_WHITE)
+    xyz = ops.matmul(linear, ops.convert_to_tensor(xyz_from_rgb.T)) / ops.convert_to_tensor(white)
     f = ops.where(xyz > 0.008856, ops.power(ops.maximum(xyz, 0.008856), 1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
     fx, fy, fz = f[..., 0:1], f[..., 1:2], f[..., 2:3]
     return ops.concatenate([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)

@@ -19,8 +19,9 @@ Protocol (every number this project reports uses it)
    - ``auc``: Zhang et al. 2016 raw accuracy AuC: per-pixel ab L2 error d, acc(t) = fraction of
      pixels with d ≤ t, AuC = mean of acc(t) over t = 0, 1, …, 150.
    - ``auc_rebalanced`` (only when a prior is given): the same with pixels weighted by
-     1 / prior(ground-truth ab bin). :func:`evaluate` computes the prior over the evaluation set being
-     scored (its ground truths) when none is given.
+     1 / prior(ground-truth ab cell), the prior being :func:`ab_cell_prior` on the 22×22 cells below
+     (not the classification head's 261 bins of :mod:`colored.bins`). :func:`evaluate` computes the
+     prior over the evaluation set being scored (its ground truths) when none is given.
    - ``ab_rmse``: sqrt(mean over pixels of the squared ab error), Lab units.
    - ``js_divergence``: Jensen–Shannon divergence (bits; 0 = same, 1 = disjoint) between the
      normalised 22×22 ab histograms (10-unit cells over [−110, 110)², values clipped into the edge
@@ -31,13 +32,12 @@ Protocol (every number this project reports uses it)
 
 Why several metrics: PSNR / SSIM / AuC reward the flat sepia guess that an MSE-trained model collapses
 to (:func:`mean_ab_prediction` beats all-gray on them), colourfulness alone is gameable by garish
-colour; report them side by side (:func:`markdown_table`) and look at the pictures.
+colour; report them side by side (:func:`colored.evaluate.markdown_table`) and look at the pictures.
 
 Conversions are :mod:`colored.color`'s (skimage), never re-implemented here.
 """
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -57,7 +57,7 @@ AB_BINS = 22
 AB_RANGE = (-110.0, 110.0)  # 22 cells of 10 ab units
 PRIOR_EPS = 1e-6
 
-# Default columns of markdown_table and their rounding (decimal places).
+# Default table columns (colored.evaluate.markdown_table), their rounding (decimal places) and headers.
 DEFAULT_COLUMNS: tuple[str, ...] = (
     "psnr", "ssim", "colorfulness", "colorfulness_ratio", "chroma_ratio",
     "auc", "auc_rebalanced", "ab_rmse", "js_divergence",
@@ -106,7 +106,7 @@ def _ab(rgb: np.ndarray) -> np.ndarray:
     return rgb_to_lab(rgb)[..., 1:].astype(np.float64)
 
 
-def _ab_bin_indices(ab: np.ndarray, bins: int, range: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+def _ab_cell_indices(ab: np.ndarray, bins: int, range: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """Cell indices of ab values on a ``bins``×``bins`` grid over ``range``², clipped into the edges.
 
     Clipping (not dropping) keeps every pixel counted: a few sRGB colours reach |b| > 107.
@@ -116,6 +116,12 @@ def _ab_bin_indices(ab: np.ndarray, bins: int, range: tuple[float, float]) -> tu
     idx = np.floor((ab.reshape(-1, 2) - lo) / width).astype(np.int64)
     idx = np.clip(idx, 0, bins - 1)
     return idx[:, 0], idx[:, 1]
+
+
+def _ab_cell_counts(ab: np.ndarray, bins: int = AB_BINS, range: tuple[float, float] = AB_RANGE) -> np.ndarray:
+    """Pixel counts ``(bins, bins)`` of ab values per cell (:func:`_ab_cell_indices`), float64."""
+    ia, ib = _ab_cell_indices(ab, bins, range)
+    return np.bincount(ia * bins + ib, minlength=bins * bins).astype(np.float64).reshape(bins, bins)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -198,8 +204,10 @@ def ab_errors(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     return np.linalg.norm(_ab(pred) - _ab(true), axis=-1)
 
 
-def _auc_from_errors(errors: np.ndarray, thresholds: np.ndarray = AUC_THRESHOLDS,
-                     weights: np.ndarray | None = None) -> float:
+def auc_from_errors(errors: np.ndarray, thresholds: np.ndarray = AUC_THRESHOLDS,
+                    weights: np.ndarray | None = None) -> float:
+    """AuC from per-pixel ab errors (Lab units), optionally weighted per pixel: what :func:`auc`,
+    :func:`rebalanced_auc` and :func:`image_metrics` compute once the errors are known."""
     d = errors.ravel().astype(np.float64)
     w = np.ones_like(d) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
     if w.shape != d.shape:
@@ -219,7 +227,7 @@ def auc(pred: np.ndarray, true: np.ndarray, thresholds: np.ndarray = AUC_THRESHO
     """Raw AuC: mean over ``thresholds`` of the (optionally ``weights``-weighted) fraction of pixels
     whose ab error is ≤ t. 1.0 for a perfect prediction; with the default t = 0..150, a constant
     error d (integer) gives (150 − d + 1) / 151."""
-    return _auc_from_errors(ab_errors(pred, true), thresholds, weights)
+    return auc_from_errors(ab_errors(pred, true), thresholds, weights)
 
 
 def _prior_weights(true_ab: np.ndarray, prior: np.ndarray) -> np.ndarray:
@@ -227,8 +235,8 @@ def _prior_weights(true_ab: np.ndarray, prior: np.ndarray) -> np.ndarray:
     if prior.shape != (AB_BINS, AB_BINS):
         raise ValueError(f"prior must be {AB_BINS}×{AB_BINS}, got {prior.shape}")
     if np.any(prior <= 0):
-        raise ValueError("prior must be strictly positive (ab_prior adds an epsilon for this)")
-    ia, ib = _ab_bin_indices(true_ab, AB_BINS, AB_RANGE)
+        raise ValueError("prior must be strictly positive (ab_cell_prior adds an epsilon for this)")
+    ia, ib = _ab_cell_indices(true_ab, AB_BINS, AB_RANGE)
     return 1.0 / prior[ia, ib]
 
 
@@ -239,7 +247,7 @@ def rebalanced_auc(pred: np.ndarray, true: np.ndarray, prior: np.ndarray) -> flo
     _check_pair(pred, true)
     true_ab = _ab(true)
     errors = np.linalg.norm(_ab(pred) - true_ab, axis=-1)
-    return _auc_from_errors(errors, AUC_THRESHOLDS, _prior_weights(true_ab, prior))
+    return auc_from_errors(errors, AUC_THRESHOLDS, _prior_weights(true_ab, prior))
 
 
 def ab_histogram(rgb: np.ndarray, bins: int = AB_BINS,
@@ -257,26 +265,26 @@ def ab_histogram(rgb: np.ndarray, bins: int = AB_BINS,
 def histogram_ab(ab: np.ndarray, bins: int = AB_BINS,
                  range: tuple[float, float] = AB_RANGE) -> np.ndarray:  # noqa: A002
     """:func:`ab_histogram` on raw ``(..., 2)`` ab values (lets callers and tests bin arbitrary ab)."""
-    ia, ib = _ab_bin_indices(ab, bins, range)
-    counts = np.bincount(ia * bins + ib, minlength=bins * bins).astype(np.float64)
-    return (counts / counts.sum()).reshape(bins, bins)
+    counts = _ab_cell_counts(ab, bins, range)
+    return counts / counts.sum()
 
 
-def ab_prior(images: Iterable[np.ndarray], eps: float = PRIOR_EPS) -> np.ndarray:
-    """Empirical 22×22 ab prior: pooled pixel frequencies of ``images`` + ``eps``, renormalised.
+def ab_cell_prior(images: Iterable[np.ndarray], eps: float = PRIOR_EPS) -> np.ndarray:
+    """Empirical prior over the 22×22 ab cells of :func:`ab_histogram` (for ``auc_rebalanced``):
+    pooled pixel frequencies of the RGB ``images`` + ``eps``, renormalised.
 
     Pooled over pixels (not averaged per image) like Zhang et al.'s empirical distribution; ``eps``
-    keeps empty cells finite so 1/prior never divides by zero.
+    keeps empty cells finite so 1/prior never divides by zero. Not the training prior over the
+    classification head's bins (:func:`colored.bins.ab_prior`).
     """
     counts = np.zeros((AB_BINS, AB_BINS), dtype=np.float64)
     n = 0
     for rgb in images:
         _check_rgb(rgb)
-        ia, ib = _ab_bin_indices(_ab(rgb), AB_BINS, AB_RANGE)
-        counts += np.bincount(ia * AB_BINS + ib, minlength=AB_BINS * AB_BINS).reshape(AB_BINS, AB_BINS)
+        counts += _ab_cell_counts(_ab(rgb))
         n += 1
     if n == 0:
-        raise ValueError("ab_prior needs at least one image")
+        raise ValueError("ab_cell_prior needs at least one image")
     prior = counts / counts.sum() + eps
     return prior / prior.sum()
 
@@ -328,10 +336,10 @@ def image_metrics(pred: np.ndarray, true: np.ndarray, prior: np.ndarray | None =
         "colorfulness_true": colorfulness(true),
         "chroma": _mean_chroma_ab(pred_ab),
         "chroma_true": _mean_chroma_ab(true_ab),
-        "auc": _auc_from_errors(errors),
+        "auc": auc_from_errors(errors),
     }
     if prior is not None:
-        out["auc_rebalanced"] = _auc_from_errors(errors, AUC_THRESHOLDS, _prior_weights(true_ab, prior))
+        out["auc_rebalanced"] = auc_from_errors(errors, AUC_THRESHOLDS, _prior_weights(true_ab, prior))
     out["ab_rmse"] = float(np.sqrt(np.mean(errors ** 2)))
     out["js_divergence"] = js_divergence(histogram_ab(pred_ab), histogram_ab(true_ab))
     return out
@@ -375,12 +383,12 @@ def evaluate(preds: Sequence[np.ndarray], trues: Sequence[np.ndarray],
 
     With ``prior=None`` the rebalancing prior is computed over ``trues``, i.e. the evaluation set
     being scored (Zhang et al. use the training-set prior; on small eval sets the own-set prior is
-    the documented, reproducible choice here). Pass ``prior=ab_prior(train_images)`` otherwise.
+    the documented, reproducible choice here). Pass ``prior=ab_cell_prior(train_images)`` otherwise.
     """
     if len(preds) != len(trues):
         raise ValueError(f"{len(preds)} predictions for {len(trues)} ground truths")
     if prior is None:
-        prior = ab_prior(trues)
+        prior = ab_cell_prior(trues)
     per_image = [image_metrics(p, t, prior) for p, t in zip(preds, trues)]
     return per_image, summarize(per_image)
 
@@ -419,55 +427,5 @@ def evaluate_baselines(trues: Sequence[np.ndarray],
                        prior: np.ndarray | None = None) -> dict[str, dict[str, float]]:
     """Summaries of every :data:`BASELINES` entry on prepared ground truths: ``{name: summary}``."""
     if prior is None:
-        prior = ab_prior(trues)
+        prior = ab_cell_prior(trues)
     return {name: evaluate([fn(t) for t in trues], trues, prior)[1] for name, fn in BASELINES.items()}
-
-
-# --------------------------------------------------------------------------------------------------
-# reporting
-# --------------------------------------------------------------------------------------------------
-def _format(key: str, value: float | None) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float) and math.isnan(value):
-        return "nan"
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.{DECIMALS.get(key, 3)}f}"
-
-
-def markdown_table(rows: Mapping[str, Mapping[str, float]],
-                   columns: Sequence[str] = DEFAULT_COLUMNS) -> str:
-    """A Markdown table, one row per method (e.g. "gray", "mean-ab", "model"), one column per metric.
-
-    Rounding: PSNR 2 dp, SSIM 3, colourfulness / chroma 1, ratios 2, AuC 3, ab RMSE 1, JS 3 (see
-    :data:`DECIMALS`); a metric a row lacks shows as "–". Columns no row has are left out.
-    """
-    cols = [c for c in columns if any(c in r for r in rows.values())]
-    lines = [
-        "| method | " + " | ".join(HEADERS.get(c, c) for c in cols) + " |",
-        "|---|" + "---:|" * len(cols),
-    ]
-    for name, summary in rows.items():
-        lines.append(f"| {name} | " + " | ".join(_format(c, summary.get(c)) for c in cols) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m colored.metrics FOLDER...``: baseline tables (gray, mean-ab) for eval folders."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("folders", nargs="+", type=Path)
-    parser.add_argument("--size", type=int, default=EVAL_SIZE)
-    args = parser.parse_args(argv)
-    for folder in args.folders:
-        trues = load_prepared(folder, args.size)
-        rows = evaluate_baselines(trues)
-        cf_true = rows["gray"]["colorfulness_true"]
-        print(f"### {folder.name} ({len(trues)} images, {args.size}², ground-truth CF {cf_true:.1f})\n")
-        print(markdown_table(rows))
-
-
-if __name__ == "__main__":
-    main()

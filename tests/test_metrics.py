@@ -108,8 +108,8 @@ def test_constant_ab_shift_float_exact() -> None:
 
 def test_weighted_auc_is_a_weighted_fraction() -> None:
     errors = np.array([0.0, 200.0])  # one perfect pixel, one beyond every threshold
-    assert m._auc_from_errors(errors) == pytest.approx(0.5), "unweighted: half the pixels are within t"
-    weighted = m._auc_from_errors(errors, weights=np.array([3.0, 1.0]))
+    assert m.auc_from_errors(errors) == pytest.approx(0.5), "unweighted: half the pixels are within t"
+    weighted = m.auc_from_errors(errors, weights=np.array([3.0, 1.0]))
     assert weighted == pytest.approx(0.75), f"weights 3:1 should give 0.75, got {weighted}"
 
 
@@ -171,9 +171,9 @@ def test_rebalanced_auc_uniform_prior_equals_raw() -> None:
     uniform = np.full((22, 22), 1 / 484)
     raw = m.auc(pred, true)
     assert m.rebalanced_auc(pred, true, uniform) == pytest.approx(raw), "uniform prior must give raw AuC"
-    prior = m.ab_prior([true])
-    assert prior.shape == (22, 22) and prior.min() > 0, "ab_prior must be 22×22 and strictly positive"
-    assert prior.sum() == pytest.approx(1.0), "ab_prior must be a distribution"
+    prior = m.ab_cell_prior([true])
+    assert prior.shape == (22, 22) and prior.min() > 0, "ab_cell_prior must be 22×22 and strictly positive"
+    assert prior.sum() == pytest.approx(1.0), "ab_cell_prior must be a distribution"
     rebalanced = m.image_metrics(pred, true, prior)["auc_rebalanced"]
     assert rebalanced == pytest.approx(m.rebalanced_auc(pred, true, prior)), "image_metrics disagrees"
     assert rebalanced != pytest.approx(raw), "a non-uniform prior should change the AuC on this image"
@@ -209,13 +209,15 @@ def test_summarize_ratios_are_ratios_of_means() -> None:
 
 
 def test_markdown_table_rounding_and_format() -> None:
+    from colored.evaluate import markdown_table  # the report formatter: reporting, not a metric
+
     rows = {
         "gray": {"psnr": 22.4037, "ssim": 0.94712, "colorfulness": 0.0512, "colorfulness_ratio": 0.00149,
                  "auc": 0.88377, "ab_rmse": 19.46, "js_divergence": 0.68469},
         "model": {"psnr": 24.0, "ssim": 0.95, "colorfulness": 30.26, "colorfulness_ratio": 0.888,
                   "auc": 0.9, "ab_rmse": 12.04, "js_divergence": 0.3},
     }
-    table = m.markdown_table(rows, columns=["psnr", "ssim", "colorfulness", "colorfulness_ratio", "auc",
+    table = markdown_table(rows, columns=["psnr", "ssim", "colorfulness", "colorfulness_ratio", "auc",
                                             "ab_rmse", "js_divergence", "chroma_ratio"])
     lines = table.strip().splitlines()
     assert len(lines) == 4, f"expected header, separator and 2 rows:\n{table}"
@@ -224,7 +226,7 @@ def test_markdown_table_rounding_and_format() -> None:
     assert lines[1].startswith("|---|") and lines[1].count("---:") == 7, f"bad separator: {lines[1]}"
     assert lines[2] == "| gray | 22.40 | 0.947 | 0.1 | 0.00 | 0.884 | 19.5 | 0.685 |", f"bad rounding: {lines[2]}"
     assert lines[3] == "| model | 24.00 | 0.950 | 30.3 | 0.89 | 0.900 | 12.0 | 0.300 |", f"bad rounding: {lines[3]}"
-    missing = m.markdown_table({"a": {"psnr": 1.0}, "b": {"ssim": 0.5}}, columns=["psnr", "ssim"])
+    missing = markdown_table({"a": {"psnr": 1.0}, "b": {"ssim": 0.5}}, columns=["psnr", "ssim"])
     assert "| a | 1.00 | – |" in missing, f"missing metric should show as –:\n{missing}"
 
 

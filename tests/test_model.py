@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from colored import Config
-from colored.model import build_model, decode_logits, predict_ab
-from colored.losses import ab_bins
+from colored.inference import predict_ab
+from colored.bins import num_bins
+from colored.model import build_model
 
 
 def test_full_model_has_the_seeds_parameter_count():
@@ -26,7 +27,7 @@ def test_simplified_and_no_fusion_variants():
 
 def test_classification_head_outputs_bin_logits_at_half_size():
     model = build_model(Config(model="simplified", image_size=64, backbone="none", loss="classification"))
-    assert model.output_shape == (None, 32, 32, len(ab_bins()))
+    assert model.output_shape == (None, 32, 32, num_bins())
     ab = predict_ab(model, np.random.default_rng(0).random((2, 64, 64, 1), np.float32))
     assert ab.shape == (2, 64, 64, 2), "predict_ab must return ab at the input size"
 
@@ -34,22 +35,3 @@ def test_classification_head_outputs_bin_logits_at_half_size():
 def test_bad_image_size_is_a_clear_error():
     with pytest.raises(ValueError, match="multiple of 16"):
         build_model(Config(model="simplified", image_size=72, backbone="none"))
-
-
-def test_annealed_mean_decoding_temperature():
-    bins = ab_bins()
-    logits = np.full((1, len(bins)), -10.0, np.float32)
-    target = int(np.argmax(np.hypot(bins[:, 0], bins[:, 1])))  # the most saturated bin
-    logits[0, target] = 0.0
-    logits[0, int(np.argmin(np.hypot(bins[:, 0], bins[:, 1])))] = -1.0
-    cold = np.asarray(decode_logits(logits, 0.1))[0]
-    warm = np.asarray(decode_logits(logits, 1.0))[0]
-    np.testing.assert_allclose(cold, bins[target], atol=1.0, err_msg="T→0 should give the mode bin")
-    assert np.hypot(*warm) < np.hypot(*cold), "higher temperature should pull towards the mean (less vivid)"
-
-
-def test_ab_bins_are_the_in_gamut_grid():
-    bins = ab_bins()
-    assert len(bins) == 261, "the sRGB gamut occupies 261 cells of the 10-unit ab grid"
-    assert np.all(bins % 10 == 0)
-    assert bins[:, 0].min() == -90 and bins[:, 1].min() == -110

@@ -6,7 +6,6 @@ import pytest
 
 from colored import Config
 from colored.data import find_images
-from colored.losses import AbAccuracy
 from colored.model import build_model
 from colored.pipeline import ColorizationDataset
 from colored.train import compile_model, train
@@ -66,12 +65,3 @@ def test_killed_run_resumes_at_the_right_epoch(photo_folder, tmp_path):
     assert (tmp_path / "run" / "figures" / "epoch_002.png").exists(), "epoch-2 figure from the first run"
     reloaded = keras.saving.load_model(result.model_path, compile=False)
     assert reloaded.count_params() == result.model.count_params()
-
-
-def test_ab_accuracy_is_meaningful():
-    metric = AbAccuracy(threshold=10)
-    truth = np.zeros((1, 4, 4, 2), np.float32)
-    prediction = truth.copy()
-    prediction[0, :2, :, 0] = 20 / 128  # half the pixels off by 20 Lab units
-    metric.update_state(truth, prediction)
-    assert float(metric.result()) == pytest.approx(0.5), "ab accuracy should count pixels within 10 units"

@@ -1,0 +1,164 @@
+"""The ab bins of the classification head (Zhang et al. 2016), in one place.
+
+- **The grid**: ab quantised into cells of :data:`GRID` = 10 Lab units; the head predicts logits
+  over the ``Q`` = :func:`num_bins` cells that some sRGB colour falls in (:func:`ab_bins`, 261
+  centres). :func:`nearest_bin` maps ab values to their bin with a table look-up.
+- **Soft encoding** (training targets): each true ab becomes a distribution over its
+  :data:`SOFT_NEIGHBOURS` = 5 nearest bins, Gaussian in the distance (σ = :data:`SOFT_SIGMA` = 5).
+- **Annealed-mean decoding** (predictions): ab = Σ softmax(logits / T) · bin centre, T default
+  0.38 (:data:`colored.config.DEFAULT_TEMPERATURE`); T → 0 is the mode, T = 1 the mean.
+- **The priors** (class rebalancing): :func:`ab_prior` over the training photos,
+  :func:`rebalancing_weights` ((1 − λ)·prior + λ/Q)⁻¹ with λ = ½, normalised so E_prior[w] = 1, and
+  :func:`cached_prior`, the training set's prior computed once and cached on disk.
+
+The grid and priors are numpy; :func:`soft_encode` and :func:`decode_logits` are ``keras.ops`` (TF,
+JAX and torch backends), so they run inside compiled losses and metrics as well as at inference.
+Keras is imported only by those two, so the numpy half needs no backend.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from colored import color
+from colored.config import DEFAULT_TEMPERATURE
+
+GRID = 10.0  # Lab units per cell
+SOFT_NEIGHBOURS = 5
+SOFT_SIGMA = 5.0  # Lab units, for soft encoding and for smoothing the prior
+REBALANCE_LAMBDA = 0.5
+_CELL_RANGE = 12  # cells -12..12 per axis: [-120, 120] Lab units covers every ab value
+
+
+# --------------------------------------------------------------------------------------------------
+# the grid
+# --------------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def ab_bins() -> np.ndarray:
+    """Centres ``(Q, 2)`` of the 10-unit ab cells that some sRGB colour falls in (Lab units).
+
+    Found by converting a 128³ lattice of sRGB to Lab (every second 8-bit level; the full 256³ scan
+    finds the same 261 cells). Zhang's published 313 come from a wider hull; FACTS.md documents that
+    any in-gamut 10-unit quantisation is equivalent for the method.
+    """
+    levels = np.arange(0, 256, 2, dtype=np.float32) / 255.0
+    r, g, b = np.meshgrid(levels, levels, levels, indexing="ij")
+    lab = color.rgb_to_lab(np.stack([r, g, b], -1).reshape(-1, 1, 3)).reshape(-1, 3)
+    cells = np.unique(np.round(lab[:, 1:] / GRID).astype(np.int32), axis=0)
+    return (cells * GRID).astype(np.float32)
+
+
+def num_bins() -> int:
+    """``Q``: how many logits the classification head predicts per pixel."""
+    return len(ab_bins())
+
+
+@functools.lru_cache(maxsize=1)
+def _cell_to_bin() -> np.ndarray:
+    """For each 10-unit cell of [-120, 120]², the index of the nearest in-gamut bin centre."""
+    centres = np.arange(-_CELL_RANGE, _CELL_RANGE + 1, dtype=np.float32) * GRID
+    grid = np.stack(np.meshgrid(centres, centres, indexing="ij"), -1).reshape(-1, 1, 2)
+    return np.argmin(((grid - ab_bins()[None]) ** 2).sum(-1), axis=1).reshape(len(centres), len(centres))
+
+
+def nearest_bin(ab: np.ndarray) -> np.ndarray:
+    """Index of the bin of each ab pair ``(..., 2)``: the in-gamut bin of its 10-unit cell, or the
+    nearest in-gamut bin for the rare out-of-gamut cell. A table look-up: fast on whole datasets."""
+    cells = np.round(np.asarray(ab, np.float32) / GRID).astype(np.int64)
+    cells = np.clip(cells + _CELL_RANGE, 0, 2 * _CELL_RANGE)
+    return _cell_to_bin()[cells[..., 0], cells[..., 1]]
+
+
+# --------------------------------------------------------------------------------------------------
+# soft encoding and annealed-mean decoding (keras.ops)
+# --------------------------------------------------------------------------------------------------
+def soft_encode(ab, bins=None):
+    """Soft one-hot targets over the bins, and each pixel's nearest bin, for ab ``(..., 2)`` in Lab
+    units: ``(targets (..., Q), nearest (...))``. The :data:`SOFT_NEIGHBOURS` nearest bins get
+    weights ∝ exp(−d² / 2σ²) (σ = :data:`SOFT_SIGMA`) that sum to 1; the others 0. ``bins``: the
+    centres, default :func:`ab_bins`. ``keras.ops``."""
+    from keras import ops
+
+    bins = ops.convert_to_tensor(ab_bins() if bins is None else bins, dtype="float32")
+    d2 = ops.sum(ops.square(ops.expand_dims(ops.cast(ab, "float32"), -2) - bins), axis=-1)
+    neg_d2, index = ops.top_k(-d2, SOFT_NEIGHBOURS)
+    weights = ops.softmax(neg_d2 / (2 * SOFT_SIGMA**2), axis=-1)  # = normalised exp(-d²/2σ²)
+    one_hot = ops.one_hot(index, bins.shape[0])
+    return ops.sum(one_hot * ops.expand_dims(weights, -1), axis=-2), index[..., 0]
+
+
+def decode_logits(logits, temperature: float = DEFAULT_TEMPERATURE):
+    """Annealed mean (Zhang et al. 2016): ab = Σ softmax(logits / T) · bin centre, in Lab units,
+    ``(..., Q)`` → ``(..., 2)``. Default T = 0.38 (:data:`colored.config.DEFAULT_TEMPERATURE`).
+
+    T → 0 is the mode (vivid, noisy); T = 1 the mean (the sepia of MSE). ``keras.ops`` so it can
+    run in a compiled metric as well as at inference.
+    """
+    from keras import ops
+
+    bins = ops.convert_to_tensor(ab_bins(), dtype="float32")
+    probabilities = ops.softmax(ops.cast(logits, "float32") / temperature, axis=-1)
+    return ops.einsum("...q,qc->...c", probabilities, bins)
+
+
+# --------------------------------------------------------------------------------------------------
+# priors and class rebalancing
+# --------------------------------------------------------------------------------------------------
+def ab_prior(ab_images: Iterable[np.ndarray]) -> np.ndarray:
+    """Empirical probability ``(Q,)`` of each bin, pooled over the pixels of an iterable of ab
+    arrays (Lab units). Not :func:`colored.metrics.ab_cell_prior` (22×22 cells, for evaluation)."""
+    counts = np.zeros(num_bins(), np.float64)
+    for ab in ab_images:
+        counts += np.bincount(nearest_bin(ab).ravel(), minlength=len(counts))
+    return counts / max(counts.sum(), 1.0)
+
+
+def rebalancing_weights(prior: np.ndarray, lam: float = REBALANCE_LAMBDA,
+                        smooth_sigma: float = SOFT_SIGMA) -> np.ndarray:
+    """Zhang's class-rebalancing weights ``(Q,)`` from a prior over the bins:
+    ((1 − λ)·smoothed prior + λ/Q)⁻¹, normalised so that Σ prior·w = 1 (over the smoothed prior).
+
+    The prior is first smoothed with a Gaussian over ab (σ = 5, as Zhang does) so empty neighbours
+    of common colours don't get extreme weights. λ = 1 gives uniform weights.
+    """
+    bins = ab_bins()
+    d2 = ((bins[:, None, :] - bins[None]) ** 2).sum(-1)
+    smoothed = np.exp(-d2 / (2 * smooth_sigma**2)) @ np.asarray(prior, np.float64)
+    smoothed /= smoothed.sum()
+    weights = 1.0 / ((1 - lam) * smoothed + lam / len(bins))
+    weights /= (smoothed * weights).sum()
+    return weights.astype(np.float32)
+
+
+def image_prior(paths: Iterable[str | Path], image_size: int) -> np.ndarray:
+    """:func:`ab_prior` of the photos at ``paths``, resized to ``image_size``² as training sees them."""
+    from colored.pipeline import load_resized
+
+    return ab_prior(color.rgb_to_lab(load_resized(p, image_size))[..., 1:] for p in paths)
+
+
+def prior_cache_key(paths: Iterable[str | Path], image_size: int) -> str:
+    """What :func:`cached_prior` files are named by: the photos (resolved path and modification
+    time, order ignored), the image size and the number of bins."""
+    ident = "|".join(f"{Path(p).resolve()}:{Path(p).stat().st_mtime_ns}" for p in sorted(map(str, paths)))
+    return hashlib.sha1(f"{ident}|{image_size}|{num_bins()}".encode()).hexdigest()[:16]
+
+
+def cached_prior(paths: list[str | Path], image_size: int, cache_dir: str | Path) -> np.ndarray:
+    """The training set's :func:`image_prior`, computed once and cached (atomically) as
+    ``cache_dir/ab_prior_<key>.npy`` (:func:`prior_cache_key`)."""
+    from colored.imageio import atomic_write_bytes
+
+    file = Path(cache_dir) / f"ab_prior_{prior_cache_key(paths, image_size)}.npy"
+    if file.exists():
+        return np.load(file)
+    prior = image_prior(paths, image_size)
+    buffer = io.BytesIO()
+    np.save(buffer, prior)
+    atomic_write_bytes(file, buffer.getvalue())
+    return prior
