@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     download = sub.add_parser("download", help="fetch a dataset (Kaggle, or the offline sample)",
                               description="Fetch a dataset into DATA_DIR/<source>.")
-    download.add_argument("--source", default="sample", help="sample (offline, default) or kaggle")
+    download.add_argument("--source", default="sample", help="sample (offline, default), kaggle (needs credentials), or auto (kaggle when credentials are found, else sample)")
     download.add_argument("--data-dir", default="data", help="where datasets land (default: data)")
     download.set_defaults(func=cmd_download)
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from colored.imageio import IMAGE_EXTENSIONS, atomic_write_text, ensure_writable_dir, write_image
+from colored.imageio import IMAGE_EXTENSIONS, atomic_write_text, ensure_writable_dir, image_files, write_image
+from colored.kaggle import DATA_DIR_FIX, SAMPLE_HINT
 
 __all__ = [
     "DATA_DIR_FIX",
@@ -38,22 +39,13 @@ __all__ = [
 #: The named sources of :func:`get_dataset` (any other value is a folder of images).
 SOURCES = ("sample", "kaggle", "auto")
 
-#: The fix named when a dataset folder cannot be written (OutputDirError's message).
-DATA_DIR_FIX = "choose another --data-dir (Python: data_dir=...)"
-
-#: How to get photos without network or account, named in the errors of a missing dataset.
-SAMPLE_HINT = "`colored download --source sample` builds a small offline sample dataset"
+# DATA_DIR_FIX (the fix named when a dataset folder cannot be written) and SAMPLE_HINT (how to get
+# photos without network or account) are defined in colored.kaggle, which this module imports.
 
 
 # --------------------------------------------------------------------------------------------------
 # Finding images and splits
 # --------------------------------------------------------------------------------------------------
-
-
-def _is_hidden(path: Path, root: Path) -> bool:
-    # Dot-files are never photos we want: macOS "._x.jpg" AppleDouble files have image extensions
-    # but are not images, ".ipynb_checkpoints/" holds copies, and our own temp files start with ".".
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
 def find_images(folder: str | Path, recursive: bool = True) -> list[Path]:
@@ -75,12 +67,7 @@ def find_images(folder: str | Path, recursive: bool = True) -> list[Path]:
         )
     if not root.is_dir():
         raise NotADirectoryError(f"{str(folder)!r} is a file, not a folder of images")
-    candidates = root.rglob("*") if recursive else root.iterdir()
-    images = sorted(
-        path
-        for path in candidates
-        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file() and not _is_hidden(path, root)
-    )
+    images = image_files(root, recursive)
     if not images:
         where = "or its sub-folders " if recursive else ""
         raise ValueError(

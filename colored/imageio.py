@@ -538,6 +538,18 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, sync: bool = True) -> P
     return atomic_write(path, lambda handle: handle.write(data), sync=sync)
 
 
+def image_files(folder: str | Path, recursive: bool = True) -> list[Path]:
+    """The image files in ``folder`` (by suffix, :data:`IMAGE_EXTENSIONS`, any case), sorted; hidden
+    files and folders are skipped. Dot-files are never photos we want: macOS "._x.jpg" AppleDouble
+    files have image suffixes but are not images, ".ipynb_checkpoints/" holds copies, and temporary
+    files start with ".". :func:`colored.data.find_images` adds the errors for a missing or empty folder."""
+    root = Path(folder).expanduser()
+    candidates = root.rglob("*") if recursive else root.iterdir()
+    return sorted(path for path in candidates
+                  if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
+                  and not any(part.startswith(".") for part in path.relative_to(root).parts))
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically: a kill leaves the old file or the new one, never half."""
     return atomic_write_bytes(path, text.encode())

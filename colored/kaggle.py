@@ -26,8 +26,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from colored.data import DATA_DIR_FIX, SAMPLE_HINT, find_images
-from colored.imageio import ensure_writable_dir
+from colored.imageio import ensure_writable_dir, image_files
+
+#: The fix named when a dataset folder cannot be written (OutputDirError's message). Here, not in
+#: colored.data, because data imports this module (get_dataset dispatches to it), not the reverse.
+DATA_DIR_FIX = "choose another --data-dir (Python: data_dir=...)"
+#: How to get photos without network or account, named in the errors of a missing dataset.
+SAMPLE_HINT = "`colored download --source sample` builds a small offline sample dataset"
 
 __all__ = [
     "KAGGLE_DATASET",
@@ -256,8 +261,8 @@ def _ensure_authenticated(api: Any) -> None:
 
 def _count_images(folder: Path) -> int:
     try:
-        return len(find_images(folder))
-    except (OSError, ValueError):
+        return len(image_files(folder))
+    except OSError:
         return 0
 
 
@@ -380,7 +385,7 @@ def download_kaggle(target: str | Path = "data/kaggle", api: Any = None, quiet: 
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         # The temporary folder sits next to target (same filesystem) so that moving into place is a
-        # rename; its leading dot hides it from find_images.
+        # rename; its leading dot hides it from image_files.
         with tempfile.TemporaryDirectory(prefix=f".{target.name}-download-", dir=target.parent) as tmp:
             tmp_dir = Path(tmp)
             zip_dir = tmp_dir / "zip"
