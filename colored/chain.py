@@ -374,6 +374,10 @@ def run_chain(params: Mapping[str, Any] | None = None, out_dir: str | Path | Non
     prepare_out_dir(out_dir, overwrite=overwrite, owned=_owned_out_dir)
     ensure_kernel(kernel_name)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if log:  # only now: a refused parameter or folder must not read as if the chain had started
+        given = {k: v for k, v in params.items() if k not in ("run_dir", "out_dir")}
+        log(f"running {len(names)} notebook(s) into {out_dir}/"
+            + (f" with {json.dumps(given, default=str)}" if given else " with the reference parameters"))
     record: dict[str, Any] = {"params": params, "kernel": kernel_name, "notebooks": {}}
     executed: list[Path] = []
     for name, src in zip(names, sources):

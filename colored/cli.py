@@ -382,8 +382,6 @@ def add_chain_parsers(subparsers) -> None:
 
 def _run_chain(params: dict, out: Path | None, notebooks: list[str], kernel: str, overwrite: bool = False) -> int:
     out_dir = out or chain.timestamped_run_dir()
-    print(f"running {len(notebooks)} notebook(s) into {out_dir}/"
-          + (f" with {json.dumps(params, default=str)}" if params else " with the reference parameters"))
     start = time.perf_counter()
     chain.run_chain(params, out_dir, notebooks, kernel_name=kernel, overwrite=overwrite)
     print(f"{'total':<28} {time.perf_counter() - start:6.1f} s\nresults (executed notebooks, figures, "
