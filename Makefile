@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@echo "== setting up $(VENV) (first run only: ~2-3 min, ~3 GB) =="
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	@# the distribution was called "colored" before it became "colored-lab": drop an old install of it
+	$(PY) -m pip uninstall -q -y colored 2>/dev/null || true
 	$(PY) -m pip install -q -e '.[test]' $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) || { \
 	  echo "== the pinned install failed: $(CONSTRAINTS) was tested on the Python and platform named in its header;"; \
 	  echo "== 'make setup CONSTRAINTS=' installs the newest releases within pyproject.toml's ranges instead =="; \

@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_parser(sub)
     add_baselines_parser(sub)
     add_chain_parsers(sub)
+    add_notebooks_parser(sub)
     return parser
 
 
@@ -407,6 +408,56 @@ def cmd_chain(args: argparse.Namespace) -> int:
         return 0
     return _run_chain(chain.chain_params(args.params_file, args.param or ()), args.out, notebooks, args.kernel,
                       overwrite=args.overwrite)
+
+
+# ---------------------------------------------------------------------------------------------
+# colored notebooks (colored.publish)
+
+
+def add_notebooks_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "notebooks", help="set where the lab is published (the notebooks' Colab badges and install lines)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "The notebooks' Colab badges and their setup cells' install line (pip install\n"
+            "git+https://github.com/OWNER/NAME@REF) name the GitHub repository the lab is published in.\n"
+            "One setting holds it (PUBLISHED in colored/publish.py); --repo rewrites that setting and every\n"
+            "badge and install line of the seven notebooks (outputs untouched), README.md and\n"
+            "notebooks/README.md, in this checkout. Without --repo: check that they all agree\n"
+            "(exit 1, listing each one that does not)."),
+        epilog=("examples:\n"
+                "  colored notebooks --repo alice/colored@main   (then commit, push, open 01's badge)\n"
+                "  colored notebooks                              (where is it published? do all agree?)"))
+    parser.add_argument("--repo", metavar="OWNER/NAME[@REF]", default=None,
+                        help="the GitHub repository (and branch, tag or commit; default main) to point at")
+    parser.set_defaults(func=cmd_notebooks)
+    return parser
+
+
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    from colored import publish
+
+    if args.repo is not None:
+        try:
+            repo = publish.parse_repository(args.repo)
+        except ValueError as error:
+            return _usage_error("notebooks", error)
+        changed = publish.set_published(repo)
+        for path in changed:
+            print(f"rewrote {path.relative_to(publish.ROOT)}")
+        print(f"the lab is published at {repo} ({len(changed)} file(s) changed): commit and push, then open "
+              f"{repo.badge_url('01_data_download.ipynb')}")
+    setting = repo if args.repo is not None else publish.published()
+    problems = publish.find_mismatches(repo=setting)
+    for problem in problems:
+        print(f"colored notebooks: {problem}", file=sys.stderr)
+    if problems:
+        print(f"colored notebooks: error: {len(problems)} place(s) disagree with PUBLISHED in colored/publish.py; "
+              f"`colored notebooks --repo {setting}` rewrites them", file=sys.stderr)
+        return 1
+    if args.repo is None:
+        print(f"the lab is published at {setting}: every badge and install line agrees")
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------

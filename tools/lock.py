@@ -1,4 +1,4 @@
-"""Print the constraints file: the exact version of every package that ``colored[test]`` pulls in,
+"""Print the constraints file: the exact version of every package that ``colored-lab[test]`` pulls in,
 as installed in the environment running this script (``make lock`` writes it to constraints.txt).
 
 Only the project's dependency tree is written (walked through the installed packages' metadata),
@@ -13,7 +13,7 @@ from importlib import metadata
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-ROOT = "colored"
+ROOT = "colored-lab"  # the distribution (pyproject.toml), not the import name
 # Installer tooling, left out like `pip freeze` does: a venv brings its own, and a pinned old
 # setuptools would block installing anything that needs a newer one (torch does).
 TOOLING = {"pip", "setuptools", "wheel"}
