@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from colored import chain, colorize, evaluate, inference, metrics
-from colored.config import DEFAULT_TEMPERATURE, Config, ConfigError, parse_field_text
+from colored.config import DEFAULT_CONFIDENCE, DEFAULT_TEMPERATURE, Config, ConfigError, parse_field_text
 from colored.imageio import IMAGE_EXTENSIONS, WRITE_FORMATS, OutputDirError, ensure_writable_dir
 
 
@@ -41,6 +41,14 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a number ≥ 0."""
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number ≥ 0, got {text}")
     return value
 
 
@@ -173,6 +181,11 @@ def add_colorize_parser(subparsers) -> argparse.ArgumentParser:
                         help="images per model call (default: 8)")
     parser.add_argument("--temperature", type=positive_float, default=None, metavar="T",
                         help=f"annealed-mean temperature for classification models (default {DEFAULT_TEMPERATURE})")
+    parser.add_argument("--confidence", type=non_negative_float, default=None, metavar="C",
+                        help="confidence-aware decoding strength for classification models: colour pulled toward "
+                             f"the mean where the model is unsure; 0 = off (default {DEFAULT_CONFIDENCE})")
+    parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                        help=f"average with the prediction for the mirrored photo (default: {inference.DEFAULT_FLIP})")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=cmd_colorize)
     return parser
@@ -227,7 +240,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         return usage_error(error)
     report = colorize.colorize_paths(args.inputs, outdir, model, recursive=args.recursive, format=args.format,
                                      batch_size=args.batch_size, temperature=args.temperature,
-                                     progress=not args.quiet, embedder=embedder, overwrite=args.overwrite)
+                                     confidence=args.confidence, flip=args.flip, progress=not args.quiet, embedder=embedder, overwrite=args.overwrite)
     print(report.summary())
     if report.done:
         print(f"output: {outdir}")
@@ -265,6 +278,11 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--temperature", nargs="+", type=positive_float, default=None, metavar="T",
                         help="annealed-mean temperature(s) for classification models (give FOLDERs first): each is scored at "
                              f"every T given (default {DEFAULT_TEMPERATURE}); other methods ignore it")
+    parser.add_argument("--confidence", nargs="+", type=non_negative_float, default=None, metavar="C",
+                        help="confidence-aware decoding strength(s) for classification models, each scored at every "
+                             f"T (default {DEFAULT_CONFIDENCE}; 0 = plain annealed mean)")
+    parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                        help=f"models: average with the mirrored photo's prediction (default: {inference.DEFAULT_FLIP})")
     parser.add_argument("--out", type=Path, default=Path("runs/evaluate"), metavar="DIR",
                         help="output folder (default: runs/evaluate; created, and checked writable before scoring)")
     parser.add_argument("--size", type=positive_int, default=metrics.EVAL_SIZE,
@@ -290,7 +308,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         return usage_error(f"cannot write to the output folder {out} (it exists and is a file): choose another --out")
     try:
-        methods = evaluate.resolve_methods(args.models, args.temperature)
+        methods = evaluate.resolve_methods(args.models, args.temperature, args.confidence, args.flip)
     except inference.ModelNotFoundError as error:
         return usage_error(error)
     # the output folder is checked (created, a probe file written) before the long scoring starts,

@@ -240,8 +240,8 @@ def plan_outputs(inputs: Iterable[str | Path], outdir: str | Path, *, recursive:
 
 def colorize_paths(inputs: Sequence[str | Path], outdir: str | Path, model: Any = None, *, recursive: bool = False,
                    format: str | None = None, batch_size: int = 8,  # noqa: A002
-                   temperature: float | None = None, progress: bool = True, embedder: Any = None,
-                   overwrite: bool = False) -> ColorizeReport:
+                   temperature: float | None = None, confidence: float | None = None, flip: bool | None = None,
+                   progress: bool = True, embedder: Any = None, overwrite: bool = False) -> ColorizeReport:
     """Colorize files and folders into ``outdir``; bad files are reported, never fatal.
 
     - Folders are expanded with :func:`expand_inputs` (``recursive`` for sub-folders); the relative
@@ -257,7 +257,8 @@ def colorize_paths(inputs: Sequence[str | Path], outdir: str | Path, model: Any 
       atomically. (A file that appears there during the run is kept too.)
     - Files that cannot be decoded, colorized or written are listed in ``report.failed`` with the
       reason; every other file is still colorized. Several images go through the model per call
-      (:func:`colored.inference.colorize_stream`).
+      (:func:`colored.inference.colorize_stream`, which also says what ``temperature``,
+      ``confidence`` and ``flip`` do; None: the package defaults).
     """
     if model is None or isinstance(model, (str, os.PathLike)):
         model = load_model(model)
@@ -270,7 +271,7 @@ def colorize_paths(inputs: Sequence[str | Path], outdir: str | Path, model: Any 
     bar = tqdm(total=len(plan.jobs), desc="colorize", unit="img", disable=not progress, file=sys.stderr)
     try:
         for result in colorize_stream(plan.jobs, model, batch_size=batch_size, temperature=temperature,
-                                      embedder=embedder, decode=lambda job: read_image(job.source),
+                                      confidence=confidence, flip=flip, embedder=embedder, decode=lambda job: read_image(job.source),
                                       timings=report.timings):
             job = result.item
             bar.update(1)

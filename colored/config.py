@@ -46,6 +46,8 @@ class ConfigError(ValueError):
 #: Annealed-mean temperature of the classification head (Zhang et al. 2016): lower is more vivid,
 #: 1.0 the plain mean. Config.temperature, colored.bins.decode_logits and the CLI default to it.
 DEFAULT_TEMPERATURE = 0.38
+#: Strength of confidence-aware decoding (colored.bins.decode_logits): 0 is plain annealed mean.
+DEFAULT_CONFIDENCE = 0.0
 
 
 @dataclass
@@ -73,6 +75,11 @@ class Config:
     batch_norm: bool = False  # the seed has none; helps the classification head train on CPU
     loss: Literal["mse", "classification"] = "mse"
     temperature: float = DEFAULT_TEMPERATURE  # annealed-mean decoding for the classification head
+    # confidence-aware decoding (colored.bins.decode_logits): per pixel, pull the colour toward the
+    # distribution's mean as the predicted distribution spreads; 0 = off
+    confidence: float = DEFAULT_CONFIDENCE
+    init_weights: str | None = None  # a .keras model (same architecture) whose weights start training
+    exclude_validation: bool = False  # train without colored.data.is_validation photos; validate on them
     # training
     epochs: int = 200
     learning_rate: float = 1e-3
@@ -179,7 +186,7 @@ def validate_fields(values: Mapping[str, Any]) -> None:
 # --------------------------------------------------------------------------------------------------
 
 #: Lower bounds of the numeric fields (inclusive; ``_POSITIVE`` ones must be > 0).
-_AT_LEAST = {"image_size": 16, "batch_size": 1, "augment_views": 1, "limit": 1, "embedding_dim": 1,
+_AT_LEAST = {"confidence": 0, "image_size": 16, "batch_size": 1, "augment_views": 1, "limit": 1, "embedding_dim": 1,
              "epochs": 1, "steps_per_epoch": 1, "lr_patience": 0, "figure_every": 1, "seed": 0,
              "workers": 0, "max_queue_size": 1, "steps_per_execution": 1}
 _POSITIVE = {"temperature", "learning_rate", "max_minutes", "ab_accuracy_threshold"}

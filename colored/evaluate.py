@@ -14,7 +14,8 @@ What is measured, and how (the protocol of :mod:`colored.metrics`):
      an oracle flat guess: what an MSE model collapses to, knowing the true mean colour);
    - a model (loaded Keras model or ``.keras`` path): exactly :mod:`colored.inference`'s path
      (:func:`colored.inference.colorize_stream`) — L resized (bicubic) to the network's own input size, ab predicted there (classification
-     models decoded by annealed mean at ``temperature``, default 0.38), ab upsampled bilinearly to
+     models decoded by annealed mean at ``temperature``, confidence-aware with ``confidence``: the
+     package defaults unless given; ``flip``: mirror averaging), ab upsampled bilinearly to
      256² and joined with the prepared image's full 256² L;
 
 4. :func:`colored.metrics.evaluate` scores prediction against ground truth. The **rebalanced AuC**
@@ -56,8 +57,8 @@ from typing import Any
 import numpy as np
 
 from colored import metrics
-from colored.config import DEFAULT_TEMPERATURE
-from colored.inference import IncompatibleModelError, ModelNotFoundError, check_model, colorize_stream, load_model
+from colored.config import DEFAULT_CONFIDENCE, DEFAULT_TEMPERATURE
+from colored.inference import DEFAULT_FLIP, IncompatibleModelError, ModelNotFoundError, check_model, colorize_stream, load_model
 
 #: Baseline methods, by the name ``--model`` / ``method`` accepts.
 BASELINE_NAMES = tuple(metrics.BASELINES)  # ("gray", "mean-ab")
@@ -184,6 +185,8 @@ class Method:
     method: Any
     temperature: float | None = None
     title: str | None = None
+    confidence: float | None = None  # classification models; None: DEFAULT_CONFIDENCE
+    flip: bool | None = None  # models; None: colored.inference.DEFAULT_FLIP
 
     @property
     def is_gray(self) -> bool:
@@ -202,18 +205,26 @@ def unique_labels(labels: Sequence[str]) -> list[str]:
     return out
 
 
-def resolve_methods(specs: Sequence[Any], temperatures: Sequence[float] | None = None) -> list[Method]:
+def resolve_methods(specs: Sequence[Any], temperatures: Sequence[float] | None = None,
+                    confidences: Sequence[float] | None = None, flip: bool | None = None) -> list[Method]:
     """Specs (``.keras`` paths, models, baseline names) → :class:`Method` list, in order: each
-    classification model once per temperature (default :data:`~colored.config.DEFAULT_TEMPERATURE`),
-    labels by :func:`method_label`, made unique. Raises :class:`~colored.inference.ModelNotFoundError`
+    classification model once per temperature (default :data:`~colored.config.DEFAULT_TEMPERATURE`)
+    and confidence (default :data:`~colored.config.DEFAULT_CONFIDENCE`; ``c=…`` added to the
+    label when several are given or it is not the default), every model with ``flip``; labels by
+    :func:`method_label`, made unique. Raises :class:`~colored.inference.ModelNotFoundError`
     (and :class:`~colored.inference.IncompatibleModelError`) as :func:`resolve_method` does."""
     methods = []
     for spec in specs:
         method = resolve_method(spec)
         if _classification(method):
-            methods += [Method(method_label(spec, t), method, t) for t in temperatures or [DEFAULT_TEMPERATURE]]
-        else:
+            cs = list(confidences or [DEFAULT_CONFIDENCE])
+            show_c = len(cs) > 1 or cs != [DEFAULT_CONFIDENCE]
+            methods += [Method(method_label(spec, t) + (f" c={c:g}" if show_c else ""), method, t, confidence=c,
+                               flip=flip) for t in temperatures or [DEFAULT_TEMPERATURE] for c in cs]
+        elif isinstance(method, str):
             methods.append(Method(method_label(spec), method))
+        else:
+            methods.append(Method(method_label(spec), method, flip=flip))
     for method, label in zip(methods, unique_labels([m.label for m in methods])):
         method.label = label
     return methods
@@ -236,7 +247,8 @@ def _clean(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "name"}
 
 
-def _predictions(eval_set: EvalSet, method: Any, temperature: float | None, batch_size: int):
+def _predictions(eval_set: EvalSet, method: Any, temperature: float | None, batch_size: int,
+                 confidence: float | None = None, flip: bool | None = None):
     """Prepared-size RGB predictions of a resolved method, one per ground truth, in order."""
     if isinstance(method, str):
         fn = metrics.BASELINES[method]
@@ -246,14 +258,15 @@ def _predictions(eval_set: EvalSet, method: Any, temperature: float | None, batc
     # Every model call gets exactly `batch_size` images (the last one padded): one compiled shape per
     # model, whatever the set sizes (Keras traces / XLA-compiles a function per batch shape: seconds each).
     for result in colorize_stream(eval_set.trues, method, batch_size=batch_size, temperature=temperature,
-                                  even_batches=False):
+                                  confidence=confidence, flip=flip, even_batches=False):
         if result.error is not None:
             raise result.error
         yield result.rgb
 
 
-def score_set(eval_set: EvalSet, method: Any, *, temperature: float | None = None, batch_size: int = 8,
-              progress: bool = True, keep: int = 0, desc: str | None = None
+def score_set(eval_set: EvalSet, method: Any, *, temperature: float | None = None, confidence: float | None = None,
+              flip: bool | None = None, batch_size: int = 8, progress: bool = True, keep: int = 0,
+              desc: str | None = None
               ) -> tuple[list[dict[str, Any]], dict[str, Any], list[np.ndarray]]:
     """Score one (resolved or not) method on a loaded :class:`EvalSet`.
 
@@ -271,7 +284,7 @@ def score_set(eval_set: EvalSet, method: Any, *, temperature: float | None = Non
     bar = tqdm(total=len(eval_set), desc=desc or f"{eval_set.name}: {method_label(method, temperature)}",
                unit="img", disable=not progress, file=sys.stderr, leave=False)
     try:
-        for i, (pred, true) in enumerate(zip(_predictions(eval_set, method, temperature, batch_size),
+        for i, (pred, true) in enumerate(zip(_predictions(eval_set, method, temperature, batch_size, confidence, flip),
                                              eval_set.trues)):
             per_image.append({"name": eval_set.names[i], **metrics.image_metrics(pred, true, prior)})
             if i < keep:
@@ -282,6 +295,9 @@ def score_set(eval_set: EvalSet, method: Any, *, temperature: float | None = Non
     summary: dict[str, Any] = metrics.summarize([_clean(r) for r in per_image])
     if _classification(method):
         summary["temperature"] = DEFAULT_TEMPERATURE if temperature is None else float(temperature)
+        summary["confidence"] = DEFAULT_CONFIDENCE if confidence is None else float(confidence)
+    if not isinstance(method, str):
+        summary["flip"] = float(DEFAULT_FLIP if flip is None else flip)
     summary["n_skipped"] = float(len(eval_set.skipped))
     summary["skipped"] = [{"name": n, "reason": r} for n, r in eval_set.skipped]
     return per_image, summary, kept
@@ -334,7 +350,8 @@ def score_methods(eval_set: EvalSet, methods: Sequence[Method], *, name: str | N
     scores.gallery = {f"{name}/{eval_set.names[i]}": [eval_set.trues[i], metrics.gray_prediction(eval_set.trues[i])]
                       for i in range(keep)}
     for m in methods:
-        per_image, summary, kept = score_set(eval_set, m.method, temperature=m.temperature, batch_size=batch_size,
+        per_image, summary, kept = score_set(eval_set, m.method, temperature=m.temperature, confidence=m.confidence,
+                                             flip=m.flip, batch_size=batch_size,
                                              progress=progress, keep=keep, desc=f"{name}: {m.label}")
         scores.summaries[m.label] = {k: v for k, v in summary.items() if k != "skipped"}
         scores.per_image[m.label] = per_image
@@ -382,7 +399,8 @@ def evaluate_sets(folders: Sequence[str | Path], methods: Sequence[Method], *, s
         report["sets"][set_name] = {
             "folder": str(folder), "n_images": len(eval_set),
             "skipped": [{"name": n, "reason": r} for n, r in eval_set.skipped],
-            "methods": {m.label: {"temperature": m.temperature, "mean": scores.summaries[m.label],
+            "methods": {m.label: {"temperature": m.temperature, "confidence": m.confidence, "flip": m.flip,
+                                  "mean": scores.summaries[m.label],
                                   "per_image": scores.per_image[m.label]} for m in methods}}
         tables[set_name] = scores.summaries
         rows.update(scores.gallery)
@@ -492,6 +510,8 @@ def protocol(size: int) -> dict[str, Any]:
             "auc_thresholds": "0..150 ab units",
             "rebalancing_prior": "22x22 ab prior of the set being scored (its ground truths)",
             "js_histogram": "22x22 cells of 10 ab units over [-110, 110)^2, bits",
+            "confidently_wrong": f"share of pixels with predicted C*ab >= {metrics.CONFIDENT_CHROMA:g} and ab error "
+                                 f">= {metrics.WRONG_AB_ERROR:g}",
             "ratios": "ratio of means (mean prediction / mean ground truth)"}
 
 

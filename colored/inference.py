@@ -6,11 +6,18 @@ folders), :func:`colored.evaluate.score_set` (the evaluation protocol) and the t
 
 1. decode it (:func:`colored.imageio.read_image`: any size, EXIF orientation, 8/16-bit, gray,
    palette, alpha, CMYK, first frame of a GIF);
-2. :func:`preprocess`: compute its full-resolution Lab lightness ``L`` and resize ``L`` to the
-   network's square training size ``S×S`` (bicubic, antialiased). A non-square photo is squashed,
-   not cropped or padded: the network sees the whole scene, and its prediction is stretched back;
-3. :func:`predict_ab`: the network predicts ``ab`` at ``S×S``, several photos per call, every call
-   padded to one batch shape (one compile) that splits evenly over data-parallel replicas;
+2. :func:`preprocess`: compute its full-resolution Lab lightness ``L`` and resize ``L`` (bicubic,
+   antialiased) to :func:`network_size`: for a fully convolutional model (no fusion, e.g. the
+   packaged default) the **shorter side becomes the training size S and the aspect ratio is kept**
+   (the longer side rounded to a multiple of :func:`colored.config.size_multiple`, what the
+   strides need), so objects keep their shape; a fusion model (its ImageNet embedding input is
+   fixed-size, and the embedder sees a square) gets the square ``S×S``, the photo squashed, not
+   cropped or padded: the network sees the whole scene, and its prediction is stretched back;
+3. :func:`predict_ab`: the network predicts ``ab`` there (classification: decoded by annealed mean
+   at ``temperature``, confidence-aware with ``confidence``, :func:`colored.bins.decode_logits`;
+   ``flip``: averaged with the prediction for the mirrored photo), several photos per call, every
+   call padded to one batch shape (one compile per shape) that splits evenly over data-parallel
+   replicas;
 4. :func:`recombine`: ``ab`` is upsampled bilinearly to the photo's full size (colour is smooth,
    bilinear does not overshoot) and joined with the photo's *own* full-resolution ``L`` → RGB.
 
@@ -39,13 +46,15 @@ import numpy as np
 from PIL import Image
 
 from colored import color
-from colored.config import DEFAULT_TEMPERATURE
+from colored.config import DEFAULT_CONFIDENCE, DEFAULT_TEMPERATURE
 from colored.imageio import DecodedImage, decode_array, decode_pil, read_image
 
 #: Where ``load_model()`` looks when no path is given (shipped with the package once trained).
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "weights" / "default.keras"
 #: Environment variable naming a model to use when none is given.
 MODEL_ENV_VAR = "COLORED_MODEL"
+#: Test-time horizontal-flip averaging by default (``flip``): see docs/vivid_colour.md.
+DEFAULT_FLIP = False
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -220,8 +229,57 @@ def _resize_plane(plane: np.ndarray, size: tuple[int, int], resample: Image.Resa
     return np.asarray(image.resize((width, height), resample), dtype=np.float32)
 
 
+def _architecture(model) -> str | None:
+    """``"full"`` / ``"simplified"`` from the network's name (:func:`colored.model.build_model`)."""
+    from colored.model import inference_model
+
+    name = getattr(inference_model(model), "name", "")
+    return "full" if name.startswith("FullModel") else "simplified" if name.startswith("SimplifiedModel") else None
+
+
+def network_size(model, height: int, width: int) -> tuple[int, int]:
+    """``(h, w)`` the network predicts a ``height × width`` photo at.
+
+    Fusion models (fixed-size embedding input) and models of an unknown architecture: their square
+    training size. Fully convolutional models: the shorter side at the training size S, the longer
+    one ``S × long / short`` rounded to a multiple of :func:`colored.config.size_multiple` (16 for
+    the FullModel), at least S. A square photo gets ``S×S`` either way.
+    """
+    from colored.config import size_multiple
+    from colored.model import inference_model, input_size, needs_embedding
+
+    size = input_size(model)
+    architecture = _architecture(model)
+    if needs_embedding(inference_model(model)) or architecture is None or size[0] != size[1]:
+        return size
+    side, multiple = size[0], size_multiple(architecture)
+    if height == width:
+        return side, side
+    long_side = max(side, int(round(side * max(height, width) / min(height, width) / multiple)) * multiple)
+    return (side, long_side) if height < width else (long_side, side)
+
+
+def flexible_model(model):
+    """The L-input network with a ``(None, None, None, 1)`` input (fully convolutional models), so
+    it runs at any :func:`network_size`; built once per model (a clone sharing no state), then
+    cached on it. Other models: the network itself."""
+    import keras
+
+    from colored.model import inference_model, needs_embedding
+
+    core = inference_model(model)
+    if needs_embedding(core) or tuple(core.inputs[0].shape[1:3]) == (None, None):
+        return core
+    cached = getattr(core, "_colored_flexible", None)
+    if cached is None:
+        cached = keras.models.clone_model(core, input_tensors=keras.Input((None, None, 1), name="L"))
+        cached.set_weights(core.get_weights())
+        core._colored_flexible = cached
+    return cached
+
+
 def preprocess(image: DecodedImage, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """→ (full-resolution ``L`` ``(H, W)``, network input ``L/100`` ``(S, S, 1)``)."""
+    """→ (full-resolution ``L`` ``(H, W)``, network input ``L/100`` ``(h, w, 1)``) for ``size = (h, w)``."""
     full = color.lightness(image.rgb)
     small = np.clip(_resize_plane(full, size, Image.Resampling.BICUBIC), 0.0, color.L_SCALE)
     return full, color.normalize_l(small)[..., None]
@@ -234,14 +292,19 @@ def _padded(array: np.ndarray, count: int) -> np.ndarray:
     return np.concatenate([array, np.repeat(array[-1:], count - len(array), axis=0)])
 
 
-def predict_ab(model, l_norm: np.ndarray, embeddings: np.ndarray | None = None, temperature: float | None = None,
-               *, embedder: Any = None, batch_size: int | None = None) -> np.ndarray:
-    """Network ``L/100`` ``(N, S, S, 1)`` → ``ab`` in Lab units ``(N, S, S, 2)`` (float32).
+def predict_output(model, l_norm: np.ndarray, embeddings: np.ndarray | None = None, *, embedder: Any = None,
+                   batch_size: int | None = None, flip: bool | None = None) -> np.ndarray:
+    """Network ``L/100`` ``(N, h, w, 1)`` → its raw output: ``ab/128`` ``(N, h, w, 2)`` (regression)
+    or logits ``(N, h/2, w/2, Q)`` (classification), float32.
 
-    ``model``: the network or its ``lab_in_graph`` training wrapper. For a fusion model the
+    ``model``: the network or its ``lab_in_graph`` training wrapper; any ``h × w`` for a fully
+    convolutional one (:func:`flexible_model`), its own size otherwise. For a fusion model the
     embedding is computed from the gray image (by ``embedder``, else :func:`imagenet_embedder`)
-    unless ``embeddings`` are given. ``temperature``: annealed-mean decoding of classification
-    models (default :data:`colored.config.DEFAULT_TEMPERATURE`); regression models ignore it.
+    unless ``embeddings`` are given. ``flip`` (default :data:`DEFAULT_FLIP`): also predict the
+    mirrored photos and average, un-mirrored: ab for regression, the *probabilities* for
+    classification (returned as their logarithm, so that ``softmax(output / T)`` anneals the
+    averaged distribution; where the two views disagree the average spreads, which confidence-aware
+    decoding reads as doubt).
 
     The one place batches are padded (the last image repeated, its results dropped): the model is
     called on batches of ``batch_size`` images (default: all ``N`` in one), rounded up to a
@@ -249,31 +312,70 @@ def predict_ab(model, l_norm: np.ndarray, embeddings: np.ndarray | None = None, 
     for the FullModel — so a smaller last batch costs more as a new compile than as a few padded
     images, and a data-parallel model needs batches that split evenly over its devices.
     """
-    import keras
-
-    from colored.bins import decode_logits
     from colored.model import inference_model, is_classification, needs_embedding
 
-    model = inference_model(model)
+    core = inference_model(model)
+    network = flexible_model(core) if tuple(l_norm.shape[1:3]) != tuple(core.inputs[0].shape[1:3]) else core
     count = len(l_norm)
     inputs = [np.asarray(l_norm, np.float32)]
-    if needs_embedding(model):
+    if needs_embedding(core):
         if embeddings is None:
             gray = color.lab_to_rgb(color.join_lab(color.denormalize_l(inputs[0]),
                                                    np.zeros(inputs[0].shape[:-1] + (2,), np.float32)))
-            embeddings = embedder_for(model, embedder).compute(gray)
+            embeddings = embedder_for(core, embedder).compute(gray)
         inputs.append(np.asarray(embeddings, np.float32))
-    shards = replicas(model)
+    shards = replicas(core)
     batch = max(1, int(batch_size or count))
     batch = -(-batch // shards) * shards
     total = -(-count // batch) * batch
-    inputs = [_padded(x, total) for x in inputs]
-    output = model.predict(inputs if len(inputs) > 1 else inputs[0], batch_size=batch, verbose=0)[:count]
-    if not is_classification(model):
+
+    def run(x: list[np.ndarray]) -> np.ndarray:
+        x = [_padded(v, total) for v in x]
+        return network.predict(x if len(x) > 1 else x[0], batch_size=batch, verbose=0)[:count].astype(np.float32)
+
+    output = run(inputs)
+    if not (DEFAULT_FLIP if flip is None else flip):
+        return output
+    mirrored = run([inputs[0][:, :, ::-1]] + inputs[1:])[:, :, ::-1]
+    if not is_classification(core):
+        return 0.5 * (output + mirrored)
+    return np.log(0.5 * (_softmax(output) + _softmax(mirrored)) + 1e-12).astype(np.float32)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def decode_output(model, output: np.ndarray, size: tuple[int, int], temperature: float | None = None,
+                  confidence: float | None = None) -> np.ndarray:
+    """:func:`predict_output`'s raw output → ``ab`` in Lab units ``(N, h, w, 2)`` at ``size = (h, w)``
+    (float32). Classification: :func:`colored.bins.decode_logits` at ``temperature`` and
+    ``confidence`` (defaults :data:`~colored.config.DEFAULT_TEMPERATURE`,
+    :data:`~colored.config.DEFAULT_CONFIDENCE`), upsampled bilinearly to ``size``; regression
+    models ignore both."""
+    import keras
+
+    from colored.bins import decode_logits
+    from colored.model import inference_model, is_classification
+
+    if not is_classification(inference_model(model)):
         return color.denormalize_ab(output).astype(np.float32)
-    ab = decode_logits(output, DEFAULT_TEMPERATURE if temperature is None else temperature)
-    ab = keras.ops.image.resize(ab, l_norm.shape[1:3], interpolation="bilinear")
+    ab = decode_logits(output, DEFAULT_TEMPERATURE if temperature is None else temperature,
+                       DEFAULT_CONFIDENCE if confidence is None else confidence)
+    ab = keras.ops.image.resize(ab, tuple(size), interpolation="bilinear")
     return keras.ops.convert_to_numpy(ab).astype(np.float32)
+
+
+def predict_ab(model, l_norm: np.ndarray, embeddings: np.ndarray | None = None, temperature: float | None = None,
+               *, confidence: float | None = None, flip: bool | None = None, embedder: Any = None,
+               batch_size: int | None = None) -> np.ndarray:
+    """Network ``L/100`` ``(N, h, w, 1)`` → ``ab`` in Lab units ``(N, h, w, 2)`` (float32):
+    :func:`predict_output` then :func:`decode_output`. ``temperature`` / ``confidence``:
+    decoding of classification models (:func:`colored.bins.decode_logits`); ``flip``: test-time
+    mirror averaging."""
+    output = predict_output(model, l_norm, embeddings, embedder=embedder, batch_size=batch_size, flip=flip)
+    return decode_output(model, output, l_norm.shape[1:3], temperature, confidence)
 
 
 def recombine(l_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
@@ -336,6 +438,7 @@ class Colorized:
 
 
 def colorize_stream(items: Sequence[Any], model, *, batch_size: int = 8, temperature: float | None = None,
+                    confidence: float | None = None, flip: bool | None = None, keep_aspect: bool = True,
                     embedder: Any = None, embeddings: np.ndarray | None = None,
                     decode: Callable[[Any], DecodedImage] = as_decoded, even_batches: bool = True,
                     timings: dict[str, float] | None = None) -> Iterator[Colorized]:
@@ -351,11 +454,13 @@ def colorize_stream(items: Sequence[Any], model, *, batch_size: int = 8, tempera
     (:func:`even_batch_size`), else exactly ``batch_size`` every call, whatever ``len(items)`` (one
     compiled shape across several sequences). ``embeddings``: precomputed, one per item (fusion
     models). ``timings`` accumulates seconds per stage (``decode``, ``preprocess``, ``model``,
-    ``recombine``).
+    ``recombine``). ``temperature``, ``confidence``, ``flip``: :func:`predict_ab`.
+    ``keep_aspect`` (default): each photo at its :func:`network_size` (photos of one batch that
+    differ in shape are predicted shape by shape); False: every photo squashed to the training square.
     """
     from colored.model import input_size
 
-    size = input_size(model)
+    square = input_size(model)
     embedder = embedder_for(model, embedder) if embeddings is None else None
     batch = even_batch_size(len(items), batch_size) if even_batches else max(1, int(batch_size))
     for start in range(0, len(items), batch):
@@ -368,6 +473,7 @@ def colorize_stream(items: Sequence[Any], model, *, batch_size: int = 8, tempera
                 with stage_timer(timings, "decode"):
                     image = decode(item)
                 with stage_timer(timings, "preprocess"):
+                    size = network_size(model, *image.rgb.shape[:2]) if keep_aspect else square
                     full, small = preprocess(image, size)
                 result.alpha = image.alpha_uint8()
                 del image  # only L and alpha are needed from here on
@@ -377,9 +483,15 @@ def colorize_stream(items: Sequence[Any], model, *, batch_size: int = 8, tempera
         if ready:
             try:
                 with stage_timer(timings, "model"):
-                    ab = predict_ab(model, np.stack([small for *_, small in ready]),
-                                    None if embeddings is None else embeddings[[i for i, *_ in ready]],
-                                    temperature, embedder=embedder, batch_size=batch)
+                    ab: list[np.ndarray | None] = [None] * len(ready)
+                    for shape in dict.fromkeys(small.shape for *_, small in ready):  # in order of appearance
+                        group = [k for k, (*_, small) in enumerate(ready) if small.shape == shape]
+                        predicted = predict_ab(model, np.stack([ready[k][3] for k in group]),
+                                               None if embeddings is None else embeddings[[ready[k][0] for k in group]],
+                                               temperature, confidence=confidence, flip=flip, embedder=embedder,
+                                               batch_size=batch)
+                        for k, one in zip(group, predicted):
+                            ab[k] = one
             except Exception as error:  # noqa: BLE001
                 failure = PredictionError(f"model failed: {type(error).__name__}: {error}")
                 failure.__cause__ = error
@@ -396,12 +508,14 @@ def colorize_stream(items: Sequence[Any], model, *, batch_size: int = 8, tempera
 
 
 def colorize_batch(images: Sequence[Any], model, batch_size: int = 8, temperature: float | None = None, *,
+                   confidence: float | None = None, flip: bool | None = None, keep_aspect: bool = True,
                    embedder: Any = None, embeddings: np.ndarray | None = None, even_batches: bool = True,
                    timings: dict[str, float] | None = None) -> list[np.ndarray]:
     """Colorize images in memory (or paths), ``batch_size`` per model call → uint8 RGB arrays at each
     one's size; the first failure is raised. See :func:`colorize_stream`."""
     out = []
-    for result in colorize_stream(images, model, batch_size=batch_size, temperature=temperature, embedder=embedder,
+    for result in colorize_stream(images, model, batch_size=batch_size, temperature=temperature,
+                                  confidence=confidence, flip=flip, keep_aspect=keep_aspect, embedder=embedder,
                                   embeddings=embeddings, even_batches=even_batches, timings=timings):
         if result.error is not None:
             raise result.error
@@ -410,20 +524,22 @@ def colorize_batch(images: Sequence[Any], model, batch_size: int = 8, temperatur
 
 
 def colorize(image_or_path: Any, model: Any = None, *, temperature: float | None = None,
-             keep_alpha: bool = False) -> np.ndarray:
+             confidence: float | None = None, flip: bool | None = None, keep_alpha: bool = False) -> np.ndarray:
     """Colorize one photo at full resolution → ``(H, W, 3)`` uint8 RGB of the input's exact size.
 
     ``image_or_path``: a file path, a Pillow image, a :class:`~colored.imageio.DecodedImage`, or an
     array (``(H, W)`` gray, ``(H, W, 3)`` RGB, ``(H, W, 4)`` RGBA; uint8, uint16 or float in [0, 1]:
     an RGB input's own colours are ignored, only its lightness is used).
     ``model``: a Keras model, a path to a ``.keras`` file, or ``None`` for the default model.
-    ``temperature``: annealed-mean temperature, classification models only (default 0.38).
+    ``temperature``, ``confidence``: decoding of classification models (defaults
+    :data:`~colored.config.DEFAULT_TEMPERATURE`, :data:`~colored.config.DEFAULT_CONFIDENCE`);
+    ``flip``: test-time mirror averaging (default :data:`DEFAULT_FLIP`).
     ``keep_alpha``: return ``(H, W, 4)`` RGBA when the input has transparency (alpha as uint8).
     """
     if model is None or isinstance(model, (str, os.PathLike)):
         model = load_model(model)
     decoded = as_decoded(image_or_path)
-    rgb = colorize_batch([decoded], model, temperature=temperature)[0]
+    rgb = colorize_batch([decoded], model, temperature=temperature, confidence=confidence, flip=flip)[0]
     if keep_alpha and decoded.alpha is not None:
         return np.dstack([rgb, decoded.alpha_uint8()])
     return rgb

@@ -26,6 +26,11 @@ Protocol (every number this project reports uses it)
    - ``js_divergence``: Jensen–Shannon divergence (bits; 0 = same, 1 = disjoint) between the
      normalised 22×22 ab histograms (10-unit cells over [−110, 110)², values clipped into the edge
      cells) of prediction and ground truth.
+   - ``confidently_wrong``: the share of pixels whose predicted colour is **strong and wrong**:
+     predicted chroma C*ab ≥ :data:`CONFIDENT_CHROMA` (15) *and* ab error ≥ :data:`WRONG_AB_ERROR`
+     (40) (:func:`confidently_wrong`). The green face, the green water, the red blotch on a gray wall.
+     Gray scores 0 by construction (it never commits to a colour); a muted wrong guess (C*ab < 15)
+     costs nothing here but shows in AuC / RMSE; what it catches is the colour a viewer notices.
 4. :func:`summarize` averages each metric over images and adds ``colorfulness_ratio`` and
    ``chroma_ratio`` as **ratios of means** (mean pred / mean true), which is how the field reports
    them and which stays defined when a single ground truth is nearly gray.
@@ -56,23 +61,27 @@ AUC_THRESHOLDS = np.arange(151)  # Zhang et al. 2016: t = 0..150 ab units
 AB_BINS = 22
 AB_RANGE = (-110.0, 110.0)  # 22 cells of 10 ab units
 PRIOR_EPS = 1e-6
+CONFIDENT_CHROMA = 15.0  # C*ab from which a predicted colour reads as "a colour", not a tinted gray
+WRONG_AB_ERROR = 40.0  # ab distance from which it is another colour (e.g. C 30 at 80° off in hue)
 
 # Default table columns (colored.evaluate.markdown_table), their rounding (decimal places) and headers.
 DEFAULT_COLUMNS: tuple[str, ...] = (
     "psnr", "ssim", "colorfulness", "colorfulness_ratio", "chroma_ratio",
-    "auc", "auc_rebalanced", "ab_rmse", "js_divergence",
+    "auc", "auc_rebalanced", "ab_rmse", "js_divergence", "confidently_wrong",
 )
 DECIMALS: dict[str, int] = {
     "psnr": 2, "ssim": 3,
     "colorfulness": 1, "colorfulness_true": 1, "chroma": 1, "chroma_true": 1,
     "colorfulness_ratio": 2, "chroma_ratio": 2,
     "auc": 3, "auc_rebalanced": 3, "ab_rmse": 1, "js_divergence": 3,
+    "confidently_wrong": 3,
 }
 HEADERS: dict[str, str] = {
     "psnr": "PSNR (dB) ↑", "ssim": "SSIM ↑",
     "colorfulness": "CF", "colorfulness_true": "CF (GT)", "chroma": "C*ab", "chroma_true": "C*ab (GT)",
     "colorfulness_ratio": "CF ratio →1", "chroma_ratio": "chroma ratio →1",
     "auc": "AuC ↑", "auc_rebalanced": "AuC rebal. ↑", "ab_rmse": "ab RMSE ↓", "js_divergence": "JS (bits) ↓",
+    "confidently_wrong": "conf. wrong ↓",
 }
 
 
@@ -321,6 +330,29 @@ def ab_rmse(pred: np.ndarray, true: np.ndarray) -> float:
     return float(np.sqrt(np.mean(ab_errors(pred, true) ** 2)))
 
 
+def wrong_colour_share(pred_ab: np.ndarray, true_ab: np.ndarray, chroma: float = CONFIDENT_CHROMA,
+                       error: float = WRONG_AB_ERROR) -> float:
+    """:func:`confidently_wrong` on raw ab arrays ``(..., 2)`` (Lab units)."""
+    pred_ab, true_ab = np.asarray(pred_ab, np.float64), np.asarray(true_ab, np.float64)
+    strong = np.hypot(pred_ab[..., 0], pred_ab[..., 1]) >= chroma
+    wrong = np.linalg.norm(pred_ab - true_ab, axis=-1) >= error
+    return float(np.mean(strong & wrong))
+
+
+def confidently_wrong(pred: np.ndarray, true: np.ndarray, chroma: float = CONFIDENT_CHROMA,
+                      error: float = WRONG_AB_ERROR) -> float:
+    """Share of pixels (0..1) whose predicted colour is strong (C*ab ≥ ``chroma``) and far from the
+    truth (ab error ≥ ``error``): colour a viewer sees as a colour, and as the wrong one.
+
+    Why these two thresholds rather than a hue angle: hue is undefined near gray, and a vivid colour
+    on a truly gray object (a red patch on a white wall) is as wrong as a hue swap; an ab distance
+    covers both. 40 units is twice a clearly visible difference: C 30 at 83° off in hue, or a C 40
+    colour on a gray truth. A correct colour scores 0, the opposite hue of a colour of C ≥ 20
+    scores 1, all-gray scores 0."""
+    _check_pair(pred, true)
+    return wrong_colour_share(_ab(pred), _ab(true), chroma, error)
+
+
 # --------------------------------------------------------------------------------------------------
 # per image, per set
 # --------------------------------------------------------------------------------------------------
@@ -342,6 +374,7 @@ def image_metrics(pred: np.ndarray, true: np.ndarray, prior: np.ndarray | None =
         out["auc_rebalanced"] = auc_from_errors(errors, AUC_THRESHOLDS, _prior_weights(true_ab, prior))
     out["ab_rmse"] = float(np.sqrt(np.mean(errors ** 2)))
     out["js_divergence"] = js_divergence(histogram_ab(pred_ab), histogram_ab(true_ab))
+    out["confidently_wrong"] = wrong_colour_share(pred_ab, true_ab)
     return out
 
 

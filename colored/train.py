@@ -38,9 +38,14 @@ def training_paths(config: Config) -> tuple[list[Path], list[Path]]:
 
     splits = dataset_splits(config.data_dir)
     train = find_images(splits["train"])
+    test = find_images(splits["test"]) if "test" in splits else []
+    if config.exclude_validation:  # the fixed hash split of colored.data.is_validation
+        from colored.data import split_validation
+
+        train, validation = split_validation(splits["train"])
+        test = test or validation
     if config.limit:
         train = train[: config.limit]
-    test = find_images(splits["test"]) if "test" in splits else []
     return train, test
 
 
@@ -379,11 +384,25 @@ def _best_so_far(run_dir: Path, monitor: str, epochs_done: int) -> float:
     return min(finite) if finite else float("inf")
 
 
+def load_initial_weights(core: keras.Model, path: str | Path) -> None:
+    """Start from a trained model's weights (``Config.init_weights``: fine-tuning, e.g. the shipped
+    ``colored/weights/default.keras``): the file's network must have the same layers and shapes."""
+    from colored.inference import load_model
+
+    source = inference_model(load_model(path))
+    try:
+        core.set_weights(source.get_weights())
+    except ValueError as error:
+        raise ConfigError(f"init_weights = {path}: its network does not match this config's ({error})") from None
+
+
 def _fit(config, run_dir, train_paths, test_paths, callbacks, verbose, epochs_done) -> TrainResult:
     train_data = ColorizationDataset(train_paths, config, training=True)
     validation = ColorizationDataset(test_paths, config, training=False,
                                      embedder=train_data.embedder) if test_paths else None
     core = build_model(config)
+    if config.init_weights and not epochs_done:  # a resumed run restores its own backup instead
+        load_initial_weights(core, config.init_weights)
     model = compile_model(training_model(core, config), config, make_loss(config, train_paths))
     demo_paths = (test_paths or train_paths)[:3] if not config.limit else train_paths[:1]
     demo_images = [load_resized(p, config.image_size) for p in demo_paths]

@@ -165,11 +165,12 @@ def test_batches_several_images_per_model_call_with_one_shape(model, monkeypatch
 
     monkeypatch.setattr(model, "predict", counting)
     images = [inference.as_decoded(detailed_photo(20 + i, 30)) for i in range(5)]
-    outs = colorize_batch(images, model, batch_size=4)
+    outs = colorize_batch(images, model, batch_size=4, keep_aspect=False)  # all squashed to the square
     # 5 images, at most 4 per call → 3 + 2, the 2 padded to 3: one batch shape, one compile
     assert shapes == [(3, SIZE, SIZE, 1)] * 2, f"expected two model calls of 3 images, got {shapes}"
     assert [o.shape[:2] for o in outs] == [(20 + i, 30) for i in range(5)]
-    np.testing.assert_array_equal(outs[4], colorize(images[4], model), err_msg="padding changed a result")
+    np.testing.assert_array_equal(outs[4], colorize_batch([images[4]], model, keep_aspect=False)[0],
+                                  err_msg="padding changed a result")
     assert [inference.even_batch_size(n, 8) for n in (1, 8, 9, 13, 16, 17)] == [1, 8, 5, 7, 8, 6]
 
 
@@ -491,3 +492,64 @@ def test_output_appearing_during_the_run_is_kept(model, tmp_path, monkeypatch):
     report = colorize_paths([photo], tmp_path / "out", model, progress=False)
     assert report.ok and report.kept == [(photo, target)] and not report.done, report.summary()
     assert target.read_bytes() == b"other process", "a file that appeared during the run was clobbered"
+
+
+# ---------------------------------------------------------------------------------------------
+# aspect-preserving inference, flip averaging
+
+
+def test_network_size_keeps_the_aspect_of_fully_convolutional_models(model):
+    # SimplifiedModel: strides 2·2·2, ×2 for the head → multiples of 16; training size SIZE = 64
+    assert inference.network_size(model, 100, 200) == (64, 128)
+    assert inference.network_size(model, 200, 100) == (128, 64)
+    assert inference.network_size(model, 64, 64) == (64, 64)
+    assert inference.network_size(model, 300, 400) == (64, 80), "64·4/3 = 85.3 → 80, the nearest multiple of 16"
+    assert inference.network_size(model, 3, 5) == (64, 112)
+    assert inference.network_size(model, 100, 101) == (64, 64), "never shorter than the training size"
+
+
+def test_fusion_models_keep_the_square():
+    from colored.model import build_model
+
+    fusion = build_model(colored.Config(image_size=SIZE, model="simplified", backbone="inception_resnet_v2",
+                                        backbone_weights=None))
+    assert inference.network_size(fusion, 100, 200) == (SIZE, SIZE), "the embedding input is fixed-size: square"
+
+
+def test_non_square_photos_are_predicted_at_their_aspect(model, monkeypatch):
+    seen = []
+    real = inference.predict_output
+
+    def recording(model_, l_norm, *args, **kwargs):
+        seen.append(tuple(l_norm.shape))
+        return real(model_, l_norm, *args, **kwargs)
+
+    monkeypatch.setattr(inference, "predict_output", recording)
+    photos = [detailed_photo(100, 200), detailed_photo(64, 64), detailed_photo(100, 200, seed=1)]
+    outs = colorize_batch(photos, model)
+    assert [o.shape[:2] for o in outs] == [(100, 200), (64, 64), (100, 200)]
+    assert sorted(seen) == [(1, 64, 64, 1), (2, 64, 128, 1)], f"one call per shape, in the aspect: {seen}"
+    squashed = colorize_batch(photos[:1], model, keep_aspect=False)[0]
+    assert not np.array_equal(squashed, outs[0]), "keep_aspect=False must squash the photo to the square"
+
+
+def test_flip_averages_the_mirrored_prediction(tmp_path):
+    from colored.model import build_model
+
+    l_norm = np.random.default_rng(0).uniform(0, 1, (2, SIZE, SIZE, 1)).astype(np.float32)
+    for loss in ("mse", "classification"):
+        net = build_model(colored.Config(image_size=SIZE, model="simplified", backbone="none", loss=loss))
+        if loss == "classification":
+            layer = net.get_layer("ab_logits")
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel * 20, bias])
+        plain = inference.predict_output(net, l_norm, flip=False)
+        mirrored = inference.predict_output(net, l_norm[:, :, ::-1], flip=False)[:, :, ::-1]
+        both = inference.predict_output(net, l_norm, flip=True)
+        assert not np.allclose(plain, mirrored, atol=1e-4), f"{loss}: the test network should not be symmetric"
+        if loss == "mse":
+            np.testing.assert_allclose(both, (plain + mirrored) / 2, atol=1e-5, err_msg="regression: mean of ab")
+        else:
+            p = inference._softmax(plain) + inference._softmax(mirrored)
+            np.testing.assert_allclose(inference._softmax(both), p / 2, atol=1e-5,
+                                       err_msg="classification: the mean of the two probability maps")

@@ -610,3 +610,20 @@ def test_download_kaggle_unwritable_folder_fails_before_downloading(
     assert str(caught.value) == (f"cannot write to the data folder {where} ({reason}): choose another --data-dir "
                                  "(Python: data_dir=...)"), str(caught.value)
     assert api.calls == [], "nothing may be downloaded into a folder that cannot take it"
+
+
+def test_validation_split_is_a_fixed_hash_of_names(tmp_path: Path) -> None:
+    from colored.data import VALIDATION_PER_MILLE, find_images, is_validation, split_validation
+
+    names = [f"set{i % 7}/photo_{i:05d}.jpg" for i in range(20000)]
+    share = sum(map(is_validation, names)) / len(names)
+    assert abs(share - VALIDATION_PER_MILLE / 1000) < 0.005, f"validation share {share:.4f}"
+    assert [is_validation(n) for n in names[:500]] == [is_validation(n) for n in names[:500]], "deterministic"
+    assert is_validation("a.jpg", per_mille=1000) and not is_validation("a.jpg", per_mille=0)
+    for i in range(60):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        (tmp_path / ("sub" if i % 2 else "") / f"img_{i}.png").write_bytes(b"")
+    train, validation = split_validation(tmp_path, per_mille=300)
+    assert sorted(train + validation) == sorted(find_images(tmp_path)) and not set(train) & set(validation)
+    assert all(is_validation(p.relative_to(tmp_path).as_posix(), 300) for p in validation)
+    assert 5 < len(validation) < 35, "about 30 % of 60"

@@ -283,3 +283,45 @@ def test_cli_results_that_cannot_be_written_keep_the_table_and_exit_1(photos, tm
     assert f"| {photos.name} | gray |" in captured.out, "the computed table must still be shown"
     assert (f"colored evaluate: error: could not write {out / 'metrics.json'} (No space left on device): the table "
             "above has the results; free space or choose another --out") in captured.err, captured.err
+
+
+# ---------------------------------------------------------------------------------------------
+# issue "default model v2": confidently wrong colour, confidence-aware decoding, flip averaging
+
+
+def test_confidently_wrong_is_reported_for_baselines_and_models(photos, loaded):
+    _, gray = evaluate_folder(photos, "gray", progress=False)
+    _, mean_ab = evaluate_folder(photos, "mean-ab", progress=False)
+    per_image, model = evaluate_folder(photos, loaded["classification"], progress=False)
+    assert gray["confidently_wrong"] == 0.0, "gray never commits to a colour"
+    assert 0.0 <= mean_ab["confidently_wrong"] <= 1.0 and 0.0 <= model["confidently_wrong"] <= 1.0
+    assert "confidently_wrong" in per_image[0]
+    assert model["confidence"] == colored.config.DEFAULT_CONFIDENCE and "flip" in model
+
+
+def test_confidence_and_flip_reach_the_model(photos, loaded):
+    from colored.evaluate import resolve_methods
+
+    eval_set = load_set(photos)
+    _, plain, _ = score_set(eval_set, loaded["classification"], confidence=0.0, progress=False)
+    _, strong, _ = score_set(eval_set, loaded["classification"], confidence=5.0, progress=False)
+    assert strong["confidence"] == 5.0 and strong["chroma"] < plain["chroma"], (
+        "strong confidence-aware decoding pulls an unsure model toward its (muted) mean")
+    _, flipped, _ = score_set(eval_set, loaded["classification"], confidence=0.0, flip=True, progress=False)
+    assert flipped["flip"] == 1.0 and flipped["psnr"] != pytest.approx(plain["psnr"], abs=1e-6)
+    methods = resolve_methods(["gray", loaded["classification"]], [0.38], [0.0, 1.0], flip=True)
+    assert [m.label.split(" ", 1)[-1] for m in methods[1:]] == ["T=0.38 c=0", "T=0.38 c=1"]
+    assert [m.confidence for m in methods[1:]] == [0.0, 1.0] and methods[1].flip is True and methods[0].flip is None
+
+
+def test_cli_confidence_and_flip_flags(photos, models, tmp_path):
+    out = tmp_path / "report"
+    assert run([photos, "--model", models["classification"], "--confidence", "0", "2", "--flip", "--out", out,
+                "--gallery", "0", "-q"]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    methods = report["sets"][photos.name]["methods"]
+    assert [m["confidence"] for m in methods.values()] == [0.0, 2.0] and all(m["flip"] for m in methods.values())
+    assert all("confidently_wrong" in m["mean"] for m in methods.values())
+    assert "conf. wrong" in (out / "metrics.md").read_text()
+    with pytest.raises(SystemExit):
+        colored_cli.build_parser().parse_args(["evaluate", str(photos), "--model", "gray", "--confidence", "-1"])

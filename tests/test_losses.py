@@ -262,3 +262,48 @@ def test_ab_accuracy_on_classification_logits():
     assert float(AbAccuracy()(truth, logits)) == pytest.approx(0.5), "half the pooled pixels peaked on a far bin"
     restored = AbAccuracy.from_config(AbAccuracy(threshold=5, temperature=0.2).get_config())
     assert (restored.threshold, restored.temperature, restored.name) == (5.0, 0.2, "ab_acc_5")
+
+
+# ------------------------------------------------------------------------------ confidence-aware decoding
+def _logits_on(bin_indices, weights=None, q=None):
+    """Logits ``(1, Q)`` putting (almost) all probability on ``bin_indices`` (split by ``weights``)."""
+    q = q or bins.num_bins()
+    weights = np.ones(len(bin_indices)) if weights is None else np.asarray(weights, float)
+    logits = np.full((1, q), -30.0, np.float32)
+    logits[0, bin_indices] = np.log(weights / weights.sum())
+    return logits
+
+
+def test_confidence_zero_is_plain_annealed_mean():
+    logits = np.random.default_rng(3).normal(0, 2, (2, 3, 3, bins.num_bins())).astype(np.float32)
+    np.testing.assert_allclose(_np(bins.decode_logits(logits, 0.38, 0.0)), _np(bins.decode_logits(logits, 0.38)),
+                               err_msg="confidence 0 must be the plain annealed mean")
+
+
+def test_confidence_keeps_a_sure_colour_and_mutes_a_split_one():
+    centres = bins.ab_bins()
+    green = int(np.argmin(np.sum((centres - [-40, 40]) ** 2, -1)))
+    magenta = int(np.argmin(np.sum((centres - [40, -40]) ** 2, -1)))
+    sure = _logits_on([green])
+    split = _logits_on([green, magenta], [0.6, 0.4])  # "green or magenta?": σ ≈ 55 Lab units
+    for c in (0.5, 2.0):
+        np.testing.assert_allclose(_np(bins.decode_logits(sure, 0.38, c))[0], centres[green], atol=0.1,
+                                   err_msg="a distribution on one bin (σ = 0) must keep its colour at any confidence")
+    plain = _np(bins.decode_logits(split, 0.38, 0.0))[0]
+    pulled = [_np(bins.decode_logits(split, 0.38, c))[0] for c in (0.05, 0.5, 5.0)]
+    mean = 0.6 * centres[green] + 0.4 * centres[magenta]
+    distances = [np.linalg.norm(p - mean) for p in [plain] + pulled]
+    assert all(a > b for a, b in zip(distances, distances[1:])), (
+        f"more confidence must pull a split distribution closer to its mean: distances {distances}")
+    np.testing.assert_allclose(pulled[-1], mean, atol=0.1, err_msg="strong confidence → the distribution's mean")
+    assert np.hypot(*pulled[-1]) < 0.5 * np.hypot(*plain), "the mean of two opposite hues is muted"
+
+
+def test_colour_spread_is_the_variance_of_the_predicted_colour():
+    centres = bins.ab_bins()
+    i, j = 100, 150
+    mean, variance = (_np(x) for x in bins.colour_spread(_logits_on([i, j])))
+    np.testing.assert_allclose(mean[0], (centres[i] + centres[j]) / 2, atol=1e-3)
+    np.testing.assert_allclose(variance[0], np.sum((centres[i] - centres[j]) ** 2) / 4, rtol=1e-3,
+                               err_msg="two equal bins: variance = (distance / 2)²")
+    assert Config().confidence == bins.DEFAULT_CONFIDENCE, "Config.confidence defaults to the package default"

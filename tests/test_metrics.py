@@ -245,3 +245,34 @@ def test_all_gray_on_cbsd68_matches_reference() -> None:
     # FACTS.md: all-gray CBSD68 PSNR 22.40 dB, JS 0.682 bits (256² protocol).
     assert np.mean(psnrs) == pytest.approx(22.40, abs=0.15), f"all-gray PSNR {np.mean(psnrs):.3f} ≠ 22.40"
     assert np.mean(jss) == pytest.approx(0.682, abs=0.02), f"all-gray JS {np.mean(jss):.4f} ≠ 0.682"
+
+
+# ------------------------------------------------------------------------------- confidently wrong
+def test_confidently_wrong_correct_colour_scores_zero_opposite_hue_one() -> None:
+    red = constant_lab_image(55, 45, 30)
+    cyan = constant_lab_image(55, -45, -30)  # the opposite hue, same chroma
+    assert m.confidently_wrong(red, red) == 0.0, "a correct colour is never confidently wrong"
+    assert m.confidently_wrong(cyan, red) == 1.0, "the opposite hue of a strong colour is confidently wrong everywhere"
+    assert m.image_metrics(cyan, red)["confidently_wrong"] == 1.0, "image_metrics must report the same share"
+
+
+def test_confidently_wrong_spares_gray_and_weak_colour() -> None:
+    red = constant_lab_image(55, 45, 30)
+    assert m.confidently_wrong(m.gray_prediction(red), red) == 0.0, "gray commits to no colour: 0 by construction"
+    faint_green = constant_lab_image(55, -8, 6)  # C ≈ 10 < 15: a tinted gray, far from red but not 'a colour'
+    assert m.confidently_wrong(faint_green, red) == 0.0, "a colour under the chroma threshold is not confident"
+    near_red = constant_lab_image(55, 35, 45)  # same hue family, ab error ≈ 18 < 40
+    assert m.confidently_wrong(near_red, red) == 0.0, "a near miss is not 'wrong'"
+    on_gray = constant_lab_image(55, 0, 0)
+    vivid = constant_lab_image(55, 40, 30)  # C 50 on a gray truth: a red blotch on a white wall
+    assert m.confidently_wrong(vivid, on_gray) == 1.0, "a vivid colour on a gray truth is confidently wrong"
+
+
+def test_confidently_wrong_is_a_pixel_share() -> None:
+    true = constant_lab_image(55, 45, 30, size=10)
+    pred = true.copy()
+    pred[:, :3] = constant_lab_image(55, -45, -30, size=10)[:, :3]  # 3 of 10 columns wrong
+    assert m.confidently_wrong(pred, true) == pytest.approx(0.3), "the share of wrong pixels, not all-or-nothing"
+    share = m.wrong_colour_share(np.array([[0.0, 20.0], [0.0, 20.0]]), np.array([[0.0, -25.0], [0.0, 15.0]]))
+    assert share == pytest.approx(0.5), "raw-ab variant: one of two pixels is 45 units off with C 20"
+    assert "confidently_wrong" in m.DEFAULT_COLUMNS, "the evaluate tables must show the new metric"

@@ -65,3 +65,25 @@ def test_killed_run_resumes_at_the_right_epoch(photo_folder, tmp_path):
     assert (tmp_path / "run" / "figures" / "epoch_002.png").exists(), "epoch-2 figure from the first run"
     reloaded = keras.saving.load_model(result.model_path, compile=False)
     assert reloaded.count_params() == result.model.count_params()
+
+
+def test_fine_tuning_starts_from_init_weights_without_the_validation_photos(photo_folder, tmp_path):
+    from colored.data import is_validation
+    from colored.train import load_initial_weights, training_paths
+
+    config = Config(data_dir=str(photo_folder / "train"), image_size=32, model="simplified", backbone="none",
+                    loss="classification", exclude_validation=True)
+    train_paths, validation = training_paths(config)
+    every = find_images(photo_folder / "train")
+    assert sorted(train_paths + validation) == every and not set(train_paths) & set(validation)
+    assert all(is_validation(p.relative_to(photo_folder / "train").as_posix()) for p in validation)
+    source = build_model(config)
+    source.get_layer("ab_logits").set_weights([w + 1.0 for w in source.get_layer("ab_logits").get_weights()])
+    source.save(tmp_path / "start.keras")
+    fresh = build_model(config)
+    load_initial_weights(fresh, tmp_path / "start.keras")
+    for a, b in zip(fresh.get_weights(), source.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    other = build_model(config.replace(model="full"))
+    with pytest.raises(ValueError, match="init_weights"):
+        load_initial_weights(other, tmp_path / "start.keras")
