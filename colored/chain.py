@@ -25,7 +25,8 @@ Python::
 
 Command line::
 
-    colored demo                                  # reference parameters → runs/<timestamp>/
+    colored demo                                  # = colored chain --profile reference → runs/<timestamp>/
+    colored chain --profile colab --out runs/colab  # the seed's real run on a GPU (colored/profiles/)
     colored chain -p epochs 200 -p data_source kaggle --out runs/long
     colored chain -p epochs 300 --out runs/long --overwrite   # replace that earlier run
     colored chain --params-file colab.yaml --only 05,06
@@ -59,9 +60,36 @@ NOTEBOOKS: tuple[str, ...] = (
 )
 #: Where the notebooks live in a checkout of the repository (they are not part of the wheel).
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+#: The Python packages the chain needs beyond the library's: ``pip install "colored-lab[lab]"``.
+CHAIN_PACKAGES = ("papermill", "nbformat", "jupyter_client", "ipykernel")
 #: Parent folder of the timestamped run folders ``colored demo`` creates.
 RUNS_DIR = Path("runs")
 KERNEL_NAME = "colored"
+
+
+def missing_prerequisites(notebook_dir: str | Path | None = None) -> str | None:
+    """What a plain ``pip install`` lacks for ``colored demo``/``chain``, as one line (None: nothing).
+    The wheel has the library and the command line, not papermill and Jupyter (the ``lab`` extra) nor
+    the notebooks (they live in the repository: the chain runs those of an editable install)."""
+    import importlib.util
+
+    missing = [name for name in CHAIN_PACKAGES if importlib.util.find_spec(name) is None]
+    folder = Path(notebook_dir) if notebook_dir is not None else NOTEBOOK_DIR
+    no_notebooks = not all((folder / name).is_file() for name in NOTEBOOKS)
+    if not missing and not no_notebooks:
+        return None
+    try:
+        from colored.publish import published
+
+        clone = f"git clone https://github.com/{published().owner}/{published().name}"
+    except ImportError:  # pragma: no cover - a package without the publishing setting
+        clone = "git clone the lab's repository"
+    needs = " and ".join(
+        ([f"papermill and Jupyter ({', '.join(missing)} not installed)"] if missing else [])
+        + ([f"the lab's notebooks (not part of the package; looked in {folder})"] if no_notebooks else []))
+    return (f"the notebook chain needs {needs}: {clone}, then in that folder `pip install -e \".[lab]\"` "
+            "(or `make setup`) and run it there; the library commands (colored train, colorize, evaluate) "
+            "work without them")
 
 
 class ChainError(RuntimeError):
@@ -536,10 +564,30 @@ def load_params_file(path: str | Path) -> dict[str, Any]:
     return {str(key): value for key, value in values.items()}
 
 
+#: The named parameter sets shipped inside the package (``colored chain --profile NAME``):
+#: ``reference`` (offline, what ``colored demo`` runs) and ``colab`` (the seed's real run on a GPU).
+PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+
+
+def profile_names() -> list[str]:
+    """The profiles shipped with the package: ``colored/profiles/<name>.yaml``."""
+    return sorted(path.stem for path in PROFILES_DIR.glob("*.yaml"))
+
+
+def load_profile(name: str) -> dict[str, Any]:
+    """A shipped profile's parameters (``ValueError`` naming the profiles for an unknown name)."""
+    if name not in profile_names():
+        raise ValueError(f"no profile {name!r}; the profiles are: {', '.join(profile_names())}")
+    return load_params_file(PROFILES_DIR / f"{name}.yaml")
+
+
 def chain_params(params_file: str | Path | None = None,
-                 pairs: Iterable[Sequence[str]] = ()) -> dict[str, Any]:
-    """Parameters from a YAML file, overridden by ``-p KEY VALUE`` pairs."""
-    params = load_params_file(params_file) if params_file else {}
+                 pairs: Iterable[Sequence[str]] = (), profile: str | None = None) -> dict[str, Any]:
+    """Parameters of a shipped ``profile``, overridden by a YAML file's, overridden by ``-p KEY VALUE``
+    pairs."""
+    params = load_profile(profile) if profile else {}
+    if params_file:
+        params.update(load_params_file(params_file))
     for key, value in pairs:
         params[key] = parse_value(value)
     return params

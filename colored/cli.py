@@ -369,8 +369,8 @@ def add_chain_parsers(subparsers) -> None:
     """Register ``demo`` and ``chain``."""
     demo = subparsers.add_parser(
         "demo", help="run the seven notebooks with the reference parameters into runs/<timestamp>/",
-        description="Run notebooks 01-07 headless (papermill), in order, with their reference parameters; "
-                    "stops at the first failing notebook.")
+        description="Run notebooks 01-07 headless (papermill), in order, with their reference parameters "
+                    "(= colored chain --profile reference); stops at the first failing notebook.")
     demo.add_argument("--out", type=Path, default=None, help=_OUT_HELP)
     demo.add_argument("--overwrite", action="store_true", help=_OVERWRITE_HELP)
     demo.add_argument("--kernel", default=chain.KERNEL_NAME, help=f"Jupyter kernel (default: {chain.KERNEL_NAME})")
@@ -385,7 +385,12 @@ def add_chain_parsers(subparsers) -> None:
                     "takes integers, a float default numbers, a string default strings, a bool default "
                     "true/false; null only where the default is None or the annotation Optional) or "
                     "outside what colored.Config allows, stops the chain at once (exit code 2).")
-    parser.add_argument("--params-file", type=Path, help="YAML file of parameters")
+    parser.add_argument("--profile", choices=chain.profile_names(), default=None,
+                        help="a parameter set shipped with the package (colored/profiles/NAME.yaml): "
+                             "reference (offline, CPU, what colored demo runs) or colab (the seed's real run "
+                             "on a GPU: Kaggle data, 256², ImageNet fusion, 200 epochs, resumes after a "
+                             "disconnect); --params-file and -p override its values")
+    parser.add_argument("--params-file", type=Path, help="YAML file of parameters (overrides --profile)")
     parser.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"),
                         help="a parameter (value parsed as YAML); repeatable, overrides --params-file")
     parser.add_argument("--out", type=Path, default=None, help=_OUT_HELP)
@@ -409,23 +414,30 @@ def _run_chain(params: dict, out: Path | None, notebooks: list[str], kernel: str
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    return _run_chain({}, args.out, list(chain.NOTEBOOKS), args.kernel, overwrite=args.overwrite)
+    missing = chain.missing_prerequisites()
+    if missing:
+        return _usage_error("demo", missing)
+    return _run_chain(chain.load_profile("reference"), args.out, list(chain.NOTEBOOKS), args.kernel,
+                      overwrite=args.overwrite)
 
 
 def cmd_chain(args: argparse.Namespace) -> int:
+    missing = chain.missing_prerequisites()
+    if missing:
+        return _usage_error("chain", missing)
     notebooks = chain.select_notebooks(args.only)
     if args.save_outputs:
-        if args.param or args.params_file or args.out:
+        if args.param or args.params_file or args.out or args.profile:
             raise ValueError("--save-outputs runs the reference parameters into runs/reference only: "
-                             "drop -p, --params-file and --out")
+                             "drop -p, --params-file, --profile and --out")
         for path in chain.refresh_reference_outputs(notebooks, args.kernel):
             print(f"outputs saved in {path} ({path.stat().st_size / 1024:.0f} kB)")
         return 0
     if args.list:
         print(chain.parameters_listing(notebooks))
         return 0
-    return _run_chain(chain.chain_params(args.params_file, args.param or ()), args.out, notebooks, args.kernel,
-                      overwrite=args.overwrite)
+    params = chain.chain_params(args.params_file, args.param or (), profile=args.profile)
+    return _run_chain(params, args.out, notebooks, args.kernel, overwrite=args.overwrite)
 
 
 # ---------------------------------------------------------------------------------------------

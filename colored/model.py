@@ -18,7 +18,7 @@ import keras
 from keras import layers
 
 from colored.bins import num_bins
-from colored.config import ARCHITECTURES, Config, size_multiple
+from colored.config import ARCHITECTURES, Config, resolve_speed, size_multiple
 
 def _conv(x, filters: int, stride: int, batch_norm: bool, name: str, dtype=None):
     """3×3 'same' convolution with ReLU (and BatchNormalization before the ReLU when asked)."""
@@ -32,7 +32,8 @@ def _conv(x, filters: int, stride: int, batch_norm: bool, name: str, dtype=None)
 
 def dtype_policy(config: Config) -> str | None:
     """``mixed_float16`` / ``mixed_bfloat16``: compute in half precision, keep float32 weights."""
-    return None if config.mixed_precision == "none" else f"mixed_{config.mixed_precision}"
+    precision = resolve_speed(config).mixed_precision  # "auto": this machine's choice
+    return None if precision == "none" else f"mixed_{precision}"
 
 
 def build_model(config: Config) -> keras.Model:
@@ -89,7 +90,7 @@ class RgbToLightness(layers.Layer):
 def training_model(core: keras.Model, config: Config) -> keras.Model:
     """The model ``fit`` sees. With ``lab_in_graph`` it takes uint8 RGB and converts in the graph;
     the L-input ``core`` stays the model that is saved and used for inference."""
-    if not config.lab_in_graph:
+    if not resolve_speed(config).lab_in_graph:
         return core
     rgb = keras.Input((config.image_size, config.image_size, 3), dtype="uint8", name="rgb")
     lightness = RgbToLightness(name="rgb_to_l")(rgb)

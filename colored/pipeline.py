@@ -24,7 +24,7 @@ from PIL import Image
 
 from colored import color
 from colored.augment import augment, build_augmenter
-from colored.config import Config
+from colored.config import Config, resolve_speed
 from colored.embed import Embedder
 from colored.imageio import read_rgb
 
@@ -46,6 +46,7 @@ class ColorizationDataset(keras.utils.PyDataset):
 
     def __init__(self, paths: list[str | Path], config: Config, *, training: bool = True,
                  embedder: Embedder | None = None, cache_images: bool = True, **pydataset_kwargs) -> None:
+        config = resolve_speed(config, photos=len(paths))  # "auto" switches: GPU or CPU values
         pydataset_kwargs.setdefault("workers", config.workers)
         pydataset_kwargs.setdefault("max_queue_size", config.max_queue_size)
         super().__init__(**pydataset_kwargs)

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from colored import color, viz
-from colored.config import Config, ConfigError
+from colored.config import Config, ConfigError, resolve_speed, speed_summary
 from colored.distributed import multi_worker_workarounds, worker_config, workers_agree
 from colored.imageio import atomic_save_to, atomic_write_text, ensure_writable_dir
 from colored.bins import cached_prior, rebalancing_weights
@@ -57,6 +57,7 @@ def make_loss(config: Config, train_paths: list[Path]):
 
 
 def compile_model(model: keras.Model, config: Config, loss) -> keras.Model:
+    config = resolve_speed(config)
     optimizer = keras.optimizers.Adam(config.learning_rate)
     if config.mixed_precision == "float16":
         # float16 gradients underflow without loss scaling (bfloat16 has float32's range: none needed)
@@ -346,9 +347,16 @@ def train(config: Config, callbacks: list[keras.callbacks.Callback] | None = Non
     Rerunning resumes a killed run at its last finished epoch. A finished run is not trained again
     unless ``config.epochs`` grew (it returns the saved model). A run folder that holds a run with
     another config is refused (:class:`ConfigError`); ``restart=True`` discards that run first.
-    ``log`` (e.g. ``print``) receives one line about resuming or finishing.
+    ``log`` (e.g. ``print``) receives one line about resuming or finishing, and one saying what the
+    "auto" speed switches mean on this machine (:func:`colored.config.resolve_speed`: the run folder's
+    ``config.json`` records the values used).
     """
     config = worker_config(config)  # a multi-worker run's non-chief workers write in run_dir/workers/<i>
+    train_paths, test_paths = training_paths(config)
+    resolved = resolve_speed(config, photos=len(train_paths))
+    if log and resolved != config:
+        log(speed_summary(config, photos=len(train_paths)))
+    config = resolved
     run_dir = Path(config.run_dir)
     if restart:
         _ensure_writable(run_dir)
@@ -367,7 +375,6 @@ def train(config: Config, callbacks: list[keras.callbacks.Callback] | None = Non
         log(f"resuming {run_dir} after epoch {done} of {config.epochs}")
     config.save(run_dir / "config.json")  # only now: a refused run must not touch a run's record
     keras.utils.set_random_seed(config.seed)
-    train_paths, test_paths = training_paths(config)
     scope = distribution_scope(config)
     scope.__enter__()
     try:

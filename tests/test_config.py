@@ -109,3 +109,52 @@ def test_saved_config_round_trips(tmp_path):
     config = Config(image_size=64, backbone="none", limit=None, learning_rate=2e-3)
     config.save(tmp_path / "config.json")
     assert Config.load(tmp_path / "config.json") == config
+
+
+# --------------------------------------------------------------------------------------------------
+# the speed switches' "auto" (colored.config.resolve_speed: the one place it is decided)
+# --------------------------------------------------------------------------------------------------
+
+from colored.config import Gpu, resolve_speed, speed_summary  # noqa: E402
+
+T4, L4, A100 = Gpu("Tesla T4", (7, 5)), Gpu("NVIDIA L4", (8, 9)), Gpu("NVIDIA A100-SXM4-40GB", (8, 0))
+GIB = 2**30
+
+
+def test_auto_is_the_default_and_means_todays_settings_on_a_cpu():
+    config = Config()
+    assert (config.mixed_precision, config.lab_in_graph, config.cache_views) == ("auto", "auto", "auto")
+    resolved = resolve_speed(config, gpus=[], photos=5000)
+    assert (resolved.mixed_precision, resolved.lab_in_graph, resolved.cache_views) == ("none", False, False)
+    assert resolved.jit_compile == "auto" and resolved.workers == config.workers, "Keras' own auto; workers kept"
+    assert "CPU: today's settings" in speed_summary(gpus=[])
+
+
+@pytest.mark.parametrize("gpu, precision", [(T4, "float16"), (L4, "bfloat16"), (A100, "bfloat16"),
+                                            (Gpu("unknown GPU"), "float16")])
+def test_auto_on_a_gpu_is_the_fast_set(gpu, precision):
+    resolved = resolve_speed(Config(image_size=256), gpus=[gpu], photos=5000, memory=80 * GIB)
+    assert (resolved.mixed_precision, resolved.lab_in_graph, resolved.cache_views) == (precision, True, True)
+    assert "GPU found: " + gpu.name in speed_summary(gpus=[gpu])
+
+
+def test_cache_views_auto_only_when_the_views_fit_in_memory():
+    # Colab's 12.7 GB: 5,000 photos × 8 views at 256² (7.3 GiB) would not fit next to the rest; at 128² they do
+    colab = dict(gpus=[T4], photos=5000, memory=int(12.7 * GIB))
+    assert resolve_speed(Config(image_size=256), **colab).cache_views is False
+    assert resolve_speed(Config(image_size=128), **colab).cache_views is True
+    assert "more than 40% of 12.7 GiB" in speed_summary(Config(image_size=256), **colab)
+
+
+def test_explicit_values_are_never_overridden_and_resolving_twice_is_free():
+    config = Config(mixed_precision="float16", lab_in_graph=False, cache_views=True)
+    assert resolve_speed(config, gpus=[A100]) is config
+    once = resolve_speed(Config(), gpus=[A100])
+    assert resolve_speed(once, gpus=[]) is once
+
+
+@pytest.mark.parametrize("field", ["mixed_precision", "lab_in_graph", "cache_views"])
+def test_auto_is_accepted_and_bad_words_refused(field):
+    assert getattr(Config(**{field: "AUTO"}), field) == "auto"
+    with pytest.raises(ConfigError, match=f"{field} = 'fast' is not allowed: expected .*'auto'"):
+        Config(**{field: "fast"})

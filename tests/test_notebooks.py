@@ -281,7 +281,7 @@ def test_parameters_passed_to_config_follow_configs_rules(lab_specs, monkeypatch
     assert "\n" not in message
     assert ("parameter architecture (03_model.ipynb, 05_training.ipynb, passed as Config.model): "
             "model = 'bad' is not allowed: expected something good") in message
-    assert "parameter loss (03_model.ipynb): loss = 'bad' is not allowed" in message
+    assert "parameter loss (03_model.ipynb, 05_training.ipynb): loss = 'bad' is not allowed" in message
 
     seen.clear()
     with pytest.raises(ValueError, match="expected an integer"):
@@ -430,7 +430,89 @@ def test_demo_is_the_chain_with_the_reference_parameters(tmp_path, monkeypatch):
     runs = []
     monkeypatch.setattr(chain, "run_chain", lambda params, out, notebooks, **kw: runs.append((params, out, notebooks)))
     assert main(["demo", "--out", str(tmp_path / "out")]) == 0
-    assert runs == [({}, tmp_path / "out", list(chain.NOTEBOOKS))]
+    assert runs == [(chain.load_profile("reference"), tmp_path / "out", list(chain.NOTEBOOKS))]
+
+
+# --------------------------------------------------------------------------------------------------
+# the profiles shipped in the package: reference (colored demo) and colab (the seed's real run)
+# --------------------------------------------------------------------------------------------------
+
+
+def _defaults(lab_specs) -> dict:
+    import ast
+
+    return {name: ast.literal_eval(spec["default"]) for specs in lab_specs.values() for name, spec in specs.items()}
+
+
+def test_the_reference_profile_is_the_notebooks_own_defaults(lab_specs):
+    # so `colored demo` (the profile) and nbval (the notebooks as they are) run the same reference run
+    defaults = {k: v for k, v in _defaults(lab_specs).items() if k not in ("run_dir", "out_dir")}
+    assert chain.load_profile("reference") == defaults, "colored/profiles/reference.yaml and the parameters cells disagree"
+
+
+def test_the_colab_profile_is_the_seeds_real_run_and_resumes(lab_specs):
+    colab = chain.load_profile("colab")
+    chain.check_params(colab, lab_specs)  # every name declared, every value allowed
+    assert {k: colab[k] for k in ("data_source", "image_size", "epochs", "backbone", "backbone_weights",
+                                  "figure_every", "architecture")} == {
+        "data_source": "kaggle", "image_size": 256, "epochs": 200, "backbone": "inception_resnet_v2",
+        "backbone_weights": "imagenet", "figure_every": 10, "architecture": "full"}
+    assert colab["interrupt_after_epoch"] is None, "no simulated crash in a real run"
+    assert colab["fresh_start"] is False, "a rerun after a disconnect must resume, not delete the run"
+    assert all(colab[k] == "auto" for k in ("mixed_precision", "lab_in_graph", "cache_views", "jit_compile"))
+    assert "run_dir" not in colab, "run_dir follows --out"
+
+
+def test_profiles_ship_inside_the_package():
+    import tomllib
+
+    assert chain.profile_names() == ["colab", "reference"]
+    assert chain.PROFILES_DIR.parent == Path(chain.__file__).resolve().parent
+    package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "profiles/*.yaml" in package_data["colored"], "the profiles must be in the wheel (package-data)"
+
+
+def test_profile_then_params_file_then_p(tmp_path):
+    file = tmp_path / "mine.yaml"
+    file.write_text("epochs: 20\nimage_size: 128\n")
+    params = chain.chain_params(file, [("epochs", "30")], profile="colab")
+    assert params["epochs"] == 30 and params["image_size"] == 128 and params["data_source"] == "kaggle"
+    with pytest.raises(ValueError, match="no profile 'colb'.*colab, reference"):
+        chain.chain_params(profile="colb")
+
+
+def test_cli_chain_profile(tmp_path, monkeypatch):
+    from colored.cli import main
+
+    runs = []
+    monkeypatch.setattr(chain, "run_chain", lambda params, out, notebooks, **kw: runs.append(params))
+    assert main(["chain", "--profile", "colab", "-p", "epochs", "3", "--out", str(tmp_path / "o")]) == 0
+    assert runs[0]["epochs"] == 3 and runs[0]["data_source"] == "kaggle" and runs[0]["fresh_start"] is False
+    with pytest.raises(SystemExit):
+        main(["chain", "--profile", "colb"])
+
+
+def test_training_parameters_reach_notebook_05(lab_specs):
+    # `-p loss classification` used to be declared by 03 only: 05 silently trained MSE
+    cells = nbformat.read(str(NOTEBOOK_DIR / "05_training.ipynb"), as_version=4).cells
+    config_call = "".join(next(c.source for c in cells if "Config(" in c.source).split())
+    for name in ("loss", "batch_norm", "max_minutes", "mixed_precision", "lab_in_graph", "cache_views", "jit_compile"):
+        assert name in lab_specs["05_training.ipynb"], f"05 does not declare {name}"
+        assert f"{name}={name}" in config_call, f"05 does not pass {name} to Config"
+    chain.check_params({"loss": "classification", "lab_in_graph": True, "cache_views": "auto", "max_minutes": 30,
+                        "mixed_precision": "bfloat16"}, lab_specs)
+    with pytest.raises(ValueError, match="lab_in_graph.*'fast'"):
+        chain.check_params({"lab_in_graph": "fast"}, lab_specs)
+
+
+def test_the_chain_names_what_a_plain_install_lacks(tmp_path, monkeypatch, capsys):
+    from colored.cli import main
+
+    monkeypatch.setattr(chain, "NOTEBOOK_DIR", tmp_path / "notebooks")
+    for command in ("demo", "chain"):
+        assert main([command]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "notebooks" in err and ".[lab]" in err and "git clone" in err, err
 
 
 # --------------------------------------------------------------------------------------------------
