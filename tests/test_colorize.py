@@ -553,3 +553,12 @@ def test_flip_averages_the_mirrored_prediction(tmp_path):
             p = inference._softmax(plain) + inference._softmax(mirrored)
             np.testing.assert_allclose(inference._softmax(both), p / 2, atol=1e-5,
                                        err_msg="classification: the mean of the two probability maps")
+
+
+def test_half_precision_file_loads_as_float32_and_colorizes_alike(model, tmp_path):
+    path = inference.save_half_precision(model, tmp_path / "half.keras")
+    loaded = load_model(path)
+    assert {str(w.dtype) for w in loaded.weights} == {"float32"}, "a float16 file must load as a float32 model"
+    photo = detailed_photo(48, 80)
+    difference = np.abs(colorize(photo, loaded).astype(int) - colorize(photo, model).astype(int))
+    assert difference.max() <= 2, f"half-precision weights changed the colours by up to {difference.max()} levels"
