@@ -353,10 +353,7 @@ def train(config: Config, callbacks: list[keras.callbacks.Callback] | None = Non
     """
     config = worker_config(config)  # a multi-worker run's non-chief workers write in run_dir/workers/<i>
     train_paths, test_paths = training_paths(config)
-    resolved = resolve_speed(config, photos=len(train_paths))
-    if log and resolved != config:
-        log(speed_summary(config, photos=len(train_paths)))
-    config = resolved
+    requested, config = config, resolve_speed(config, photos=len(train_paths))
     run_dir = Path(config.run_dir)
     if restart:
         _ensure_writable(run_dir)
@@ -371,6 +368,8 @@ def train(config: Config, callbacks: list[keras.callbacks.Callback] | None = Non
         figures = sorted((run_dir / "figures").glob("epoch_*.png"))
         return TrainResult(keras.saving.load_model(model_path), read_history(run_dir / "history.json"),
                            run_dir, model_path, figures, epochs_trained=0)
+    if log and requested != config:  # what "auto" means here, before training (not for a finished run)
+        log(speed_summary(requested, photos=len(train_paths)))
     if state and log:
         log(f"resuming {run_dir} after epoch {done} of {config.epochs}")
     config.save(run_dir / "config.json")  # only now: a refused run must not touch a run's record
