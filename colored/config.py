@@ -45,9 +45,11 @@ class ConfigError(ValueError):
 
 #: Annealed-mean temperature of the classification head (Zhang et al. 2016): lower is more vivid,
 #: 1.0 the plain mean. Config.temperature, colored.bins.decode_logits and the CLI default to it.
-DEFAULT_TEMPERATURE = 0.38
+#: 0.7 with DEFAULT_CONFIDENCE = 5 was chosen on the validation split (docs/vivid_colour.md, "Default
+#: model v2"); 0.38 (Zhang et al.'s) before.
+DEFAULT_TEMPERATURE = 0.7
 #: Strength of confidence-aware decoding (colored.bins.decode_logits): 0 is plain annealed mean.
-DEFAULT_CONFIDENCE = 0.0
+DEFAULT_CONFIDENCE = 5.0
 
 
 @dataclass

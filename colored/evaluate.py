@@ -304,12 +304,14 @@ def score_set(eval_set: EvalSet, method: Any, *, temperature: float | None = Non
 
 
 def evaluate_folder(folder: str | Path, method: Any, *, temperature: float | None = None,
+                    confidence: float | None = None, flip: bool | None = None,
                     size: int = metrics.EVAL_SIZE, batch_size: int = 8, progress: bool = True
                     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Score ``method`` on every photo under ``folder`` (recursively) → ``(per_image, summary)``.
 
     ``method``: a loaded Keras model, a path to a ``.keras`` file, ``"gray"`` or ``"mean-ab"``.
-    ``temperature``: annealed-mean temperature (classification models only; default 0.38).
+    ``temperature``: annealed-mean temperature (classification models only; default
+    :data:`~colored.config.DEFAULT_TEMPERATURE`).
     ``per_image``: one dict per readable image, ``name`` (path relative to ``folder``) plus every
     metric of :func:`colored.metrics.image_metrics`. ``summary``: the means
     (:func:`colored.metrics.summarize`, with the colourfulness and chroma *ratios of means*),
@@ -319,8 +321,8 @@ def evaluate_folder(folder: str | Path, method: Any, *, temperature: float | Non
     """
     method = resolve_method(method)  # fail on a missing model before decoding anything
     eval_set = load_set(folder, size)
-    per_image, summary, _ = score_set(eval_set, method, temperature=temperature, batch_size=batch_size,
-                                      progress=progress)
+    per_image, summary, _ = score_set(eval_set, method, temperature=temperature, confidence=confidence, flip=flip,
+                                      batch_size=batch_size, progress=progress)
     return per_image, summary
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -304,12 +305,15 @@ def flexible_model(model):
     core = inference_model(model)
     if needs_embedding(core) or tuple(core.inputs[0].shape[1:3]) == (None, None):
         return core
-    cached = getattr(core, "_colored_flexible", None)
-    if cached is None:
+    cached = _FLEXIBLE.get(core)
+    if cached is None:  # not an attribute of `core`: Keras would track it as a sub-layer (and save it)
         cached = keras.models.clone_model(core, input_tensors=keras.Input((None, None, 1), name="L"))
         cached.set_weights(core.get_weights())
-        core._colored_flexible = cached
+        _FLEXIBLE[core] = cached
     return cached
+
+
+_FLEXIBLE: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
 
 def preprocess(image: DecodedImage, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

@@ -78,7 +78,7 @@ class AbAccuracy(keras.metrics.MeanMetricWrapper):
         if y_pred.shape[-1] == 2:
             ab_pred = ops.cast(y_pred, "float32") * color.AB_SCALE
         else:
-            ab_pred = decode_logits(y_pred, self.temperature)
+            ab_pred = decode_logits(y_pred, self.temperature, 0.0)  # plain annealed mean: comparable across runs
         ab_true = _ab_at(y_true, ab_pred.shape[1])
         error = ops.sqrt(ops.sum(ops.square(ab_pred - ab_true), axis=-1))
         return ops.mean(ops.cast(error <= self.threshold, "float32"), axis=(1, 2))
