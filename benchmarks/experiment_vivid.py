@@ -38,7 +38,6 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-import numpy as np  # noqa: E402
 
 from colored import metrics  # noqa: E402
 from colored.evaluate import (  # noqa: E402

@@ -41,7 +41,7 @@ _SPEC = re.compile(rf"(?P<owner>{_OWNER})/(?P<name>{_NAME})(?:@(?P<ref>{_REF}))?
 # What is rewritten, wherever it appears (the repository part of each is replaced):
 _BADGE = re.compile(rf"https://colab\.research\.google\.com/github/{_OWNER}/{_NAME}/blob/{_REF}?/notebooks/")
 _GIT_URL = re.compile(rf"git\+https://github\.com/{_OWNER}/{_NAME}(?:@{_REF})?(?<![./-])")
-_SETUP_LINE = re.compile(rf'^(LAB_REPOSITORY = )"[^"\n]*"', re.M)  # the notebooks' setup cell
+_SETUP_LINE = re.compile(r'^(LAB_REPOSITORY = )"[^"\n]*"', re.M)  # the notebooks' setup cell
 _CONSTANT = re.compile(r'^(PUBLISHED = )"[^"\n]*"', re.M)  # this module
 
 

@@ -11,12 +11,11 @@ import textwrap
 from pathlib import Path
 
 import keras
-import numpy as np
 import pytest
 
 from colored import Config
 from colored.config import ConfigError
-from colored.train import (AtomicBackupAndRestore, BestModelCheckpoint, _best_so_far, backup_state, clear_run,
+from colored.train import (AtomicBackupAndRestore, BestModelCheckpoint, _best_so_far, backup_state,
                            train)
 
 REPO = Path(__file__).resolve().parents[1]
