@@ -66,7 +66,7 @@ def find_images(folder: str | Path, recursive: bool = True) -> list[Path]:
     if not root.exists():
         raise FileNotFoundError(
             f"image folder {str(folder)!r} does not exist (resolved: {root.resolve()}). "
-            f"Point to a folder of photos, or run {SAMPLE_HINT} (then use data/sample)."
+            f"Point to a folder of photos; {SAMPLE_HINT} (then use data/sample)."
         )
     if not root.is_dir():
         raise NotADirectoryError(f"{str(folder)!r} is a file, not a folder of images")
@@ -134,8 +134,8 @@ def dataset_splits(root: str | Path) -> dict[str, Path]:
     root = Path(root).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(
-            f"dataset folder {str(root)!r} does not exist. Run {SAMPLE_HINT}, "
-            "or `colored download --source kaggle` for the full dataset."
+            f"dataset folder {str(root)!r} does not exist: point to a folder of photos; {SAMPLE_HINT}, "
+            "and `colored download --source kaggle` fetches the full dataset."
         )
     kaggle_train = _find_subdir(root, "train_color")
     if kaggle_train is not None:
