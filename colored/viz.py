@@ -56,29 +56,103 @@ def comparison_figure(originals: Sequence[np.ndarray], predictions: Sequence[np.
 
 
 def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, columns: int = 6,
-               cell: float = 1.6) -> plt.Figure:
-    rows = max(1, int(np.ceil(len(images) / columns)))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * cell, rows * cell), squeeze=False)
+               cell: float = 1.6, *, min_cell: float = 1.5, max_width: float = 10.0) -> plt.Figure:
+    """Images in a grid, ``cell`` inches per image (titles above them get their own room).
+
+    Readable by default in JupyterLab and Colab: a cell is at least ``min_cell`` inches (a 64² view at
+    1.1 in renders as a thumbnail), and when ``columns`` cells would make the figure wider than
+    ``max_width`` inches (Colab shrinks wider figures to its output width) the images wrap onto more,
+    evenly filled rows (8 images: 4 + 4, not 6 + 2)."""
+    count = max(1, len(images))
+    cell = max(cell, min_cell)
+    columns = max(1, min(columns, count))
+    fit = max(1, int(max_width // cell))
+    if columns > fit:
+        columns = int(np.ceil(count / np.ceil(count / fit)))  # fewest rows that fit, filled evenly
+    rows = int(np.ceil(count / columns))
+    title_room = 0.3 if titles else 0.05  # inches per row for an 8-pt title, so the image keeps ``cell``
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * cell, rows * (cell + title_room)), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if i < len(images):
             ax.imshow(color.to_float_rgb(np.asarray(images[i])), cmap="gray")
             if titles:
-                ax.set_title(titles[i], fontsize=7)
-    fig.tight_layout()
+                ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout(pad=0.3)
     return fig
 
 
-def history_figure(history: dict[str, list[float]], keys: Sequence[str] | None = None) -> plt.Figure:
-    """One panel per metric (loss, ab accuracy, …), training and validation together."""
-    keys = keys or [k for k in history if not k.startswith("val_") and k not in ("epoch", "learning_rate")]
-    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
+#: history.json keys that are not per-epoch metrics: the epoch numbers, the learning rate (a setting,
+#: drawn only when asked for) and the run's record of where it was resumed (colored.train.HistoryJSON).
+NOT_METRICS = frozenset({"epoch", "learning_rate", "lr", "resumed_after"})
+
+
+def metric_labels(key: str, loss: str | None = None) -> tuple[str, str]:
+    """``(title, y label)`` in words for a history key (``val_`` prefix ignored). ``loss`` is the
+    config's loss (``"mse"`` or ``"classification"``): what the ``loss`` curve measures."""
+    key = key.removeprefix("val_")
+    if key == "loss":
+        if loss == "mse":
+            return "loss: mean squared error of ab/128", "MSE, (ab/128)²"
+        if loss == "classification":
+            return "loss: cross-entropy over the ab bins (rebalanced)", "weighted cross-entropy (nats/pixel)"
+        return "loss (the training objective)", "loss"
+    if key.startswith("ab_acc_"):
+        threshold = key.removeprefix("ab_acc_")
+        return f"pixels within {threshold} Lab units of the true colour", "share of pixels"
+    if key in ("learning_rate", "lr"):
+        return "learning rate (Adam)", "learning rate"
+    return key.replace("_", " "), key
+
+
+def _epoch_ticks(last: int) -> list[int]:
+    """Integer epoch ticks from 1: every epoch for short runs, else 1 and round multiples."""
+    if last <= 15:
+        return list(range(1, last + 1))
+    step = int(np.diff(matplotlib.ticker.MaxNLocator(nbins=6, integer=True).tick_values(1, last))[0])
+    return [1] + [t for t in range(step, last + 1, step) if t - 1 >= step / 2]
+
+
+def history_figure(history: Mapping[str, Sequence[float]], keys: Sequence[str] | None = None, *,
+                   loss: str | None = None, width: float = 9.0) -> plt.Figure:
+    """Training curves from a run's ``history.json``: one panel per metric (default: every per-epoch
+    metric, e.g. the loss and the ab accuracy), training and validation together.
+
+    Epochs are counted from 1 on the x axis (history.json stores Keras' 0-based ``epoch``); titles and
+    y labels say what is measured (``loss``: the config's loss, ``"mse"`` or ``"classification"``);
+    each resume recorded in ``history["resumed_after"]`` (epochs done before a rerun continued the
+    run) is a dashed vertical line: the rerun goes on from the backup's weights but starts its
+    callbacks (the learning-rate plateau's patience) and random state afresh, so a jump in the curves
+    there can come from the interruption. ``width`` in inches (about 9 fits JupyterLab and Colab)."""
+    epochs = list(history.get("epoch", []))
+    if keys is None:
+        keys = [k for k, v in history.items() if not k.startswith("val_") and k not in NOT_METRICS
+                and isinstance(v, (list, tuple)) and (not epochs or len(v) == len(epochs))]
+    keys = list(keys) or ["loss"]
+    count = len(next((history[k] for k in keys if k in history), epochs))
+    x = [int(e) + 1 for e in epochs] if len(epochs) == count else list(range(1, count + 1))
+    fig, axes = plt.subplots(1, len(keys), figsize=(width if len(keys) > 1 else width / 1.8, 3.4), squeeze=False)
     for ax, key in zip(axes[0], keys):
-        ax.plot(history[key], label="train")
+        title, ylabel = metric_labels(key, loss)
+        marker = "o" if len(x) <= 30 else None  # a few epochs: show the measured points
+        if key in history:
+            ax.plot(x, history[key], marker=marker, markersize=4, label="training")
         if f"val_{key}" in history:
-            ax.plot(history[f"val_{key}"], label="validation")
-        ax.set_xlabel("epoch")
-        ax.set_title(key)
+            ax.plot(x, history[f"val_{key}"], marker=marker, markersize=4, label="validation")
+        resumed = [int(done) for done in history.get("resumed_after", [])]
+        for i, done in enumerate(resumed):  # between epoch `done` and the next one; one legend entry
+            label = f"resumed after epoch {', '.join(map(str, resumed))}" if i == 0 else "_nolegend_"
+            ax.axvline(done + 0.5, color="0.4", linestyle="--", linewidth=1, label=label)
+        if key.startswith("ab_acc_"):
+            ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+        if x:
+            ax.set_xticks(_epoch_ticks(max(x)))
+            ax.set_xlim(0.5, max(x) + 0.5)
+        ax.set_xlabel("epoch", fontsize=9)
+        ax.set_ylabel(ylabel, fontsize=9)
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -121,19 +195,32 @@ class AbHistogram:
         return self._low / max(1, self.pixels)
 
 
-def ab_histogram_figure(ab_sets: Mapping[str, np.ndarray | AbHistogram], bins: int = 44) -> plt.Figure:
-    """2-D histograms (log density) of ab values, one panel per named set: arrays of ab values or
-    :class:`AbHistogram` accumulations (whose own grid is drawn)."""
-    fig, axes = plt.subplots(1, len(ab_sets), figsize=(3.2 * len(ab_sets), 3), squeeze=False)
-    for ax, (name, ab) in zip(axes[0], ab_sets.items()):
-        histogram = ab if isinstance(ab, AbHistogram) else AbHistogram(bins).add(ab)
+def ab_histogram_figure(ab_sets: Mapping[str, np.ndarray | AbHistogram], bins: int = 44, *,
+                        cell: float = 3.6) -> plt.Figure:
+    """2-D histograms of ab values, one panel per named set: arrays of ab values or
+    :class:`AbHistogram` accumulations (whose own grid is drawn). Colour: pixels per bin on a log
+    scale, with one normalisation and one colour bar for all panels, so the same colour means the
+    same count in every panel (true vs predicted compare by eye). ``cell``: inches per panel."""
+    histograms = [ab if isinstance(ab, AbHistogram) else AbHistogram(bins).add(ab) for ab in ab_sets.values()]
+    top = max([int(h.counts.max()) for h in histograms] + [1])
+    norm = matplotlib.colors.LogNorm(vmin=1, vmax=max(top, 10))  # shared: counts of 1 up to the fullest bin
+    fig, axes = plt.subplots(1, len(histograms), figsize=(cell * len(histograms) + 1.2, cell),
+                             squeeze=False, layout="constrained")  # constrained: room for the colour bar
+    for ax, name, histogram in zip(axes[0], ab_sets, histograms):
         edges = np.linspace(*histogram.range, histogram.bins + 1)
         counts = np.ma.masked_equal(histogram.counts, 0)  # empty cells: background, as hist2d draws them
-        ax.pcolormesh(edges, edges, counts, cmap="magma", norm=matplotlib.colors.LogNorm())
-        ax.set_xlabel("b (blue ← → yellow)")
-        ax.set_ylabel("a (green ← → red)")
-        ax.set_title(name, fontsize=9)
-    fig.tight_layout()
+        mesh = ax.pcolormesh(edges, edges, counts, cmap="magma", norm=norm)
+        ax.axhline(0, color="0.6", linewidth=0.5)  # a = b = 0: neutral gray
+        ax.axvline(0, color="0.6", linewidth=0.5)
+        ax.set_aspect("equal")
+        ax.set_xlabel("b (blue ← → yellow)", fontsize=9)
+        ax.set_ylabel("a (green ← → red)", fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.set_title(name, fontsize=10)
+    bar = fig.colorbar(mesh, ax=list(axes[0]), shrink=0.9)
+    bar.set_label("pixels per bin (log scale)", fontsize=9)
+    bar.ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))  # 1, 10, 100
+    bar.ax.tick_params(labelsize=8)
     return fig
 
 
