@@ -91,6 +91,38 @@ def distribution_scope(config: Config):
     return contextlib.nullcontext()
 
 
+def photo_source(path: str | Path) -> tuple[str, str]:
+    """The photo a file was cut from, by its name: the stem before the last ``_`` in its folder
+    (``chelsea_03.png`` → ``chelsea``; a name without ``_`` is its own source)."""
+    path = Path(path)
+    return path.parent.as_posix(), path.stem.rsplit("_", 1)[0]
+
+
+def demo_photos(paths: list[Path], count: int = 3) -> list[Path]:
+    """``count`` photos for the epoch comparison figures: from as many different source photos
+    (:func:`photo_source`) as there are, spread over the sorted list, deterministic; one photo of
+    every chosen source comes before a second one of any. The sample dataset's test split is ten
+    crops each of two photos: its first three files, three crops of one cat, showed nothing that
+    one of them does not."""
+    paths = sorted(paths)
+    groups: dict[tuple[str, str], list[Path]] = {}
+    for path in paths:
+        groups.setdefault(photo_source(path), []).append(path)
+    sources = list(groups.values())
+    if len(sources) >= count:  # one photo (the first: e.g. the sample's whole-photo crop) per spread source
+        chosen = [sources[i * len(sources) // count][0] for i in range(count)]
+    else:  # every source, then more photos of each in turn, spread within it
+        quota = [0] * len(sources)
+        while sum(quota) < min(count, len(paths)):
+            for i, group in enumerate(sources):
+                if quota[i] < len(group) and sum(quota) < count:
+                    quota[i] += 1
+        # round by round (one photo of every source first), so the figure's rows alternate sources
+        chosen = [group[j * len(group) // q] for j in range(max(quota, default=0))
+                  for group, q in zip(sources, quota) if j < q]
+    return chosen
+
+
 class ComparisonFigure(keras.callbacks.Callback):
     """Every ``every`` epochs (and after the last), plot original | gray | predicted for a few photos,
     save it as ``figures/epoch_NNN.png`` in the run folder and show it inline in notebooks."""
@@ -116,20 +148,32 @@ class ComparisonFigure(keras.callbacks.Callback):
         viz.show_or_close(fig)
 
 
+#: history.json's one key that is not a per-epoch list: the epochs done before each resume (1-based
+#: epoch numbers, ascending): ``"resumed_after": [2]`` = epochs 1-2 ran, then a rerun went on from 3.
+RESUMED_AFTER = "resumed_after"
+
+
 class HistoryJSON(keras.callbacks.Callback):
     """Keeps ``history.json`` (and the same table as ``history.csv``) up to date after every epoch,
     across resumed runs: an epoch that is run again replaces its earlier record, never doubles it.
-    Both files are rewritten whole and atomically (Keras' CSVLogger appends, so a rerun doubled it)."""
+    Both files are rewritten whole and atomically (Keras' CSVLogger appends, so a rerun doubled it).
 
-    def __init__(self, path: str | Path) -> None:
+    ``resumed_after``: the epochs the backup held when this call resumed the run (0: a fresh start).
+    It is added to history.json's ``"resumed_after"`` list with this call's first epoch, so a resume
+    that trains nothing leaves no mark, and a resume from the same backup twice is recorded once.
+    history.csv stays one row per epoch (the resume record is not a column)."""
+
+    def __init__(self, path: str | Path, resumed_after: int = 0) -> None:
         super().__init__()
         self.path = Path(path)
+        self.resumed_after = resumed_after
 
     def load(self) -> dict[str, list[float]]:
         return read_history(self.path)
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         history = self.load()
+        resumes = [int(done) for done in history.pop(RESUMED_AFTER, [])]
         epochs = history.setdefault("epoch", [])
         # A resumed run repeats no epoch: drop anything logged at or after this one (killed mid-way).
         keep = sum(1 for e in epochs if e < epoch)
@@ -138,6 +182,12 @@ class HistoryJSON(keras.callbacks.Callback):
         for key, value in (logs or {}).items():
             history.setdefault(key, [float("nan")] * keep).append(float(value))
         atomic_write_text(self.path.with_suffix(".csv"), _history_csv(history))
+        # resumes at or before the epochs kept (a later one belongs to epochs being trained again)
+        resumes = [done for done in resumes if done <= keep]
+        if self.resumed_after and self.resumed_after not in resumes:
+            resumes = sorted(resumes + [self.resumed_after])
+        if resumes:
+            history[RESUMED_AFTER] = resumes
         atomic_write_text(self.path, json.dumps(history, indent=1))
 
 
@@ -154,7 +204,7 @@ def read_history(path: str | Path) -> dict[str, list[float]]:
 
 
 def _history_csv(history: dict[str, list[float]]) -> str:
-    keys = ["epoch"] + sorted(k for k in history if k != "epoch")
+    keys = ["epoch"] + sorted(k for k in history if k not in ("epoch", RESUMED_AFTER))  # per-epoch columns
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(keys)
@@ -278,16 +328,17 @@ RESUMABLE_FIELDS = frozenset({"epochs", "max_minutes", "figure_every", "workers"
 
 def standard_callbacks(config: Config, run_dir: Path, demo_images: list[np.ndarray],
                        validation: bool, demo_embeddings: np.ndarray | None = None,
-                       best: float = float("inf")) -> list[keras.callbacks.Callback]:
+                       best: float = float("inf"), resumed_after: int = 0) -> list[keras.callbacks.Callback]:
     """The run's bookkeeping, in the order it must happen at an epoch's end: checkpoint, history and
     figure first, the backup last. The backup is the commit point: once it names epoch k, every
-    record of epoch k is already on disk."""
+    record of epoch k is already on disk. ``resumed_after``: epochs done before this call (0: a
+    fresh start), recorded in history.json."""
     monitor = "val_loss" if validation else "loss"  # the seed monitored val_loss with no val data
     limit = [TimeLimit(config.max_minutes)] if config.max_minutes else []
     return limit + [
         BestModelCheckpoint(run_dir / "best.keras", monitor=monitor, best=best),
         keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.2, patience=config.lr_patience, min_lr=1e-5),
-        HistoryJSON(run_dir / "history.json"),
+        HistoryJSON(run_dir / "history.json", resumed_after),
         ComparisonFigure(demo_images, run_dir / "figures", config.figure_every, config.temperature,
                          demo_embeddings),
         AtomicBackupAndRestore(run_dir / "backup"),
@@ -410,14 +461,14 @@ def _fit(config, run_dir, train_paths, test_paths, callbacks, verbose, epochs_do
     if config.init_weights and not epochs_done:  # a resumed run restores its own backup instead
         load_initial_weights(core, config.init_weights)
     model = compile_model(training_model(core, config), config, make_loss(config, train_paths))
-    demo_paths = (test_paths or train_paths)[:3] if not config.limit else train_paths[:1]
+    demo_paths = demo_photos(test_paths or train_paths) if not config.limit else train_paths[:1]
     demo_images = [load_resized(p, config.image_size) for p in demo_paths]
     demo_embeddings = None
     if train_data.embedder is not None:
         demo_embeddings = train_data.embedder.compute(color.rgb_to_gray(np.stack(demo_images)))
     best = _best_so_far(run_dir, "val_loss" if validation is not None else "loss", epochs_done)
     all_callbacks = standard_callbacks(config, run_dir, demo_images, validation is not None,
-                                       demo_embeddings, best) + list(callbacks or [])
+                                       demo_embeddings, best, epochs_done) + list(callbacks or [])
     keras_history = model.fit(train_data, validation_data=validation, epochs=config.epochs,
                               steps_per_epoch=config.steps_per_epoch, callbacks=all_callbacks, verbose=verbose)
     model_path = run_dir / "model.keras"

@@ -87,3 +87,75 @@ def test_fine_tuning_starts_from_init_weights_without_the_validation_photos(phot
     other = build_model(config.replace(model="full"))
     with pytest.raises(ValueError, match="init_weights"):
         load_initial_weights(other, tmp_path / "start.keras")
+
+
+# --------------------------------------------------------------------------------------------------
+# issue 14: the comparison photos come from different source photos; history.json records resumes
+# --------------------------------------------------------------------------------------------------
+
+def test_comparison_photos_come_from_different_source_photos():
+    from pathlib import Path
+
+    from colored.train import demo_photos
+
+    sample_test = [Path(f"test/{name}_{i:02d}.png") for name in ("chelsea", "coffee") for i in range(10)]
+    chosen = [p.name for p in demo_photos(sample_test)]
+    assert chosen == ["chelsea_00.png", "coffee_00.png", "chelsea_05.png"], chosen  # both photos, then a far crop
+    many = [Path(f"{name}_{i:02d}.png") for name in ("astronaut", "chelsea", "coffee", "hubble_deep_field",
+                                                     "motorcycle_left", "rocket") for i in range(10)]
+    chosen = demo_photos(list(reversed(many)))  # deterministic whatever the input order
+    assert len({p.stem.rsplit("_", 1)[0] for p in chosen}) == 3, chosen
+    assert chosen == demo_photos(many) and chosen[0].name == "astronaut_00.png"
+    plain = [Path(f"{i:04d}.jpg") for i in range(30)]  # no common prefixes: spread over the list
+    assert [p.name for p in demo_photos(plain)] == ["0000.jpg", "0010.jpg", "0020.jpg"]
+    same = [Path(f"img_{i:02d}.png") for i in range(12)]
+    assert [p.name for p in demo_photos(same)] == ["img_00.png", "img_04.png", "img_08.png"]
+    assert demo_photos(same[:2]) == same[:2] and demo_photos([]) == []
+
+
+def test_history_records_a_resume_once_and_keeps_the_csv_per_epoch(tmp_path):
+    import csv
+
+    from colored.train import HistoryJSON, read_history
+
+    path = tmp_path / "history.json"
+    first = HistoryJSON(path)
+    for epoch in range(3):  # epoch 2 logged, then killed before its backup: the backup holds 2 epochs
+        first.on_epoch_end(epoch, {"loss": 1.0 - epoch / 10})
+    assert "resumed_after" not in read_history(path), "a straight run records no resume"
+    for _ in range(2):  # resumed from that backup, killed again before the next backup, resumed again
+        resumed = HistoryJSON(path, resumed_after=2)
+        resumed.on_epoch_end(2, {"loss": 0.5})
+    resumed.on_epoch_end(3, {"loss": 0.4})
+    HistoryJSON(path, resumed_after=4).on_epoch_end(4, {"loss": 0.3})
+    history = read_history(path)
+    assert history["epoch"] == [0, 1, 2, 3, 4] and history["loss"][2:] == [0.5, 0.4, 0.3]
+    assert history["resumed_after"] == [2, 4], history
+    with open(tmp_path / "history.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["epoch"]) for row in rows] == [0, 1, 2, 3, 4] and set(rows[0]) == {"epoch", "loss"}
+    # a rerun from an older backup (epochs 3-4 trained again) forgets the resume that came after it
+    HistoryJSON(path, resumed_after=3).on_epoch_end(3, {"loss": 0.35})
+    assert read_history(path)["resumed_after"] == [2, 3]
+
+
+@pytest.mark.slow
+def test_resumed_run_records_where_it_resumed(photo_folder, tmp_path):
+    from colored import viz
+
+    run = tmp_path / "run"
+    config = Config(model="simplified", image_size=32, batch_size=4, backbone="none", epochs=3, augment=False,
+                    data_dir=str(photo_folder), run_dir=str(run), figure_every=5, steps_per_epoch=1,
+                    cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(KeyboardInterrupt):
+        train(config, callbacks=[_Kill(at=1)], verbose=0)
+    assert "resumed_after" not in json.loads((run / "history.json").read_text())
+    result = train(config, verbose=0)
+    history = json.loads((run / "history.json").read_text())
+    assert history["epoch"] == [0, 1, 2] and history["resumed_after"] == [2], history
+    assert result.history["resumed_after"] == [2]
+    assert (run / "history.csv").read_text().splitlines()[0].split(",")[0] == "epoch"
+    assert "resumed_after" not in (run / "history.csv").read_text()
+    fig = viz.history_figure(history, loss=config.loss)
+    assert all(any(line.get_label() == "resumed after epoch 2" for line in ax.get_lines()) for ax in fig.axes)
+    viz.show_or_close(fig)
