@@ -4,7 +4,7 @@ Each notebook has one cell tagged ``parameters`` whose values are the *reference
 enough that the whole chain runs offline on a 2-core CPU in a few minutes. The chain passes every
 notebook only the parameters its ``parameters`` cell declares (papermill would inject any name it is
 given), plus ``run_dir`` pointing at the chain's output folder, so that notebook 05 saves its model
-there and notebook 06 reads it back (and notebook 07's ``out_dir`` pointing at ``run_dir/07``).
+there and notebook 06 reads it back (notebook 07 writes its photos and figures there too).
 
 Nothing runs before every parameter is checked: a name no selected notebook declares, or a value that
 does not fit (the type of the default, or the annotation, in each ``parameters`` cell declaring it:
@@ -361,8 +361,8 @@ def run_chain(params: Mapping[str, Any] | None = None, out_dir: str | Path | Non
 
     ``params`` override the notebooks' reference values; each notebook receives only those its
     ``parameters`` cell declares. ``run_dir`` defaults to ``out_dir`` (default: a new
-    ``runs/<timestamp>/``), so every notebook writes its figures, model and metrics there, and
-    notebook 07's ``out_dir`` to ``run_dir/07``.
+    ``runs/<timestamp>/``), so every notebook writes its figures, model, metrics and colorized
+    photos there.
 
     Before anything runs, the parameters are checked (:func:`check_params`): a parameter that none of
     the selected notebooks declares (a typo would otherwise be silently ignored), or a value that
@@ -396,14 +396,12 @@ def run_chain(params: Mapping[str, Any] | None = None, out_dir: str | Path | Non
     check_params(params, declared)
     # Absolute: the notebooks run from the repository root (their setup cell moves there), not from here.
     params.setdefault("run_dir", str(out_dir.resolve()))
-    if any("out_dir" in d for d in declared.values()):  # notebook 07's output folder
-        params.setdefault("out_dir", str(Path(params["run_dir"]) / "07"))
 
     prepare_out_dir(out_dir, overwrite=overwrite, owned=_owned_out_dir)
     ensure_kernel(kernel_name)
     out_dir.mkdir(parents=True, exist_ok=True)
     if log:  # only now: a refused parameter or folder must not read as if the chain had started
-        given = {k: v for k, v in params.items() if k not in ("run_dir", "out_dir")}
+        given = {k: v for k, v in params.items() if k != "run_dir"}
         log(f"running {len(names)} notebook(s) into {out_dir}/"
             + (f" with {json.dumps(given, default=str)}" if given else " with the reference parameters"))
     record: dict[str, Any] = {"params": params, "kernel": kernel_name, "notebooks": {}}

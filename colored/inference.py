@@ -424,6 +424,30 @@ def recombine(l_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
     return color.lab_to_rgb_uint8(l_full, ab)
 
 
+def colour_uncertainty(image_or_path: Any, model: Any = None, *, flip: bool | None = None) -> np.ndarray:
+    """How unsure a classification model is of each pixel's colour → ``(H, W)`` float32 at the
+    photo's size: the standard deviation σ (Lab units) of the predicted colour distribution
+    (:func:`colored.bins.colour_spread`), the quantity confidence-aware decoding reads (σ ≈ 5–10:
+    one colour; σ ≥ 20: competing colours). Same preprocessing as :func:`colorize`; a regression
+    model predicts one colour, not a distribution, so it is refused (ValueError)."""
+    import keras
+
+    from colored.bins import colour_spread
+    from colored.model import inference_model, is_classification
+
+    if model is None or isinstance(model, (str, os.PathLike)):
+        model = load_model(model)
+    if not is_classification(inference_model(model)):
+        raise ValueError(f"{getattr(model, 'name', 'this model')} is a regression (MSE) model: it predicts one "
+                         "colour per pixel, not a distribution, so it has no colour uncertainty")
+    decoded = as_decoded(image_or_path)
+    height, width = decoded.rgb.shape[:2]
+    _, l_norm = preprocess(decoded, network_size(model, height, width))
+    _, variance = colour_spread(predict_output(model, l_norm[None], flip=flip))
+    sigma = np.sqrt(keras.ops.convert_to_numpy(variance)[0]).astype(np.float32)
+    return _resize_plane(sigma, (height, width), Image.Resampling.BILINEAR)
+
+
 # ---------------------------------------------------------------------------------------------
 # the path, over many images
 

@@ -128,7 +128,7 @@ def history_figure(history: Mapping[str, Sequence[float]], keys: Sequence[str] |
     if keys is None:
         keys = [k for k, v in history.items() if not k.startswith("val_") and k not in NOT_METRICS
                 and isinstance(v, (list, tuple)) and (not epochs or len(v) == len(epochs))]
-    keys = list(keys) or ["loss"]
+    keys = sorted(keys, key=lambda k: k != "loss") or ["loss"]  # the objective first, then the metrics
     count = len(next((history[k] for k in keys if k in history), epochs))
     x = [int(e) + 1 for e in epochs] if len(epochs) == count else list(range(1, count + 1))
     fig, axes = plt.subplots(1, len(keys), figsize=(width if len(keys) > 1 else width / 1.8, 3.4), squeeze=False)
@@ -299,9 +299,20 @@ def photo_row_figure(images: Sequence[np.ndarray], titles: Sequence[str], cell: 
 
 
 def temperature_label(temperature: float) -> str:
-    """``"T = 0.2 (vivid)"``, ``"T = 0.38 (default)"``, ``"T = 1.0 (faithful)"``: the annealed mean's
-    temperature and what it does to the colours."""
-    kind = "vivid" if temperature < 0.3 else "faithful" if temperature >= 1 else "default"
+    """What the annealed mean's temperature does, for a figure title: ``"T = 0.01 (≈ the mode)"``,
+    ``"T = 0.38 (vivid)"``, ``"T = 1.0 (the mean)"``, ``"T = 4.0 (flatter: grayer)"``."""
+    from colored.config import DEFAULT_TEMPERATURE
+
+    if temperature <= 0.05:
+        kind = "≈ the mode"
+    elif temperature == DEFAULT_TEMPERATURE:
+        kind = "the default"
+    elif temperature < 1:
+        kind = "vivid"
+    elif temperature == 1:
+        kind = "the mean"
+    else:
+        kind = "flatter: grayer"
     return f"T = {temperature} ({kind})"
 
 
@@ -309,3 +320,42 @@ def temperature_figure(images: Sequence[np.ndarray], temperatures: Sequence[floa
     """One photo colorized at several decoding temperatures, side by side, each titled with
     :func:`temperature_label`."""
     return photo_row_figure(images, [temperature_label(t) for t in temperatures], cell=cell)
+
+
+def embedding_figure(embedding: np.ndarray, trained: bool, top: int = 5) -> plt.Figure:
+    """The 1,000 ImageNet class probabilities of one image as a bar chart, the ``top`` largest
+    marked: peaked for a trained backbone, flat (every class ≈ 1/1000) for random weights."""
+    probabilities = np.asarray(embedding, np.float64).ravel()
+    fig, ax = plt.subplots(figsize=(8, 2.6))
+    ax.bar(np.arange(len(probabilities)), probabilities, width=1.0, color="0.35")
+    best = np.argsort(probabilities)[::-1][:top]
+    ax.plot(best, probabilities[best], "v", color="tab:red", label=f"top {top}")
+    ax.axhline(1 / len(probabilities), color="tab:blue", linestyle=":", linewidth=1,
+               label=f"uniform (1/{len(probabilities):,})")
+    ax.set_xlim(-5, len(probabilities) + 5)
+    ax.set_ylim(0, max(probabilities.max() * 1.15, 1.5 / len(probabilities)))
+    ax.set_xlabel("ImageNet class index")
+    ax.set_ylabel("probability")
+    ax.set_title("the embedding: InceptionResNetV2's class probabilities "
+                 + ("(ImageNet weights)" if trained else "(random weights: meaningless)"), fontsize=10)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def uncertainty_figure(photo: np.ndarray, sigma: np.ndarray, cell: float = 4.0) -> plt.Figure:
+    """A photo beside a map of how unsure the model is of each pixel's colour (σ of the predicted
+    colour distribution, Lab units; :func:`colored.inference.colour_uncertainty`), with a colour bar."""
+    height, width = sigma.shape
+    fig, axes = plt.subplots(1, 2, figsize=(2 * cell + 0.8, cell * height / width + 0.5))
+    axes[0].imshow(np.asarray(photo), cmap="gray")
+    axes[0].set_title("the photo", fontsize=9)
+    shown = axes[1].imshow(sigma, cmap="viridis", vmin=0)
+    axes[1].set_title("colour uncertainty σ (brighter: less sure)", fontsize=9)
+    for ax in axes:
+        ax.set_axis_off()
+    bar = fig.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.03)
+    bar.set_label("σ of the predicted colour (Lab units)", fontsize=8)
+    bar.ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    return fig

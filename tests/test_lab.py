@@ -99,9 +99,29 @@ def test_photo_row_and_temperature_figures():
     assert [ax.get_title() for ax in fig.axes] == ["before (gray)", "after"]
     assert tuple(fig.get_size_inches()) == pytest.approx((6.0, 3.0 * 30 / 60 + 0.4))
     plt.close(fig)
-    assert [viz.temperature_label(t) for t in (0.2, 0.38, 1.0)] == [
-        "T = 0.2 (vivid)", "T = 0.38 (default)", "T = 1.0 (faithful)"]
-    fig = viz.temperature_figure([photo] * 3, (0.2, 0.38, 1.0))
-    assert [ax.get_title() for ax in fig.axes] == ["T = 0.2 (vivid)", "T = 0.38 (default)", "T = 1.0 (faithful)"]
+    labels = ["T = 0.01 (≈ the mode)", "T = 0.38 (vivid)", "T = 0.7 (the default)", "T = 1.0 (the mean)",
+              "T = 4.0 (flatter: grayer)"]
+    assert [viz.temperature_label(t) for t in (0.01, 0.38, 0.7, 1.0, 4.0)] == labels, \
+        "temperature titles must say what each T does (and which is the package's default)"
+    fig = viz.temperature_figure([photo] * 3, (0.01, 1.0, 4.0))
+    assert [ax.get_title() for ax in fig.axes] == [labels[0], labels[3], labels[4]]
     assert tuple(fig.get_size_inches()) == pytest.approx((9.0, 1.9))
+    plt.close(fig)
+
+
+def test_embedding_and_uncertainty_figures_label_what_they_show():
+    from colored import viz
+
+    flat = np.full(1000, 1e-3)
+    fig = viz.embedding_figure(flat, trained=False)
+    ax = fig.axes[0]
+    assert "random weights" in ax.get_title() and ax.get_xlabel() and ax.get_ylabel() == "probability"
+    plt.close(fig)
+    peaked = flat.copy()
+    peaked[281] = 0.5
+    assert "ImageNet weights" in viz.embedding_figure(peaked, trained=True).axes[0].get_title()
+    plt.close("all")
+    fig = viz.uncertainty_figure(np.zeros((30, 60), np.uint8), np.linspace(0, 40, 1800).reshape(30, 60))
+    assert len(fig.axes) == 3, "photo, σ map and a colour bar"
+    assert "Lab units" in fig.axes[2].get_ylabel(), "the colour bar must name the unit"
     plt.close(fig)

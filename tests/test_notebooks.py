@@ -354,8 +354,8 @@ def test_overwrite_replaces_an_earlier_run_leaving_nothing_stale(tmp_path, tiny_
     out = tmp_path / "out"
     chain.run_chain({"tag": "old"}, out, ["a.ipynb"], notebook_dir=tiny_lab, log=None)
     (out / "model.keras").write_text("old model")  # what other notebooks of the earlier run left
-    (out / "07").mkdir()
-    (out / "07" / "old_colorized.png").write_text("old")
+    (out / "colorized").mkdir()
+    (out / "colorized" / "old_colorized.png").write_text("old")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "keep.txt").write_text("keep")
@@ -446,7 +446,7 @@ def _defaults(lab_specs) -> dict:
 
 def test_the_reference_profile_is_the_notebooks_own_defaults(lab_specs):
     # so `colored demo` (the profile) and nbval (the notebooks as they are) run the same reference run
-    defaults = {k: v for k, v in _defaults(lab_specs).items() if k not in ("run_dir", "out_dir")}
+    defaults = {k: v for k, v in _defaults(lab_specs).items() if k != "run_dir"}
     assert chain.load_profile("reference") == defaults, "colored/profiles/reference.yaml and the parameters cells disagree"
 
 
@@ -614,7 +614,7 @@ def test_the_newcomers_demo_runs_the_real_chain_and_reproduces_the_committed_out
         assert "failed" not in record["notebooks"][name]
     # the run folder the README promises
     for promised in ("model.keras", "best.keras", "config.json", "history.json", "history.csv", "metrics.json",
-                     "kernels.log", "07/chelsea_colorized.png"):
+                     "kernels.log", "colorized/chelsea_colorized.png", "figures/07_before_after.png"):
         assert (out / promised).is_file(), f"{promised} missing from the run folder"
     assert sorted(p.name for p in (out / "figures").glob("epoch_*.png")), "no comparison figures"
     history = json.loads((out / "history.json").read_text())
