@@ -327,7 +327,8 @@ def prepare_out_dir(out_dir: str | Path, overwrite: bool = False, owned: bool = 
     if not entries:
         return out_dir
     if not (overwrite or owned):
-        raise ValueError(f"--out {out_dir} is not empty ({len(entries)} entries, e.g. {entries[0].name}): "
+        count = f"{len(entries)} {'entry' if len(entries) == 1 else 'entries'}"
+        raise ValueError(f"--out {out_dir} is not empty ({count}, e.g. {entries[0].name}): "
                          "choose a new folder, or add --overwrite to delete the earlier run in it first")
     resolved = out_dir.resolve()
     protected = {Path.home().resolve(), Path.cwd().resolve(), Path(resolved.anchor)}

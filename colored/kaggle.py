@@ -18,6 +18,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -325,14 +326,63 @@ def _extract_kaggle_zip(zip_path: Path, staging: Path) -> dict[str, Path]:
     return {name: staging / name for name in prefixes}
 
 
-def _offline_message(target: Path, error: BaseException, secrets: list[str]) -> str:
+#: Where a Kaggle token is made (named in the messages of refused credentials).
+KAGGLE_TOKEN_PAGE = "https://www.kaggle.com/settings/api"
+
+
+def _http_status(error: BaseException) -> int | None:
+    """The HTTP status of a failed request (requests' HTTPError: ``error.response.status_code``), looked
+    for along the chain of causes; None for a failure without an answer (offline, refused connection)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        status = getattr(getattr(error, "response", None), "status_code", None)
+        if isinstance(status, int):
+            return status
+        match = re.match(r"(\d{3}) (?:Client|Server) Error", str(error))  # requests' wording, no response kept
+        if match:
+            return int(match.group(1))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _short_source(source: str, home: Path) -> str:
+    """A credential source's description with the home folder written ``~`` (as the docs name it)."""
+    return source.replace(f"{home}{os.sep}", f"~{os.sep}") if str(home) not in ("", os.sep) else source
+
+
+def _offline_message(target: Path, error: BaseException, secrets: list[str], source: str | None = None) -> str:
+    """One line for a failed download: credentials Kaggle rejected (HTTP 401/403; ``source`` names
+    where they came from, when known), another answer from Kaggle, or no answer at all (offline)."""
     detail = _redact(f"{type(error).__name__}: {error}", secrets)
     if len(detail) > 300:  # urllib3 errors nest the whole retry chain; the cause keeps the rest
         detail = detail[:300] + "…"
+    status = _http_status(error)
+    unchanged = f"Nothing in {target} was changed."
+    if status in (401, 403):
+        reason = getattr(getattr(error, "response", None), "reason", None) or (
+            "Unauthorized" if status == 401 else "Forbidden")
+        used = f"; used: {_redact(source, secrets)}" if source else ""
+        return (
+            f"could not download {KAGGLE_DATASET}: Kaggle rejected the credentials (HTTP {status} "
+            f"{reason}{used}). Generate a new token at {KAGGLE_TOKEN_PAGE} and put it in place of the old one "
+            "(on Colab: update the secret KAGGLE_API_TOKEN, then Runtime > Restart session and run the "
+            f"setup cell again). {unchanged}"
+        )
+    if isinstance(error, SystemExit):  # kaggle's authenticate() exits when it finds no credentials
+        used = f" in {_redact(source, secrets)}" if source else ""
+        return (
+            f"could not download {KAGGLE_DATASET}: the kaggle library could not use the credentials{used}. "
+            f"Check them (a new token: {KAGGLE_TOKEN_PAGE}) and retry. {unchanged}"
+        )
+    if status is not None:
+        return (
+            f"could not download {KAGGLE_DATASET}: Kaggle refused the request ({detail}). {unchanged} "
+            "Retry later, or use `colored download --source sample` (works offline)."
+        )
     return (
-        f"could not download {KAGGLE_DATASET}: could not reach Kaggle (offline?) or it refused the "
-        f"request ({detail}). Nothing in {target} was changed. Check the network and your "
-        "credentials and retry, or use `colored download --source sample` (works offline)."
+        f"could not download {KAGGLE_DATASET}: could not reach Kaggle (offline?) ({detail}). {unchanged} "
+        "Check the network and retry, or use `colored download --source sample` (works offline)."
     )
 
 
@@ -354,7 +404,8 @@ def download_kaggle(target: str | Path = "data/kaggle", api: Any = None, quiet: 
         colored.imageio.OutputDirError: ``target`` (or its parent) cannot be written: checked
             first, before credentials or network (a complete ``target`` needs no writing).
         KaggleCredentialsError: no credentials (only when ``api`` is None).
-        RuntimeError: Kaggle unreachable or refused (existing data left untouched), the archive
+        RuntimeError: Kaggle unreachable, or it rejected the credentials (HTTP 401/403: the message
+            names their source and the fix) or the request (existing data left untouched), the archive
             lacks the expected folders, or the image counts differ from the expected ones.
         ValueError: the archive holds a member that would land outside ``target``.
     """
@@ -370,10 +421,12 @@ def download_kaggle(target: str | Path = "data/kaggle", api: Any = None, quiet: 
     home = Path.home()
     secrets = _known_secrets(os.environ, home)
     token_env_set = False
+    source = None  # where the credentials come from, named if Kaggle rejects them
     if api is None:
         found, notes = _scan_credentials(os.environ, home)
         if found is None:
             raise KaggleCredentialsError(notes)
+        source = _short_source(found, home)
         if found.startswith("access token file") and not os.environ.get("KAGGLE_API_TOKEN"):
             # kagglesdk only reads ~/.kaggle/access_token; a token file in KAGGLE_CONFIG_DIR is
             # handed over by path (a path, not the secret) for the duration of the download.
@@ -398,7 +451,7 @@ def download_kaggle(target: str | Path = "data/kaggle", api: Any = None, quiet: 
                     _ensure_authenticated(api)
                     api.dataset_download_files(KAGGLE_DATASET, path=str(zip_dir), unzip=False, quiet=quiet)
             except (Exception, SystemExit) as error:  # SystemExit: kaggle exits on failed auth
-                raise RuntimeError(_offline_message(target, error, secrets)) from error
+                raise RuntimeError(_offline_message(target, error, secrets, source)) from error
 
             zips = sorted(zip_dir.rglob("*.zip"))
             if not zips:

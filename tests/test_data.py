@@ -361,6 +361,7 @@ def test_download_kaggle_offline_keeps_existing_data(
         kaggle.download_kaggle(target, api=api)
     message = str(excinfo.value)
     assert "could not reach Kaggle" in message and "offline" in message, f"unclear offline message: {message}"
+    assert "refused" not in message and "rejected" not in message, f"no answer is not a refusal: {message}"
     assert "--source sample" in message, f"should suggest the offline sample: {message}"
     assert excinfo.value.__cause__ is error, "the network error should be chained as the cause"
     assert SECRET not in message, "the error message leaks the secret"
@@ -369,6 +370,61 @@ def test_download_kaggle_offline_keeps_existing_data(
     out, err = capfd.readouterr()
     assert "debug: key=***" in out, f"the library's output should still be shown, scrubbed: {out!r}"
     assert SECRET not in out and SECRET not in err, "a credential was printed"
+
+
+class _Response:
+    def __init__(self, status_code: int, reason: str) -> None:
+        self.status_code, self.reason = status_code, reason
+
+
+class HTTPError(OSError):
+    """Like requests.HTTPError: an OSError whose ``response`` holds Kaggle's answer."""
+
+    def __init__(self, status_code: int, reason: str) -> None:
+        side = "Client" if status_code < 500 else "Server"
+        super().__init__(f"{status_code} {side} Error: {reason} for url: https://api.kaggle.com/v1/...")
+        self.response = _Response(status_code, reason)
+
+
+@pytest.mark.parametrize(("status", "reason"), [(401, "Unauthorized"), (403, "Forbidden")])
+def test_download_kaggle_rejected_credentials_name_the_source_and_the_fix(
+    tmp_path: Path, isolated_home: Path, small_counts: dict, monkeypatch: pytest.MonkeyPatch, status: int, reason: str
+) -> None:
+    monkeypatch.setenv("KAGGLE_API_TOKEN", SECRET)
+    monkeypatch.setattr(kaggle, "_import_kaggle_api", lambda: FakeApi(error=HTTPError(status, reason)))
+    target = tmp_path / "kaggle"
+    with pytest.raises(RuntimeError) as excinfo:
+        kaggle.download_kaggle(target)
+    message = str(excinfo.value)
+    assert message.startswith(f"could not download {kaggle.KAGGLE_DATASET}: Kaggle rejected the credentials "
+                              f"(HTTP {status} {reason}; used: KAGGLE_API_TOKEN environment variable (token))"), message
+    assert "https://www.kaggle.com/settings/api" in message and "update the secret" in message, message
+    assert "Restart session" in message and f"Nothing in {target} was changed." in message, message
+    assert "offline" not in message and SECRET not in message and "\n" not in message, message
+    assert not target.exists(), "the data folder was created"
+
+
+def test_download_kaggle_names_the_key_file_from_home_as_tilde(
+    tmp_path: Path, isolated_home: Path, small_counts: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (isolated_home / ".kaggle").mkdir()
+    (isolated_home / ".kaggle" / "kaggle.json").write_text(f'{{"username": "alice", "key": "{SECRET}"}}')
+    monkeypatch.setattr(kaggle, "_import_kaggle_api", lambda: FakeApi(error=HTTPError(401, "Unauthorized")))
+    with pytest.raises(RuntimeError, match=r"\(HTTP 401 Unauthorized; used: API key file ~/\.kaggle/kaggle\.json\)"):
+        kaggle.download_kaggle(tmp_path / "kaggle")
+
+
+def test_download_kaggle_other_answers_are_not_called_offline_or_credentials(
+    tmp_path: Path, small_counts: dict
+) -> None:
+    with pytest.raises(RuntimeError) as excinfo:  # an api passed in: where its credentials came from is unknown
+        kaggle.download_kaggle(tmp_path / "kaggle", api=FakeApi(error=HTTPError(401, "Unauthorized")))
+    assert "Kaggle rejected the credentials (HTTP 401 Unauthorized). Generate" in str(excinfo.value)
+    with pytest.raises(RuntimeError) as excinfo:
+        kaggle.download_kaggle(tmp_path / "kaggle", api=FakeApi(error=HTTPError(500, "Internal Server Error")))
+    message = str(excinfo.value)
+    assert "Kaggle refused the request (HTTPError: 500 Server Error" in message, message
+    assert "could not reach" not in message and "credentials" not in message, message
 
 
 def test_download_kaggle_lazy_import_suppresses_banner(

@@ -66,6 +66,8 @@ def test_another_config_in_the_same_run_dir_is_refused_by_name(photo_folder, tmp
     message = str(caught.value)
     assert "image_size: 64 → 128" in message and "model: 'simplified' → 'full'" in message, message
     assert "--run-dir" in message and "--restart" in message, "the two ways out must be named"
+    assert "--run-dir (notebook 05: run_dir)" in message and "--restart (fresh_start = True)" in message, (
+        "the two ways out must be named for the notebook too")
     assert "\n" not in message
     assert (run / "config.json").read_text() == record, "a refused run rewrote config.json"
     # what may change on resume (how long, how fast) is not a conflict

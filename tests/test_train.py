@@ -159,3 +159,117 @@ def test_resumed_run_records_where_it_resumed(photo_folder, tmp_path):
     fig = viz.history_figure(history, loss=config.loss)
     assert all(any(line.get_label() == "resumed after epoch 2" for line in ax.get_lines()) for ax in fig.axes)
     viz.show_or_close(fig)
+
+
+# --------------------------------------------------------------------------------------------------
+# out of memory during training: one clear error, the backend's chained, the backup kept
+# --------------------------------------------------------------------------------------------------
+
+
+class ResourceExhaustedError(Exception):
+    """Stands in for ``tf.errors.ResourceExhaustedError``: told by its name, as the lab tells it."""
+
+
+_TF_OOM = ("OOM when allocating tensor with shape[16,64,128,128] and type float on "
+           "/job:localhost/replica:0/task:0/device:GPU:0 by allocator GPU_0_bfc\n"
+           "\t [[{{node model/conv2d/Conv2D}}]]\nHint: If you want to see a list of allocated tensors ...")
+
+
+class _OutOfMemoryAt(keras.callbacks.Callback):
+    """Raises ``error`` when epoch ``at`` (0-based) begins, after the earlier epochs were backed up."""
+
+    def __init__(self, at, error):
+        super().__init__()
+        self.at, self.error = at, error
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at:
+            raise self.error
+
+
+def test_out_of_memory_in_training_says_what_to_lower_and_keeps_the_backup(photo_folder, tmp_path, monkeypatch):
+    from colored import config as config_module
+    from colored.train import TrainingOutOfMemoryError, backup_state, check_run_dir
+
+    monkeypatch.setattr(config_module, "_GPUS", (config_module.Gpu("Tesla T4", (7, 5)),))
+    run = tmp_path / "run"
+    config = Config(model="simplified", image_size=32, batch_size=4, backbone="none", epochs=3, augment=False,
+                    data_dir=str(photo_folder), run_dir=str(run), figure_every=5, steps_per_epoch=1,
+                    cache_dir=str(tmp_path / "cache"), cache_views=True, mixed_precision="none",
+                    lab_in_graph=False, jit_compile=False)
+    original = ResourceExhaustedError(_TF_OOM)
+    with pytest.raises(TrainingOutOfMemoryError) as caught:
+        train(config, callbacks=[_OutOfMemoryAt(1, original)], verbose=0)
+
+    error = caught.value
+    assert isinstance(error, MemoryError) and error.__cause__ is original, "the backend's error must be chained"
+    first, kept, raw = str(error).splitlines()
+    assert first == ("training ran out of memory at image_size 32, batch_size 4 on GPU:0 (Tesla T4): "
+                     "lower batch_size (e.g. 2) or image_size (e.g. 16)."), first
+    assert kept.startswith(f"The last finished epoch (1) is kept in {run / 'backup'}; but a new batch_size or "
+                           "image_size is another config"), kept
+    assert "new run_dir (--run-dir)" in kept and "fresh_start = True (--restart)" in kept, kept
+    assert "cache_views" not in str(error), "the GPU ran out: the views cached in RAM are not the cause"
+    assert raw.startswith("(ResourceExhaustedError: OOM when allocating tensor with shape[16,64,128,128]"), raw
+    assert backup_state(run / "backup")["epoch"] == 1, "the first epoch's backup did not survive"
+    # what the message says about the run folder is what it does: same config resumes, a new batch is refused
+    assert check_run_dir(config.replace(cache_views=False))["epoch"] == 1
+    with pytest.raises(ValueError, match=r"batch_size: 4 → 2"):
+        check_run_dir(config.replace(batch_size=2))
+
+
+@pytest.mark.parametrize(("name", "text", "device"), [
+    ("XlaRuntimeError", "RESOURCE_EXHAUSTED: Out of memory while trying to allocate 4294967296 bytes.", "the CPU"),
+    ("JaxRuntimeError", "RESOURCE_EXHAUSTED: Out of memory allocating 1073741824 bytes.", "the CPU"),
+    ("OutOfMemoryError", "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 14.75 GiB total capacity)", "GPU:0"),
+    ("RuntimeError", "CUDA out of memory. Tried to allocate 20.00 MiB (GPU 1; 7.8 GiB total)", "GPU:1"),
+    ("ResourceExhaustedError", "OOM when allocating tensor with shape[1,2] and type float on "
+                               "/job:localhost/replica:0/task:0/device:CPU:0 by allocator cpu", "the CPU"),
+    ("MemoryError", "Unable to allocate 7.3 GiB for an array", "the CPU (the machine's RAM)"),
+])
+def test_every_backend_out_of_memory_is_recognised_by_name(tmp_path, monkeypatch, name, text, device):
+    from colored import config as config_module
+    from colored.train import _oom_device, is_out_of_memory, out_of_memory_message
+
+    monkeypatch.setattr(config_module, "_GPUS", ())  # no backend asked: a CPU machine
+    base = MemoryError if name == "MemoryError" else Exception
+    error = type(name, (base,), {})(text)
+    assert is_out_of_memory(error)
+    assert _oom_device(error)[0] == device
+    wrapped = RuntimeError("a step failed")
+    wrapped.__cause__ = error
+    assert is_out_of_memory(wrapped), "an out-of-memory cause counts"
+    assert f"on {device}: lower" in out_of_memory_message(Config(), tmp_path / "run", wrapped), "the cause is read"
+    message = out_of_memory_message(Config(image_size=64, batch_size=8, cache_views=True), tmp_path / "run", error)
+    assert message.startswith(f"training ran out of memory at image_size 64, batch_size 8 on {device}: lower "
+                              "batch_size (e.g. 4) or image_size (e.g. 32)"), message
+    assert ("cache_views False" in message) == (not device.startswith("GPU")), message
+    assert (f"No epoch finished (nothing to resume), but {tmp_path / 'run'} already records this config, so it "
+            "refuses a new batch_size or image_size: use a new run_dir (--run-dir), or fresh_start = True") in message
+
+
+def test_other_errors_in_training_are_not_called_out_of_memory():
+    from colored.train import TrainingOutOfMemoryError, is_out_of_memory
+
+    assert not is_out_of_memory(ValueError("shapes (2, 3) and (4,) are incompatible"))
+    assert not is_out_of_memory(RuntimeError("CUDA error: device-side assert triggered"))
+    assert not is_out_of_memory(TrainingOutOfMemoryError("already translated"))
+
+
+def test_colored_train_reports_out_of_memory_in_one_line(photo_folder, tmp_path, monkeypatch, capsys):
+    from colored import config as config_module
+    from colored.cli import main
+
+    def fit_out_of_memory(*args, **kwargs):
+        raise ResourceExhaustedError(_TF_OOM)
+
+    monkeypatch.setattr(keras.Model, "fit", fit_out_of_memory)
+    monkeypatch.setattr(config_module, "_GPUS", ())
+    code = main(["train", "--data-dir", str(photo_folder), "--run-dir", str(tmp_path / "run"), "--model",
+                 "simplified", "--image-size", "32", "--batch-size", "4", "--backbone", "none", "--epochs", "1",
+                 "--cache-dir", str(tmp_path / "cache"), "--verbose", "0"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith(
+        "colored train: error: training ran out of memory at image_size 32, batch_size 4 on GPU:0"), err
+    assert "No epoch finished (nothing to resume)" in err and "(ResourceExhaustedError: OOM when" in err, err

@@ -132,8 +132,10 @@ def _kaggle_download_error() -> str:
 class _Refuse(http.server.BaseHTTPRequestHandler):
     """Kaggle's API answering HTTP 401 (wrong or revoked credentials), without a JSON body."""
 
+    status = 401
+
     def do_POST(self):  # noqa: N802 - http.server's naming
-        self.send_response(401)
+        self.send_response(self.status)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -185,14 +187,17 @@ def kaggle_no_credentials(tmp_path, monkeypatch, capsys, request) -> str:
     return "\n".join(said)
 
 
-def kaggle_wrong_credentials(tmp_path, monkeypatch, capsys, request) -> str:
-    """Credentials that Kaggle refuses: the real kaggle library talks to a local server answering 401."""
+def kaggle_wrong_credentials(tmp_path, monkeypatch, capsys, request, handler=_Refuse) -> str:
+    """Credentials that Kaggle refuses: the real kaggle library talks to a local server answering 401
+    (``handler``: another answer). The credentials are KAGGLE_USERNAME and KAGGLE_KEY unless some were
+    set up before (``_clean_kaggle_env`` keeps HOME's files made after it)."""
     pytest.importorskip("kaggle")
     import kagglesdk.kaggle_env as kaggle_env
 
-    _clean_kaggle_env(tmp_path, monkeypatch)
-    _with_wrong_credentials(monkeypatch)
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Refuse)
+    home = _clean_kaggle_env(tmp_path, monkeypatch)
+    if not (home / ".kaggle").exists():
+        _with_wrong_credentials(monkeypatch)
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -235,18 +240,32 @@ def imagenet_weights(tmp_path, monkeypatch, capsys, request) -> str:
 
 
 def out_of_memory(tmp_path, monkeypatch, capsys, request) -> str:
-    """TensorFlow failing to allocate a tensor: a 1 PiB one, beyond any address space, so it is refused
-    at once whatever the machine's overcommit policy (nothing is allocated). The lab has no handling of
-    its own: this is TensorFlow's message, which a training step that runs out of memory shows too."""
+    """Training that runs out of memory in its second epoch: TensorFlow fails to allocate a tensor
+    inside ``model.fit`` (from a callback; a 1 PiB one, beyond any address space, so it is refused at
+    once whatever the machine's overcommit policy: nothing is allocated), and the lab translates
+    TensorFlow's real error. Returns the lab's error, then TensorFlow's (its cause, and all there is
+    outside training)."""
     import keras
 
     if keras.backend.backend() != "tensorflow":
         pytest.skip("the quoted message is TensorFlow's (the notebooks' backend)")
     import tensorflow as tf
 
-    with pytest.raises(tf.errors.ResourceExhaustedError) as error:
-        keras.ops.zeros((1 << 24, 1 << 24))
-    return f"{type(error.value).__name__}: {error.value}"
+    from colored.train import TrainingOutOfMemoryError, backup_state, train
+
+    monkeypatch.chdir(request.getfixturevalue("finished_run"))
+
+    def allocate(epoch, logs=None):
+        if epoch == 1:
+            keras.ops.zeros((1 << 24, 1 << 24))
+
+    with pytest.raises(TrainingOutOfMemoryError) as error:
+        train(_tiny_config(epochs=2, run_dir="runs/oom"), verbose=0, restart=True,
+              callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=allocate)])
+    cause = error.value.__cause__
+    assert isinstance(cause, tf.errors.ResourceExhaustedError), f"TensorFlow's error is not chained: {cause!r}"
+    assert backup_state(Path("runs/oom/backup"))["epoch"] == 1, "the first epoch's backup did not survive"
+    return f"{type(error.value).__name__}: {error.value}\n{type(cause).__name__}: {cause}"
 
 
 @pytest.fixture(scope="module")
@@ -366,6 +385,39 @@ def colab_install_fails(tmp_path, monkeypatch, capsys, request) -> str:
         said.append(str(error.value))
     assert len(set(said)) == 1, "the notebooks' setup cells say different things"
     return said[0]
+
+
+class _Forbid(_Refuse):
+    """Kaggle's API answering HTTP 403 (credentials known, download not allowed)."""
+
+    status = 403
+
+
+def test_kaggle_403_names_the_credentials_used_and_the_fix(tmp_path, monkeypatch, capsys, request):
+    """A 403 is a rejection of the credentials too, not "offline": the message names their source
+    (home written ~), the token page and Colab's fix, and that the data folder was not touched."""
+    home = _clean_kaggle_env(tmp_path, monkeypatch)
+    (home / ".kaggle").mkdir()
+    (home / ".kaggle" / "kaggle.json").write_text('{"username": "alice", "key": "0123456789abcdef-secret"}')
+    said = kaggle_wrong_credentials(tmp_path, monkeypatch, capsys, request, handler=_Forbid)
+    used = "used: API key file ~/.kaggle/kaggle.json"
+    assert f"Kaggle rejected the credentials (HTTP 403 Forbidden; {used})" in said, said
+    assert "https://www.kaggle.com/settings/api" in said and "Restart session" in said, said
+    assert said.endswith("Nothing in data/kaggle was changed."), said
+    assert "offline" not in said and "0123456789abcdef-secret" not in said, said
+    assert "\n" not in said, "one line"
+    assert not Path("data/kaggle").exists(), "the data folder was created"
+
+
+def test_kaggle_401_and_offline_say_different_things(tmp_path, monkeypatch, capsys, request):
+    """Rejected credentials do not read as a network failure, nor a network failure as a refusal."""
+    rejected = kaggle_wrong_credentials(tmp_path, monkeypatch, capsys, request)
+    assert "rejected the credentials (HTTP 401 Unauthorized; used: KAGGLE_USERNAME and KAGGLE_KEY" in rejected
+    assert "offline" not in rejected and "could not reach" not in rejected, rejected
+    monkeypatch.undo()
+    offline = kaggle_offline(tmp_path, monkeypatch, capsys, request)
+    assert "could not reach Kaggle (offline?) (ConnectionError:" in offline, offline
+    assert "refused" not in offline and "rejected" not in offline, offline
 
 
 TRIGGERS: dict[str, Callable[..., str]] = {
