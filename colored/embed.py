@@ -98,6 +98,12 @@ class Embedder:
     def compute(self, gray_rgb: np.ndarray) -> np.ndarray:
         """Embeddings ``(N, 1000)`` for gray images ``(N, H, W, 3)`` in [0, 1], no cache."""
         batch = preprocess_gray(gray_rgb)
+        if len(batch) <= 2:
+            # One or two images (a notebook, one photo to colorize): a direct call skips predict()'s
+            # graph tracing of InceptionResNetV2's ~780 layers, about 10 s on a CPU, for no gain.
+            import keras
+
+            return np.asarray(keras.ops.convert_to_numpy(self.backbone(batch, training=False)), np.float32)
         return np.asarray(self.backbone.predict(batch, batch_size=self.batch_size, verbose=0), np.float32)
 
     @staticmethod

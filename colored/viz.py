@@ -250,7 +250,7 @@ def show_or_close(fig: plt.Figure) -> None:
     plt.close(fig)
 
 
-def lab_channels_figure(rgb: np.ndarray, cell: float = 2.0) -> plt.Figure:
+def lab_channels_figure(rgb: np.ndarray, cell: float = 2.4) -> plt.Figure:
     """One photo as the network sees it: RGB | L (input) | a (green–red) | b (blue–yellow), Lab units."""
     lab = color.rgb_to_lab(np.asarray(rgb))
     panels = [
@@ -262,10 +262,10 @@ def lab_channels_figure(rgb: np.ndarray, cell: float = 2.0) -> plt.Figure:
     fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * cell, cell + 0.3))
     for ax, (image, cmap, limits, title) in zip(axes, panels):
         shown = ax.imshow(image, cmap=cmap, vmin=limits[0] if limits else None, vmax=limits[1] if limits else None)
-        ax.set_title(title, fontsize=8)
+        ax.set_title(title, fontsize=9)
         ax.set_axis_off()
         if cmap:
-            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=6)
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=8)
     fig.tight_layout()
     return fig
 

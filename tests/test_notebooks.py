@@ -664,6 +664,17 @@ def test_each_notebook_is_a_handout(lab):
         assert setup.index("import colored.lab") < setup.index("colored.lab.setup()"), name
 
 
+def test_papermill_sees_every_line_of_each_parameters_cell(lab):
+    """papermill's parser skips a line it cannot read (e.g. a comment holding "0 = off") with only a
+    log message: that parameter would silently stop being one, and -p NAME would be refused."""
+    for name, nb in lab.items():
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        assigned = [m.group(1) for m in re.finditer(r"^(\w+)\s*(?::[^=]+)?=", cell.source, re.MULTILINE)]
+        seen = list(chain.notebook_parameter_specs(NOTEBOOK_DIR / name))
+        assert seen == assigned, f"{name}: papermill reads parameters {seen}, the cell assigns {assigned}; " \
+            "reword the comment of the missing one (papermill's parser trips on '=' in a comment)"
+
+
 def test_shared_parameters_mean_the_same_everywhere(lab):
     defaults: dict[str, dict[str, str]] = {}
     for name in lab:
