@@ -39,14 +39,31 @@ _CELL_RANGE = 12  # cells -12..12 per axis: [-120, 120] Lab units covers every a
 # --------------------------------------------------------------------------------------------------
 # the grid
 # --------------------------------------------------------------------------------------------------
+#: For each a cell (a / 10), the first and last b cell that some sRGB colour falls in: the 261 bins,
+#: contiguous in b. Stored, not computed at import: the scan below takes ~5 s, paid by every process
+#: that decodes a colour (notebooks, `colored colorize`). tests/test_losses.py checks it against the scan.
+_GAMUT_ROWS: dict[int, tuple[int, int]] = {
+    -9: (8, 8), -8: (4, 8), -7: (2, 9), -6: (0, 9), -5: (-2, 9), -4: (-3, 9), -3: (-4, 9), -2: (-4, 9),
+    -1: (-5, 9), 0: (-6, 9), 1: (-7, 8), 2: (-7, 8), 3: (-8, 8), 4: (-9, 8), 5: (-9, 7), 6: (-10, 7),
+    7: (-11, 7), 8: (-11, 7), 9: (-9, 0), 10: (-7, -5),
+}
+
+
 @functools.lru_cache(maxsize=1)
 def ab_bins() -> np.ndarray:
-    """Centres ``(Q, 2)`` of the 10-unit ab cells that some sRGB colour falls in (Lab units).
+    """Centres ``(Q, 2)`` of the 10-unit ab cells that some sRGB colour falls in (Lab units), sorted
+    by a then b (:data:`_GAMUT_ROWS`; :func:`scan_gamut_bins` finds them).
 
-    Found by converting a 128³ lattice of sRGB to Lab (every second 8-bit level; the full 256³ scan
-    finds the same 261 cells). Zhang's published 313 come from a wider hull; FACTS.md documents that
-    any in-gamut 10-unit quantisation is equivalent for the method.
+    Zhang's published 313 come from a wider hull; FACTS.md documents that any in-gamut 10-unit
+    quantisation is equivalent for the method.
     """
+    cells = [(a, b) for a, (first, last) in sorted(_GAMUT_ROWS.items()) for b in range(first, last + 1)]
+    return (np.asarray(cells, np.int32) * GRID).astype(np.float32)
+
+
+def scan_gamut_bins() -> np.ndarray:
+    """The bins found by converting a 128³ lattice of sRGB to Lab (every second 8-bit level; the
+    full 256³ scan finds the same 261 cells): how :data:`_GAMUT_ROWS` was made."""
     levels = np.arange(0, 256, 2, dtype=np.float32) / 255.0
     r, g, b = np.meshgrid(levels, levels, levels, indexing="ij")
     lab = color.rgb_to_lab(np.stack([r, g, b], -1).reshape(-1, 1, 3)).reshape(-1, 3)

@@ -327,7 +327,8 @@ def embedding_figure(embedding: np.ndarray, trained: bool, top: int = 5) -> plt.
     marked: peaked for a trained backbone, flat (every class ≈ 1/1000) for random weights."""
     probabilities = np.asarray(embedding, np.float64).ravel()
     fig, ax = plt.subplots(figsize=(8, 2.6))
-    ax.bar(np.arange(len(probabilities)), probabilities, width=1.0, color="0.35")
+    # One filled step curve, not 1,000 bar patches (seconds to draw, the same picture).
+    ax.fill_between(np.arange(len(probabilities)), probabilities, step="mid", color="0.35", linewidth=0)
     best = np.argsort(probabilities)[::-1][:top]
     ax.plot(best, probabilities[best], "v", color="tab:red", label=f"top {top}")
     ax.axhline(1 / len(probabilities), color="tab:blue", linestyle=":", linewidth=1,
@@ -338,7 +339,7 @@ def embedding_figure(embedding: np.ndarray, trained: bool, top: int = 5) -> plt.
     ax.set_ylabel("probability")
     ax.set_title("the embedding: InceptionResNetV2's class probabilities "
                  + ("(ImageNet weights)" if trained else "(random weights: meaningless)"), fontsize=10)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
 

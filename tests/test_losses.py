@@ -48,6 +48,9 @@ def test_ab_bins_are_the_in_gamut_grid():
     assert np.all(centres % 10 == 0), "bin centres must lie on the 10-unit grid"
     assert centres[:, 0].min() == -90 and centres[:, 1].min() == -110, "unexpected extent of the gamut"
     assert len(np.unique(centres, axis=0)) == len(centres), "duplicate bin centres"
+    np.testing.assert_array_equal(centres, bins.scan_gamut_bins(),
+                                  err_msg="the stored gamut table differs from a scan of the sRGB colours "
+                                          "(same cells, same order: trained models' logits depend on it)")
 
 
 def test_nearest_bin_is_the_closest_centre():
