@@ -140,8 +140,16 @@ def decode_logits(logits, temperature: float = DEFAULT_TEMPERATURE, confidence: 
     if not confidence:
         return annealed
     mean, variance = colour_spread(logits)
-    weight = ops.exp(-float(confidence) * variance / GRID**2)[..., None]
-    return mean + weight * (annealed - mean)
+    return mean + confidence_weight(variance, confidence)[..., None] * (annealed - mean)
+
+
+def confidence_weight(variance, confidence: float = DEFAULT_CONFIDENCE):
+    """How much of its annealed colour a pixel keeps under confidence-aware decoding:
+    exp(−confidence · σ² / 10²), σ² the variance of its predicted colour (Lab units², as
+    :func:`colour_spread` gives; 10 = one bin). 1: sure, vivid; → 0: unsure, the mean. ``keras.ops``."""
+    from keras import ops
+
+    return ops.exp(-float(confidence) * ops.cast(variance, "float32") / GRID**2)
 
 
 def colour_spread(logits):
