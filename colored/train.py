@@ -151,9 +151,7 @@ class ComparisonFigure(keras.callbacks.Callback):
         viz.show_or_close(fig)
 
 
-#: history.json's one key that is not a per-epoch list: the epochs done before each resume (1-based
-#: epoch numbers, ascending): ``"resumed_after": [2]`` = epochs 1-2 ran, then a rerun went on from 3.
-RESUMED_AFTER = "resumed_after"
+RESUMED_AFTER = viz.RESUMED_AFTER  # history.json's resume record (defined where it is drawn)
 
 
 class HistoryJSON(keras.callbacks.Callback):

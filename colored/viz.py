@@ -82,9 +82,13 @@ def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None
     return fig
 
 
+#: history.json's one key that is not a per-epoch list: the epochs done before each resume (1-based,
+#: ascending): ``"resumed_after": [2]`` = epochs 1-2 ran, then a rerun went on from 3. Written by
+#: colored.train.HistoryJSON, drawn by history_figure.
+RESUMED_AFTER = "resumed_after"
 #: history.json keys that are not per-epoch metrics: the epoch numbers, the learning rate (a setting,
-#: drawn only when asked for) and the run's record of where it was resumed (colored.train.HistoryJSON).
-NOT_METRICS = frozenset({"epoch", "learning_rate", "lr", "resumed_after"})
+#: drawn only when asked for) and the resume record.
+NOT_METRICS = frozenset({"epoch", "learning_rate", "lr", RESUMED_AFTER})
 
 
 def metric_labels(key: str, loss: str | None = None) -> tuple[str, str]:
@@ -139,7 +143,7 @@ def history_figure(history: Mapping[str, Sequence[float]], keys: Sequence[str] |
             ax.plot(x, history[key], marker=marker, markersize=4, label="training")
         if f"val_{key}" in history:
             ax.plot(x, history[f"val_{key}"], marker=marker, markersize=4, label="validation")
-        resumed = [int(done) for done in history.get("resumed_after", [])]
+        resumed = [int(done) for done in history.get(RESUMED_AFTER, [])]
         for i, done in enumerate(resumed):  # between epoch `done` and the next one; one legend entry
             label = f"resumed after epoch {', '.join(map(str, resumed))}" if i == 0 else "_nolegend_"
             ax.axvline(done + 0.5, color="0.4", linestyle="--", linewidth=1, label=label)
