@@ -49,6 +49,7 @@ from PIL import Image
 from colored import color
 from colored.config import DEFAULT_CONFIDENCE, DEFAULT_TEMPERATURE
 from colored.imageio import DecodedImage, decode_array, decode_pil, read_image
+from colored.modelfile import IncompatibleModelError, ModelNotFoundError  # noqa: F401 - callers import them from here
 
 #: Where ``load_model()`` looks when no path is given (shipped with the package once trained).
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "weights" / "default.keras"
@@ -56,17 +57,6 @@ DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "weights" / "default.kera
 MODEL_ENV_VAR = "COLORED_MODEL"
 #: Test-time horizontal-flip averaging by default (``flip``): see docs/vivid_colour.md.
 DEFAULT_FLIP = False
-
-
-class ModelNotFoundError(FileNotFoundError):
-    """No usable model: none given and no default, a missing file, or a file Keras cannot load."""
-
-
-class IncompatibleModelError(ModelNotFoundError):
-    """A Keras model that loads but is not a colorization model (wrong inputs or outputs).
-
-    Its message is one line: the file, the shapes found and the shapes expected.
-    """
 
 
 class PredictionError(RuntimeError):
@@ -114,21 +104,17 @@ def resolve_model_path(path: str | Path | None = None) -> Path:
 
 
 def load_model(path: str | Path | None = None):
-    """Load a colorization model from a ``.keras`` file (safe mode, not compiled).
+    """Load a colorization model from a ``.keras`` file (float32, not compiled).
 
-    ``path=None`` means ``$COLORED_MODEL`` or ``colored/weights/default.keras``. A missing, corrupt
-    or non-colorization file raises :class:`ModelNotFoundError` naming the file and how to get one.
+    ``path=None`` means ``$COLORED_MODEL`` or ``colored/weights/default.keras``. The network is rebuilt
+    by the library from the file's own definition (:mod:`colored.modelfile`), so a file loads on every
+    Keras the package allows. A missing, damaged, unreadable or non-colorization file raises
+    :class:`ModelNotFoundError` naming the file, what is wrong, and how to get a model.
     """
+    from colored import modelfile
+
     path = resolve_model_path(path)
-    import keras
-
-    import colored.model  # noqa: F401 - registers the custom layers before deserializing
-
-    try:
-        model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    except Exception as error:  # noqa: BLE001 - Keras raises many types for a bad file
-        raise ModelNotFoundError(f"could not load the model {path}: {type(error).__name__}: {error}\n"
-                                 "The file is corrupt or not a Keras 3 model.\n" + _how_to_get_a_model()) from error
+    model = modelfile.load(path)
     check_model(model, path)
     return as_float32(model)
 
@@ -147,24 +133,23 @@ def _clone_with_dtype(model, dtype: str):
 
 
 def as_float32(model):
-    """``model`` itself, or, when its weights are stored in half precision (float16, e.g. the packaged
-    default: half the file), the same network in float32 with those weights: CPUs compute float16
-    convolutions slowly or not at all, and float32 is what every other model runs in."""
+    """``model`` itself, or, when its weights are in half precision (a ``.keras`` file without the
+    library's definition, loaded by Keras as saved), the same network in float32: CPUs compute
+    float16 convolutions slowly or not at all, and float32 is what every other model runs in."""
     if not any(str(getattr(w, "dtype", "float32")) == "float16" for w in model.weights):
         return model
     return _clone_with_dtype(model, "float32")
 
 
-def save_half_precision(model, path: str | Path) -> Path:
+def save_half_precision(model, path: str | Path, config=None) -> Path:
     """Save ``model`` (the L-input network) with float16 weights: half the file size. Loading it
-    with :func:`load_model` gives a float32 model again (:func:`as_float32`); the largest logit
-    change measured on the default model is 0.03 on logits up to 17."""
-    from colored.imageio import atomic_save_to
+    with :func:`load_model` gives a float32 network again; the largest logit change measured on the
+    default model is 0.03 on logits up to 17. ``config``: as :func:`colored.modelfile.save`."""
+    from colored import modelfile
     from colored.model import inference_model
 
-    half = _clone_with_dtype(inference_model(model), "float16")
-    atomic_save_to(Path(path), lambda temporary: half.save(str(temporary)))
-    return Path(path)
+    core = inference_model(model)
+    return modelfile.save(core, path, config, weights_of=_clone_with_dtype(core, "float16"))
 
 
 def _shapes_text(tensors) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from colored import color, viz
+from colored import color, modelfile, viz
 from colored.config import Config, ConfigError, resolve_speed, speed_summary
 from colored.distributed import multi_worker_workarounds, worker_config, workers_agree
 from colored.imageio import atomic_save_to, atomic_write_text, ensure_writable_dir
@@ -232,8 +232,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self.folder.mkdir(parents=True, exist_ok=True)
         weights = self.folder / f"epoch_{self._current_epoch:04d}.weights.h5"
         atomic_save_to(weights, lambda temporary: self.model.save_weights(str(temporary)))
-        atomic_write_text(self.folder / self.STATE, json.dumps({"epoch": self._current_epoch,
-                                                                "weights": weights.name}))
+        atomic_write_text(self.folder / self.STATE, json.dumps({"epoch": self._current_epoch, "weights": weights.name,
+                                                                "keras_version": keras.__version__}))
         for old in self.folder.glob("epoch_*.weights.h5"):
             if old != weights:
                 old.unlink(missing_ok=True)
@@ -247,9 +247,13 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         try:
             self.model.load_weights(str(self.folder / state["weights"]))
         except Exception as error:  # noqa: BLE001 - h5py and Keras raise many kinds; all mean "unusable"
+            writer = state.get("keras_version")
+            versions = (f"; it was written by Keras {writer} and this is Keras {keras.__version__}"
+                        if writer and writer != keras.__version__ else "")
             raise RuntimeError(f"the backup {self.folder / state['weights']} cannot be loaded "
-                               f"({type(error).__name__}: {str(error).splitlines()[0][:120]}): run again with "
-                               "--restart (restart=True) to start over, or choose a new --run-dir") from None
+                               f"({type(error).__name__}: {str(error).splitlines()[0][:120]}){versions}: run again "
+                               "with --restart (restart=True) to start over, or choose a new --run-dir (this "
+                               "run folder is left as it is)") from None
         self.model._initial_epoch = state["epoch"]  # how BackupAndRestore tells fit() where to resume
 
 
@@ -268,7 +272,7 @@ def backup_state(folder: str | Path) -> dict | None:
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise RuntimeError(f"the backup in {folder} is unusable ({error}): run again with --restart "
                            "(restart=True) to start over, or choose a new --run-dir") from None
-    return {"epoch": epoch, "weights": weights}
+    return {"epoch": epoch, "weights": weights, "keras_version": state.get("keras_version")}
 
 
 class BestModelCheckpoint(keras.callbacks.Callback):
@@ -277,9 +281,11 @@ class BestModelCheckpoint(keras.callbacks.Callback):
     resume never replaces the true best (Keras' ModelCheckpoint restarts from infinity, and writes
     in place)."""
 
-    def __init__(self, path: str | Path, monitor: str = "val_loss", best: float = float("inf")) -> None:
+    def __init__(self, path: str | Path, config: Config | None = None, monitor: str = "val_loss",
+                 best: float = float("inf")) -> None:
         super().__init__()
         self.path = Path(path)
+        self.config = config
         self.monitor = monitor
         self.best = best
 
@@ -288,7 +294,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         if value is None or not np.isfinite(value) or value >= self.best:
             return
         self.best = float(value)
-        atomic_save_to(self.path, lambda temporary: inference_model(self.model).save(str(temporary)))
+        modelfile.save(inference_model(self.model), self.path, self.config)
 
 
 class TimeLimit(keras.callbacks.Callback):
@@ -337,7 +343,7 @@ def standard_callbacks(config: Config, run_dir: Path, demo_images: list[np.ndarr
     monitor = "val_loss" if validation else "loss"  # the seed monitored val_loss with no val data
     limit = [TimeLimit(config.max_minutes)] if config.max_minutes else []
     return limit + [
-        BestModelCheckpoint(run_dir / "best.keras", monitor=monitor, best=best),
+        BestModelCheckpoint(run_dir / "best.keras", config, monitor=monitor, best=best),
         keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.2, patience=config.lr_patience, min_lr=1e-5),
         HistoryJSON(run_dir / "history.json", resumed_after),
         ComparisonFigure(demo_images, run_dir / "figures", config.figure_every, config.temperature,
@@ -419,7 +425,7 @@ def train(config: Config, callbacks: list[keras.callbacks.Callback] | None = Non
             log(f"{run_dir} already finished its {_count(done, 'epoch')} (model: {model_path}); pass --epochs above "
                 f"{done} to train on, --restart to start over, or a new --run-dir")
         figures = sorted((run_dir / "figures").glob("epoch_*.png"))
-        return TrainResult(keras.saving.load_model(model_path), read_history(run_dir / "history.json"),
+        return TrainResult(modelfile.load(model_path), read_history(run_dir / "history.json"),
                            run_dir, model_path, figures, epochs_trained=0)
     if log and requested != config:  # what "auto" means here, before training (not for a finished run)
         log(speed_summary(requested, photos=len(train_paths)))
@@ -587,8 +593,7 @@ def _fit(config, run_dir, train_paths, test_paths, callbacks, verbose, epochs_do
             raise
         raise TrainingOutOfMemoryError(out_of_memory_message(config, run_dir, error)) from error
     model_path = run_dir / "model.keras"
-    # the L-input network, whatever wrapper was trained
-    atomic_save_to(model_path, lambda temporary: core.save(str(temporary)))
+    modelfile.save(core, model_path, config)  # the L-input network, whatever wrapper was trained
     figures = next(c for c in all_callbacks if isinstance(c, ComparisonFigure)).saved
     trained = len(keras_history.epoch) if keras_history is not None else 0
     return TrainResult(core, read_history(run_dir / "history.json"), run_dir, model_path, figures, trained)

@@ -129,7 +129,8 @@ def test_backup_is_one_atomic_commit(tmp_path):
         backup.on_epoch_end(epoch)
     files = sorted(p.name for p in (tmp_path / "backup").iterdir())
     assert files == ["epoch_0003.weights.h5", "state.json"], f"old or temporary files left: {files}"
-    assert backup_state(tmp_path / "backup") == {"epoch": 3, "weights": "epoch_0003.weights.h5"}
+    assert backup_state(tmp_path / "backup") == {"epoch": 3, "weights": "epoch_0003.weights.h5",
+                                                 "keras_version": keras.__version__}
 
 
 # --------------------------------------------------------------------------------------------------

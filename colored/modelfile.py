@@ -1,0 +1,176 @@
+"""The model file: a ``.keras`` file that every Keras the package allows can load.
+
+Keras writes each layer's full constructor config into ``config.json``, and a newer Keras adds
+arguments an older one rejects (3.15 writes ``GlorotUniform(input_axes=…)``; 3.13, Colab's, fails on
+it). Colab students resume runs saved to Drive on whatever Keras Google ships next, so the network is
+not rebuilt from Keras' config here: :func:`save` adds ``colored.json`` to the ``.keras`` zip (the
+few :class:`~colored.config.Config` fields that define the network), and :func:`load` rebuilds the
+network with :func:`colored.model.build_model` and reads only the weights (``model.weights.h5``,
+keyed by layer order and type, the same in every Keras 3). The file stays a normal ``.keras`` file:
+``keras.saving.load_model`` reads it too, where its Keras can. A ``.keras`` file without
+``colored.json`` (from before, or built by hand) is loaded by Keras itself.
+
+Every failure is one :class:`ModelNotFoundError` whose message names the file and says what it
+really is: a Keras 2 HDF5 file, a truncated or damaged zip, a file from another Keras version that
+this one cannot read (both versions named, from the zip's ``metadata.json``), or not a colorization
+network (:class:`IncompatibleModelError`, raised by :func:`colored.inference.check_model`).
+"""
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from colored.config import Config
+
+#: The member of the ``.keras`` zip that holds the network's definition in the library's terms.
+ARCHITECTURE_MEMBER = "colored.json"
+#: The Config fields that define the network (everything :func:`colored.model.build_model` reads).
+ARCHITECTURE_FIELDS = ("model", "image_size", "backbone", "embedding_dim", "batch_norm", "loss")
+_FORMAT = 1
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """No usable model: none given and no default, a missing file, or a file that cannot be loaded."""
+
+
+class IncompatibleModelError(ModelNotFoundError):
+    """A Keras model that loads but is not a colorization model (wrong inputs or outputs)."""
+
+
+@dataclass(frozen=True)
+class ModelFileInfo:
+    """What a model file says about itself without loading it."""
+
+    keras_version: str | None  # the Keras that wrote it (metadata.json)
+    architecture: dict[str, Any] | None  # the Config fields of colored.json; None: Keras' config only
+
+
+def installed_keras_version() -> str:
+    import keras
+
+    return keras.__version__
+
+
+def architecture_of(model, config: Config | None = None) -> dict[str, Any] | None:
+    """The Config fields that rebuild ``model`` with :func:`colored.model.build_model`: those of
+    ``config``, the config it was built from; else read off the network (the fusion backbone is then
+    the seed's) and checked by building it once: None when the rebuilt network's weights would not
+    match (a network built by other code), and the file then stays Keras-only."""
+    if config is not None:  # no test build: building draws from Keras' seed and would shift training
+        return {name: getattr(config, name) for name in ARCHITECTURE_FIELDS}
+    from colored.model import build_model
+
+    kind = {"FullModel": "full", "SimplifiedModel": "simplified"}.get(model.name.removesuffix("_nofusion"))
+    size = model.inputs[0].shape[1]
+    if kind is None or size is None or len(model.inputs) > 2:
+        return None
+    layer_names = {layer.name for layer in model.layers}
+    fusion = len(model.inputs) == 2
+    architecture = {"model": kind, "image_size": int(size),
+                    "backbone": "inception_resnet_v2" if fusion else "none",
+                    "embedding_dim": int(model.inputs[1].shape[-1]) if fusion else Config().embedding_dim,
+                    "batch_norm": any(name.endswith("_bn") for name in layer_names),
+                    "loss": "classification" if "ab_logits" in layer_names else "mse"}
+    try:
+        rebuilt = build_model(Config(**architecture, mixed_precision="none"))
+    except ValueError:  # ConfigError: not a network build_model makes
+        return None
+    shapes = [tuple(w.shape) for w in rebuilt.weights]
+    return architecture if shapes == [tuple(w.shape) for w in model.weights] else None
+
+
+def save(model, path: str | Path, config: Config | None = None, *, weights_of=None) -> Path:
+    """Write ``model`` (an L-input network) to ``path`` atomically, as a ``.keras`` file plus
+    ``colored.json`` (from ``config``, else read off the network: :func:`architecture_of`).
+    ``weights_of``: a copy of ``model`` to write instead (e.g. its float16 twin), same layers."""
+    from colored.imageio import atomic_save_to
+
+    architecture = architecture_of(model, config)
+    record = json.dumps({"format": _FORMAT, "config": architecture}, indent=1)
+
+    def write(temporary: Path) -> None:
+        (weights_of or model).save(str(temporary))
+        if architecture is not None:
+            with zipfile.ZipFile(temporary, "a") as archive:
+                archive.writestr(ARCHITECTURE_MEMBER, record)
+
+    return atomic_save_to(Path(path), write)
+
+
+def read_info(path: str | Path) -> ModelFileInfo:
+    """The writer's Keras version and the network's definition, read from the zip. Raises
+    :class:`ModelNotFoundError` for a file that is not a readable ``.keras`` zip, saying which kind."""
+    path = Path(path)
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head == _HDF5_SIGNATURE:
+        raise ModelNotFoundError(
+            f"model file {path} is an HDF5 file (Keras 2's .h5 format, or weights only), not a Keras 3 "
+            ".keras file: load it in the Keras that wrote it and save it again with model.save('NAME.keras'), "
+            "or train a model with `colored train`")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            damaged = archive.testzip()
+            metadata = json.loads(archive.read("metadata.json")) if "metadata.json" in names else {}
+            record = json.loads(archive.read(ARCHITECTURE_MEMBER)) if ARCHITECTURE_MEMBER in names else None
+    except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError) as error:
+        raise ModelNotFoundError(
+            f"model file {path} is damaged ({type(error).__name__}: {error}): it is not a complete .keras "
+            f"file (an interrupted download or copy?); copy or download it again, or retrain it with `colored train`") from None
+    if damaged is not None or not {"config.json", "model.weights.h5"} <= names:
+        problem = f"member {damaged} fails its checksum" if damaged else "config.json or model.weights.h5 is missing"
+        raise ModelNotFoundError(f"model file {path} is damaged ({problem}): copy or download it again, "
+                                 "or retrain it with `colored train`")
+    architecture = record.get("config") if isinstance(record, dict) else None
+    return ModelFileInfo(metadata.get("keras_version"), architecture)
+
+
+def load(path: str | Path):
+    """The network in ``path`` (float32, not compiled). See the module docstring for how, and
+    :class:`ModelNotFoundError` for every failure."""
+    import keras
+
+    import colored.model  # noqa: F401 - registers the custom layers before Keras deserializes
+
+    path = Path(path)
+    info = read_info(path)
+    try:
+        if info.architecture is None:
+            return keras.saving.load_model(path, safe_mode=True, compile=False)
+        config = Config.from_dict({**info.architecture, "mixed_precision": "none"}, source=f"{path}:{ARCHITECTURE_MEMBER}")
+        model = colored.model.build_model(config)
+        model.load_weights(str(path))
+        return model
+    except Exception as error:  # noqa: BLE001 - Keras, h5py and Config raise many types for one cause
+        raise ModelNotFoundError(load_error_message(path, info, error)) from error
+
+
+def load_error_message(path: Path, info: ModelFileInfo, error: BaseException) -> str:
+    """One honest sentence: the file, which Keras wrote it and which is installed, and what to do."""
+    while error.__cause__ is not None or error.__context__ is not None:  # Keras wraps the real cause
+        error = error.__cause__ or error.__context__
+    text = " ".join(str(error).split())
+    cause = f"{type(error).__name__}: {text[:160] + '…' if len(text) > 160 else text}"
+    installed = installed_keras_version()
+    if info.keras_version and info.keras_version != installed:
+        newer = _version_key(info.keras_version) > _version_key(installed)
+        advice = (f"upgrade Keras (pip install -U 'keras>={info.keras_version}')" if newer
+                  else "save it again with this Keras, or install the Keras that wrote it")
+        return (f"could not load the model {path}: it was written by Keras {info.keras_version} and this is "
+                f"Keras {installed}, which cannot read it ({cause}); {advice}, or retrain it with `colored train`")
+    return (f"could not load the model {path} (written by Keras {info.keras_version or 'unknown'}, "
+            f"installed {installed}): {cause}; it is a .keras zip whose network this version of colored cannot "
+            "build: retrain it with `colored train`")
+
+
+def _version_key(version: str) -> tuple:
+    parts = []
+    for part in version.split("."):
+        digits = "".join(c for c in part if c.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)

@@ -1,0 +1,170 @@
+"""The model file (colored.modelfile): rebuilt by the library on any Keras, honest one-line errors.
+
+The cross-version half of this (a file written by the pinned Keras loads on Colab's, and a run is
+resumed there) runs in `make test-colab` (tools/colab_env.py); here: the mechanism, on this Keras.
+"""
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from colored import Config, modelfile
+from colored.inference import IncompatibleModelError, ModelNotFoundError, load_model, save_half_precision
+from colored.model import build_model
+from colored.train import train
+from tests.test_runs import tiny
+
+ARCHITECTURE = dict(model="simplified", image_size=32, backbone="none", loss="classification", batch_norm=True)
+
+
+@pytest.fixture
+def network():
+    keras.utils.set_random_seed(3)
+    return build_model(Config(**ARCHITECTURE))
+
+
+def predict(model, seed=0):
+    x = np.random.default_rng(seed).random((2, 32, 32, 1)).astype("float32")
+    return model.predict(x, verbose=0)
+
+
+def rewrite_member(path: Path, name: str, text: str) -> None:
+    """``path`` with member ``name`` replaced (zipfile cannot replace in place)."""
+    with zipfile.ZipFile(path) as archive:
+        members = {item: archive.read(item) for item in archive.namelist()}
+    members[name] = text.encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for item, data in members.items():
+            archive.writestr(item, data)
+
+
+def test_a_saved_network_is_rebuilt_by_the_library_with_the_same_output(network, tmp_path):
+    path = modelfile.save(network, tmp_path / "m.keras", Config(**ARCHITECTURE))
+    info = modelfile.read_info(path)
+    assert info.architecture == {**ARCHITECTURE, "embedding_dim": 1000}, "colored.json must hold the network's fields"
+    assert info.keras_version == keras.__version__
+    # the library's path, not Keras' config: colored.json is what load() builds from
+    rewrite_member(path, "config.json", json.dumps({"class_name": "NotAKerasClassAnyKerasKnows"}))
+    loaded = load_model(path)
+    assert np.array_equal(predict(network), predict(loaded)), "the rebuilt network predicts differently"
+
+
+def test_the_architecture_is_read_off_a_built_network_and_verified(network):
+    assert modelfile.architecture_of(network) == {**ARCHITECTURE, "embedding_dim": 1000}
+    fused = build_model(Config(model="simplified", image_size=32, backbone="inception_resnet_v2"))
+    assert modelfile.architecture_of(fused)["backbone"] == "inception_resnet_v2"
+    other = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Conv2D(2, 3)], name="SimplifiedModel")
+    assert modelfile.architecture_of(other) is None, "a network build_model cannot rebuild must stay Keras-only"
+
+
+def test_a_file_without_the_library_record_is_still_loaded_by_keras(network, tmp_path):
+    path = tmp_path / "plain.keras"
+    network.save(path)
+    assert modelfile.read_info(path).architecture is None
+    assert np.array_equal(predict(network), predict(load_model(path)))
+
+
+def test_half_precision_file_is_rebuilt_as_float32(network, tmp_path):
+    path = save_half_precision(network, tmp_path / "half.keras")
+    assert modelfile.read_info(path).architecture is not None
+    with zipfile.ZipFile(path) as archive:
+        assert archive.getinfo("model.weights.h5").file_size < 0.6 * sum(
+            w.numpy().nbytes for w in network.weights), "weights are not stored in half precision"
+    loaded = load_model(path)
+    assert {str(w.dtype) for w in loaded.weights} == {"float32"}
+    assert np.abs(predict(network) - predict(loaded)).max() < 0.05
+
+
+def test_the_shipped_default_model_carries_its_definition():
+    info = modelfile.read_info(Path(modelfile.__file__).parent / "weights" / "default.keras")
+    assert info.architecture == {"model": "full", "image_size": 128, "backbone": "none", "embedding_dim": 1000,
+                                 "batch_norm": True, "loss": "classification"}, info
+
+
+def test_a_keras_2_hdf5_file_is_named_as_such(tmp_path):
+    path = tmp_path / "old.keras"
+    keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).save_weights(tmp_path / "w.weights.h5")
+    path.write_bytes((tmp_path / "w.weights.h5").read_bytes())
+    with pytest.raises(ModelNotFoundError) as caught:
+        load_model(path)
+    message = str(caught.value)
+    assert str(path) in message and "HDF5" in message and "Keras 2" in message and "\n" not in message, message
+    assert "damaged" not in message and "corrupt" not in message
+
+
+def test_a_truncated_file_is_called_damaged(network, tmp_path):
+    path = modelfile.save(network, tmp_path / "m.keras")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ModelNotFoundError) as caught:
+        load_model(path)
+    message = str(caught.value)
+    assert str(path) in message and "damaged" in message and "again" in message and "\n" not in message, message
+
+
+def test_a_file_from_another_keras_names_both_versions_and_the_fix(network, tmp_path):
+    path = tmp_path / "future.keras"
+    network.save(path)  # Keras' own path: what files from before colored.json, or from other tools, take
+    rewrite_member(path, "metadata.json", json.dumps({"keras_version": "9.1.0"}))
+    config = json.loads(zipfile.ZipFile(path).read("config.json"))
+    config["config"]["layers"][1]["config"]["a_new_argument"] = None  # what a newer Keras writes
+    rewrite_member(path, "config.json", json.dumps(config))
+    with pytest.raises(ModelNotFoundError) as caught:
+        load_model(path)
+    message = str(caught.value)
+    for needed in (str(path), "Keras 9.1.0", f"Keras {keras.__version__}", "pip install -U 'keras>=9.1.0'"):
+        assert needed in message, f"the version message must say {needed!r}: {message}"
+    assert "corrupt" not in message and "damaged" not in message and "\n" not in message, message
+
+
+def test_a_file_of_another_architecture_is_refused_by_shape(tmp_path):
+    other = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(3, 1)])
+    other.save(tmp_path / "other.keras")
+    with pytest.raises(IncompatibleModelError, match=r"not a colorization model .*outputs \(None, 16, 16, 3\)"):
+        load_model(tmp_path / "other.keras")
+
+
+def test_a_record_the_library_cannot_build_is_one_line(network, tmp_path):
+    path = modelfile.save(network, tmp_path / "m.keras")
+    rewrite_member(path, modelfile.ARCHITECTURE_MEMBER, json.dumps({"format": 1, "config": {"model": "huge"}}))
+    with pytest.raises(ModelNotFoundError, match=r"model\b.*huge.*colored train") as caught:
+        load_model(path)
+    assert "\n" not in str(caught.value)
+
+
+def folder_digest(folder: Path) -> dict[str, str]:
+    """Every file's hash but config.json's (a resume records its new epoch count there first)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "config.json"}
+
+
+@pytest.mark.slow
+def test_a_run_from_another_keras_resumes_or_stops_in_one_line_leaving_the_folder(photo_folder, tmp_path):
+    run = tmp_path / "run"
+    train(tiny(photo_folder, run, epochs=1), verbose=0)
+    for name in ("model.keras", "best.keras"):
+        assert modelfile.read_info(run / name).architecture is not None, f"{name} lacks the library's record"
+    state_file = run / "backup" / "state.json"
+    state = json.loads(state_file.read_text())
+    assert state["keras_version"] == keras.__version__, "the backup must record the Keras that wrote it"
+
+    # written by another Keras, readable: the run resumes
+    state_file.write_text(json.dumps({**state, "keras_version": "3.99.0"}))
+    result = train(tiny(photo_folder, run, epochs=2), verbose=0)
+    assert result.epochs_trained == 1
+
+    # written by another Keras, unreadable here: one line naming both, the folder untouched
+    state = json.loads(state_file.read_text())
+    (run / "backup" / state["weights"]).write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    state_file.write_text(json.dumps({**state, "keras_version": "3.99.0"}))
+    before = folder_digest(run)
+    with pytest.raises(RuntimeError) as caught:
+        train(tiny(photo_folder, run, epochs=3), verbose=0)
+    message = str(caught.value)
+    for needed in ("Keras 3.99.0", f"Keras {keras.__version__}", "--restart", "left as it is"):
+        assert needed in message, f"the resume message must say {needed!r}: {message}"
+    assert "\n" not in message
+    assert folder_digest(run) == before, "a refused resume changed the run folder"
