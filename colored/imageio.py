@@ -346,6 +346,7 @@ def decode_pil(image: Image.Image, *, path: str | Path | None = None) -> Decoded
     if n_frames > 1:
         image.seek(0)
     fmt = image.format
+    _unpack_raw_ycbcr_tiff(image)
     source_mode = image.mode
     image.load()  # decode now: truncated or corrupt data fails here
     notes: list[str] = []
@@ -390,6 +391,32 @@ def decode_pil(image: Image.Image, *, path: str | Path | None = None) -> Decoded
             rgb = np.asarray(image.convert("RGB"))
     return DecodedImage(np.ascontiguousarray(rgb), None if alpha is None else np.ascontiguousarray(alpha),
                         depth, source_mode, fmt, Path(path) if path else None, n_frames, notes)
+
+
+def _unpack_raw_ycbcr_tiff(image: Image.Image) -> None:
+    """Make Pillow < 13 read an uncompressed YCbCr TIFF as Pillow 13 does.
+
+    Pillow < 13 opens one as RGB and unpacks its 3-byte Y, Cb, Cr pixels as 4-byte RGBX, so a valid
+    file (one Pillow itself wrote) fails with "image file is truncated". Pillow 13 opens it as YCbCr
+    and unpacks it as such (python-pillow/Pillow#9779): do the same to the unloaded image. Compressed
+    YCbCr TIFFs go through libtiff, which converts them to RGB on every version: left alone.
+    """
+    if image.format != "TIFF" or image.mode != "RGB" or getattr(image, "use_load_libtiff", True):
+        return
+    tags = image.tag_v2
+    # Only the layout Pillow's "YCbCr" unpacker reads: 8-bit, interleaved, not subsampled (the TIFF
+    # default for YCbCrSubSampling is 2, 2).
+    if (tags.get(262) != 6 or tags.get(277) != 3 or tuple(tags.get(258, ())) != (8, 8, 8)
+            or tags.get(284, 1) != 1 or tuple(tags.get(530, (2, 2))) != (1, 1)):
+        return
+    if not image.tile or any(tile[0] != "raw" or tile[3][0] != "RGBX" for tile in image.tile):
+        return
+    image.tile = [tile._replace(args=("YCbCr", *tile[3][1:])) if hasattr(tile, "_replace")  # Pillow >= 11
+                  else (*tile[:3], ("YCbCr", *tile[3][1:])) for tile in image.tile]
+    if isinstance(getattr(type(image), "mode", None), property):
+        image._mode = "YCbCr"  # Pillow >= 10.1: a read-only property over _mode
+    else:
+        image.mode = "YCbCr"
 
 
 def decode_array(array: np.ndarray) -> DecodedImage:

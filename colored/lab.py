@@ -14,7 +14,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from colored import QUIET_ENVIRONMENT
 
@@ -222,3 +224,24 @@ def setup(seed: int = SEED, figure_dpi: int = FIGURE_DPI, chdir: bool = True, ve
         from colored.config import speed_summary
 
         print(speed_summary())  # what the speed switches' "auto" (Config's default) means here
+
+
+# --------------------------------------------------------------------------------------------------
+# Notebook 07: the upload button
+# --------------------------------------------------------------------------------------------------
+
+
+def file_upload_contents(value: Mapping[str, Mapping[str, Any]] | Sequence[Mapping[str, Any]] | None
+                         ) -> dict[str, bytes]:
+    """``{file name: content}`` of an ``ipywidgets.FileUpload``'s ``value``; ``{}`` for None or no upload.
+
+    ipywidgets 8.0 changed the value's shape, and both are in use: Colab ships 7.x (7.7.1), whose value
+    is a dict ``{name: {"metadata": {...}, "content": bytes}}``; JupyterLab installs get 8.x, whose
+    value is a tuple of dicts with ``name``, ``type``, ``size``, ``content`` (a memoryview) and
+    ``last_modified``.
+    """
+    if not value:
+        return {}
+    if isinstance(value, Mapping):  # ipywidgets 7.x
+        return {name: bytes(upload["content"]) for name, upload in value.items()}
+    return {upload["name"]: bytes(upload["content"]) for upload in value}  # ipywidgets 8.x

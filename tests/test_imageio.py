@@ -76,10 +76,29 @@ def test_8bit_modes_become_rgb(tmp_path, mode, suffix):
     decoded = read_image(path)
     assert decoded.mode == mode, f"source mode recorded as {decoded.mode}, expected {mode}"
     assert decoded.rgb.shape == PHOTO.shape and decoded.rgb.dtype == np.uint8 and decoded.alpha is None
-    expected = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    # Pillow's RGB of what the file holds: the source's own pixels where the format is lossless (Pillow < 13
+    # cannot read the uncompressed YCbCr TIFF back itself, read_image can), the file's where it is not.
+    reference = Image.open(path) if suffix == ".jpg" else source
+    expected = np.asarray(reference.convert("RGB")).astype(int)
     assert np.abs(decoded.rgb.astype(int) - expected).max() <= 1, f"mode {mode}: colours differ from Pillow's RGB"
     if mode in ("1", "L"):
         assert decoded.is_gray and np.ptp(decoded.rgb, axis=-1).max() == 0, "gray input must give R = G = B"
+
+
+@pytest.mark.parametrize("compression, opened_as", [("raw", "YCbCr"), ("tiff_lzw", "RGB")])
+def test_ycbcr_tiff_decodes_alike_on_every_pillow(tmp_path, compression, opened_as):
+    """Every Pillow writes the same YCbCr TIFF (photometric 6, subsampling 1, 1). Uncompressed, Pillow >= 13
+    reads it as YCbCr and older ones fail (read_image makes them read it as 13 does); compressed, libtiff
+    converts it to RGB on every version."""
+    source = Image.fromarray(PHOTO).convert("YCbCr")
+    path = tmp_path / "ycbcr.tif"
+    source.save(path, compression=compression)
+    with Image.open(path) as written:
+        assert (written.tag_v2[262], tuple(written.tag_v2[530])) == (6, (1, 1)), "not a 4:4:4 YCbCr TIFF"
+    decoded = read_image(path)
+    assert decoded.mode == opened_as
+    difference = np.abs(decoded.rgb.astype(int) - np.asarray(source.convert("RGB")).astype(int)).max()
+    assert difference <= 1, f"{compression} YCbCr TIFF: colours differ from Pillow's YCbCr -> RGB by {difference}"
 
 
 def test_16bit_gray_png_keeps_16_bits(tmp_path):

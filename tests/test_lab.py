@@ -1,6 +1,7 @@
 """colored.lab: the notebooks' setup cell as one function."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -125,3 +126,51 @@ def test_embedding_and_uncertainty_figures_label_what_they_show():
     assert len(fig.axes) == 3, "photo, σ map and a colour bar"
     assert "Lab units" in fig.axes[2].get_ylabel(), "the colour bar must name the unit"
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------------
+# notebook 07's upload button: ipywidgets 7.x (Colab) and 8.x shape FileUpload.value differently
+# --------------------------------------------------------------------------------------------------
+
+PHOTOS = {"gray.png": b"\x89PNG\r\n\x1a\nfake", "old photo.jpg": b"\xff\xd8\xff\xe0jpeg"}
+
+
+def _upload_as_the_front_end_does(button, files: dict[str, bytes]) -> None:
+    """Sync an upload into a real FileUpload as the installed ipywidgets' browser side does (one
+    model.set: widget_upload.ts): the comm message's state, contents as binary buffers (memoryviews),
+    through ``set_state``."""
+    import ipywidgets
+
+    if int(ipywidgets.__version__.split(".")[0]) >= 8:  # the value itself, timestamps in ms
+        button.set_state({"value": [{"name": name, "type": "image/png", "size": len(data),
+                                     "content": memoryview(data), "last_modified": 1_700_000_000_000}
+                                    for name, data in files.items()], "error": ""})
+    else:  # 7.x: metadata and data, then _counter, whose observer builds the read-only value
+        button.set_state({"metadata": [{"name": name, "type": "image/png", "size": len(data),
+                                        "lastModified": 1_700_000_000_000} for name, data in files.items()],
+                          "data": [memoryview(data) for data in files.values()],
+                          "_counter": button._counter + len(files), "error": ""})
+
+
+def test_file_upload_contents_of_a_real_upload_button():
+    import ipywidgets
+
+    button = ipywidgets.FileUpload(accept="image/*", multiple=True)  # as notebook 07 makes it, but multiple
+    assert lab.file_upload_contents(button.value) == {}, "nothing uploaded yet"
+    _upload_as_the_front_end_does(button, PHOTOS)
+    shape = tuple if int(ipywidgets.__version__.split(".")[0]) >= 8 else dict
+    assert isinstance(button.value, shape), f"ipywidgets {ipywidgets.__version__}: value is {type(button.value)}"
+    contents = lab.file_upload_contents(button.value)
+    assert contents == PHOTOS and all(type(data) is bytes for data in contents.values())
+
+
+def test_file_upload_contents_of_both_value_shapes():
+    v7 = {name: {"metadata": {"name": name, "type": "image/png", "size": len(data), "lastModified": 0},
+                 "content": data} for name, data in PHOTOS.items()}
+    v8 = tuple({"name": name, "type": "image/png", "size": len(data), "content": memoryview(data),
+                "last_modified": dt.datetime(2023, 11, 14, tzinfo=dt.timezone.utc)} for name, data in PHOTOS.items())
+    assert lab.file_upload_contents(v7) == PHOTOS
+    assert lab.file_upload_contents(v8) == PHOTOS
+    assert all(type(data) is bytes for data in lab.file_upload_contents(v8).values()), "memoryviews must become bytes"
+    for empty in (None, {}, ()):
+        assert lab.file_upload_contents(empty) == {}
