@@ -14,7 +14,7 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 export KERAS_BACKEND ?= tensorflow
 export MPLBACKEND ?= Agg
 
-.PHONY: setup demo test test-latest lock torch clean
+.PHONY: setup demo test test-colab test-latest lock torch clean
 
 # Reinstall only when the dependencies or their pins change (pyproject.toml or the constraints file
 # is newer than the stamp). Pins that do not fit this Python or platform fail here with a hint.
@@ -38,6 +38,12 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Colab's stack (Python 3.13, Colab's pinned TensorFlow/Keras/...: ../shared/reference/colab/pip-freeze.txt)
+# in .venv-colab: the lab installed as the notebooks' setup cell does, no preinstalled package changed,
+# the shipped model, a run of the pinned Keras resumed there, the quick tests and the chain 01 → 07.
+test-colab:
+	python3 tools/colab_env.py
 
 # The same tests on the newest releases of everything (no constraints), in a venv of its own.
 # Upgrades on every run, so it always tests what a fresh unpinned install would get today.
