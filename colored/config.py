@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-Backbone = Literal["inception_resnet_v2", "none"]
+Backbone = Literal["inception_resnet_v2", "mobilenet_v2", "none"]
 
 # (filters, stride) of each encoder convolution, and filters of each decoder convolution with
 # ``"up"`` marking an UpSampling2D(2): the seed's two networks. Data, not layers, so that Config can
@@ -56,8 +56,9 @@ DEFAULT_CONFIDENCE = 5.0
 class Config:
     """Every knob of a colorization run. Defaults reproduce the seed (ColorED) design.
 
-    ``backbone_weights`` is ``"imagenet"`` (downloaded by Keras once, then cached), a path to an
-    ``.h5`` weights file, or ``None`` (random init: only useful for tests). ``backbone="none"``
+    ``backbone_weights`` is ``"imagenet"`` (InceptionResNetV2: downloaded by Keras once, then cached;
+    ``backbone="mobilenet_v2"``: the ImageNet weights shipped in the package, offline), a path to a
+    weights file (``.h5``; MobileNetV2: ``.npz``), or ``None`` (random init: only useful for tests). ``backbone="none"``
     builds the no-fusion variant that needs no embedding at all.
     """
 

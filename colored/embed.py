@@ -1,5 +1,8 @@
-"""The semantic embedding fused at the bottleneck: InceptionResNetV2's ImageNet class probabilities
-of the grayscale image, computed once per (image, augmentation view) and cached on disk.
+"""The semantic embedding fused at the bottleneck: the ImageNet class probabilities of the grayscale
+image, computed once per (image, augmentation view) and cached on disk. Two backbones give them:
+``"inception_resnet_v2"`` (the seed's, 299², Keras downloads its weights) and ``"mobilenet_v2"``
+(``colored.encoder``: torchvision's MobileNetV2 at 224², weights shipped in the package, so it works
+offline). Both give 1000 probabilities, so the fusion network is the same.
 
 The seed recomputed it for every batch of every epoch (91 % of its data time). The cache key is the
 image file's path, size and modification time, the augmentation view, and the weights' identity, so
@@ -13,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from colored import encoder
 from colored.imageio import atomic_write
 
-BACKBONE_INPUT_SIZE = 299
+BACKBONE_INPUT_SIZE = 299  # InceptionResNetV2's; MobileNetV2's is encoder.INPUT_SIZE (224)
+BACKBONES = ("inception_resnet_v2", "mobilenet_v2")
 IMAGENET_WEIGHTS_FILE = "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5"
 IMAGENET_WEIGHTS_MD5 = "e693bd0210a403b3192acc6073ad2e96"
 
@@ -42,10 +47,19 @@ def offline_weights_message(cause: BaseException | None = None) -> str:
     )
 
 
-def build_backbone(weights: str | None = "imagenet"):
-    """InceptionResNetV2 with its ImageNet classifier on top (1000 softmax outputs)."""
+def build_backbone(weights: str | None = "imagenet", backbone: str = "inception_resnet_v2"):
+    """The backbone with its ImageNet classifier on top (1000 softmax outputs). ``weights``:
+    ``"imagenet"`` (InceptionResNetV2: Keras' download; MobileNetV2: the packaged npz), a file, or None
+    (random)."""
     import keras
 
+    if backbone == "mobilenet_v2":
+        try:
+            return encoder.build_mobilenet_v2(encoder.WEIGHTS_FILE if weights == "imagenet" else weights)
+        except encoder.EncoderWeightsError as error:
+            raise BackboneWeightsError(str(error)) from None
+    if backbone not in BACKBONES:
+        raise ValueError(f"unknown backbone {backbone!r}: expected one of {BACKBONES}")
     if weights not in (None, "imagenet") and not Path(weights).is_file():
         raise BackboneWeightsError(
             f"backbone weights file not found: {weights}\n" + offline_weights_message()
@@ -58,10 +72,13 @@ def build_backbone(weights: str | None = "imagenet"):
         raise
 
 
-def preprocess_gray(gray_rgb: np.ndarray) -> np.ndarray:
-    """Gray 3-channel images in [0, 1], ``(N, H, W, 3)`` → the backbone's input (299², [-1, 1])."""
+def preprocess_gray(gray_rgb: np.ndarray, backbone: str = "inception_resnet_v2") -> np.ndarray:
+    """Gray 3-channel images in [0, 1], ``(N, H, W, 3)`` → the backbone's input (InceptionResNetV2:
+    299², [-1, 1]; MobileNetV2: 224², ImageNet's mean and std)."""
     import keras
 
+    if backbone == "mobilenet_v2":
+        return encoder.preprocess(gray_rgb)
     resized = keras.ops.image.resize(gray_rgb.astype(np.float32), (BACKBONE_INPUT_SIZE,) * 2)
     # inception_resnet_v2.preprocess_input maps [0, 255] to [-1, 1].
     return keras.ops.convert_to_numpy(resized) * 2.0 - 1.0
@@ -71,7 +88,10 @@ class Embedder:
     """Computes backbone embeddings for gray images, with an optional on-disk cache."""
 
     def __init__(self, weights: str | None = "imagenet", cache_dir: str | Path | None = None,
-                 batch_size: int = 32) -> None:
+                 batch_size: int = 32, backbone: str = "inception_resnet_v2") -> None:
+        if backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {backbone!r}: expected one of {BACKBONES}")
+        self.backbone_name = backbone
         self.weights = weights
         self.batch_size = batch_size
         self._backbone = None
@@ -82,6 +102,13 @@ class Embedder:
 
     @property
     def weights_id(self) -> str:
+        """Names the backbone and its weights (the cache folder): caches never mix them."""
+        if self.backbone_name == "mobilenet_v2":
+            weights = encoder.WEIGHTS_FILE if self.weights == "imagenet" else self.weights
+            if weights is not None and not Path(weights).is_file():
+                raise BackboneWeightsError(f"MobileNetV2 weights file not found: {weights} (backbone_weights='imagenet' "
+                                           f"uses the packaged {encoder.WEIGHTS_FILE.name}, written by `{encoder.PORT_TOOL}`)")
+            return "mobilenet_v2-" + ("random" if weights is None else encoder.weights_identity(weights))
         if self.weights is None:
             return "random"  # only deterministic with a fixed seed; fine for tests
         if self.weights == "imagenet":
@@ -92,12 +119,12 @@ class Embedder:
     @property
     def backbone(self):
         if self._backbone is None:
-            self._backbone = build_backbone(self.weights)
+            self._backbone = build_backbone(self.weights, self.backbone_name)
         return self._backbone
 
     def compute(self, gray_rgb: np.ndarray) -> np.ndarray:
         """Embeddings ``(N, 1000)`` for gray images ``(N, H, W, 3)`` in [0, 1], no cache."""
-        batch = preprocess_gray(gray_rgb)
+        batch = preprocess_gray(gray_rgb, self.backbone_name)
         if len(batch) <= 2:
             # One or two images (a notebook, one photo to colorize): a direct call skips predict()'s
             # graph tracing of InceptionResNetV2's ~780 layers, about 10 s on a CPU, for no gain.

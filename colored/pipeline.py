@@ -59,7 +59,7 @@ class ColorizationDataset(keras.utils.PyDataset):
         self.augmented = training and config.augment
         self.views = max(1, config.augment_views) if self.augmented else 1
         if config.fusion and embedder is None:
-            embedder = Embedder(config.backbone_weights, cache_dir=config.cache_dir)
+            embedder = Embedder(config.backbone_weights, cache_dir=config.cache_dir, backbone=config.backbone)
         self.embedder = embedder if config.fusion else None
         self._images: dict[int, np.ndarray] | None = {} if cache_images else None
         self._views: dict[tuple[int, int], np.ndarray] | None = {} if config.cache_views else None
