@@ -193,21 +193,27 @@ def check_model(model, source: str | Path | None = None):
 
 
 @functools.cache
-def imagenet_embedder():
-    """The one ImageNet embedder of this process, built on first use (fusion models only)."""
+def imagenet_embedder(backbone: str = "inception_resnet_v2"):
+    """The one ImageNet embedder of ``backbone`` in this process, built on first use (fusion models only)."""
     from colored.embed import Embedder
 
-    return Embedder("imagenet")
+    return Embedder("imagenet", backbone=backbone)
 
 
 def embedder_for(model, embedder: Any = None) -> Any:
-    """What computes ``model``'s embedding input: ``embedder``, else :func:`imagenet_embedder`;
+    """What computes ``model``'s embedding input: ``embedder``, else :func:`imagenet_embedder` of the
+    backbone its model file names (the seed's InceptionResNetV2 for a model without that record);
     None for a model without fusion (nothing is built)."""
+    from colored import modelfile
     from colored.model import inference_model, needs_embedding
 
-    if not needs_embedding(inference_model(model)):
+    core = inference_model(model)
+    if not needs_embedding(core):
         return None
-    return embedder if embedder is not None else imagenet_embedder()
+    if embedder is not None:
+        return embedder
+    architecture = modelfile.recorded_architecture(core) or {}
+    return imagenet_embedder(architecture.get("backbone", "inception_resnet_v2"))
 
 
 def replicas(model=None) -> int:

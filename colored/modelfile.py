@@ -18,6 +18,7 @@ network (:class:`IncompatibleModelError`, raised by :func:`colored.inference.che
 from __future__ import annotations
 
 import json
+import weakref
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ ARCHITECTURE_MEMBER = "colored.json"
 ARCHITECTURE_FIELDS = ("model", "image_size", "backbone", "embedding_dim", "batch_norm", "loss")
 _FORMAT = 1
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# network → the colored.json fields it was loaded from (not an attribute: Keras would track and save it)
+_LOADED: "weakref.WeakKeyDictionary[Any, dict[str, Any]]" = weakref.WeakKeyDictionary()
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -145,9 +148,16 @@ def load(path: str | Path):
         config = Config.from_dict({**info.architecture, "mixed_precision": "none"}, source=f"{path}:{ARCHITECTURE_MEMBER}")
         model = colored.model.build_model(config)
         model.load_weights(str(path))
+        _LOADED[model] = dict(info.architecture)
         return model
     except Exception as error:  # noqa: BLE001 - Keras, h5py and Config raise many types for one cause
         raise ModelNotFoundError(load_error_message(path, info, error)) from error
+
+
+def recorded_architecture(model) -> dict[str, Any] | None:
+    """The ``colored.json`` fields ``model`` was loaded from by :func:`load` (e.g. which backbone
+    computes a fusion model's embedding), or None."""
+    return _LOADED.get(model)
 
 
 def load_error_message(path: Path, info: ModelFileInfo, error: BaseException) -> str:

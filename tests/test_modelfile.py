@@ -168,3 +168,16 @@ def test_a_run_from_another_keras_resumes_or_stops_in_one_line_leaving_the_folde
         assert needed in message, f"the resume message must say {needed!r}: {message}"
     assert "\n" not in message
     assert folder_digest(run) == before, "a refused resume changed the run folder"
+
+
+def test_a_fusion_model_is_given_the_backbone_its_file_names(tmp_path):
+    from colored.inference import embedder_for
+
+    fused = Config(model="simplified", image_size=32, backbone="mobilenet_v2")
+    path = modelfile.save(build_model(fused), tmp_path / "fused.keras", fused)
+    embedder = embedder_for(load_model(path))
+    assert embedder.backbone_name == "mobilenet_v2", "colorize would feed the model another backbone's embedding"
+    plain = tmp_path / "plain.keras"
+    build_model(fused).save(plain)  # no record: the seed's backbone
+    assert embedder_for(load_model(plain)).backbone_name == "inception_resnet_v2"
+    assert embedder_for(load_model(modelfile.save(build_model(Config(**ARCHITECTURE)), tmp_path / "n.keras"))) is None
