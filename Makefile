@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-# The exact versions `make test` passed with (README, "Tested versions"). `make setup CONSTRAINTS=`
+# The exact versions `make test` passed with (README, "Tested environments"). `make setup CONSTRAINTS=`
 # installs without them (newest releases within pyproject.toml's ranges).
 CONSTRAINTS ?= constraints.txt
 LATEST_VENV ?= .venv-latest
@@ -14,7 +14,7 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 export KERAS_BACKEND ?= tensorflow
 export MPLBACKEND ?= Agg
 
-.PHONY: setup demo test test-colab test-latest lock torch clean
+.PHONY: setup demo test test-colab test-oldest test-latest lock torch clean
 
 # Reinstall only when the dependencies or their pins change (pyproject.toml or the constraints file
 # is newer than the stamp). Pins that do not fit this Python or platform fail here with a hint.
@@ -43,7 +43,12 @@ test: setup
 # in .venv-colab: the lab installed as the notebooks' setup cell does, no preinstalled package changed,
 # the shipped model, a run of the pinned Keras resumed there, the quick tests and the chain 01 → 07.
 test-colab:
-	python3 tools/colab_env.py
+	python3 tools/test_stack.py --stack colab
+
+# The oldest Python and lower bounds pyproject.toml allows (.venv-oldest): the model files load there
+# with the same output (the shipped one, and a run of the pinned Keras, resumed there too).
+test-oldest:
+	python3 tools/test_stack.py --stack oldest
 
 # The same tests on the newest releases of everything (no constraints), in a venv of its own.
 # Upgrades on every run, so it always tests what a fresh unpinned install would get today.
