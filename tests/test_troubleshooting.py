@@ -348,6 +348,53 @@ def no_model(tmp_path, monkeypatch, capsys, request) -> str:
     return f"{type(error.value).__name__}: {error.value}"
 
 
+def model_from_another_keras(tmp_path, monkeypatch, capsys, request) -> str:
+    """A Keras-only .keras file from a newer Keras (a layer argument this one lacks), a backup of a
+    run folder written by another Keras that this one cannot read, a Keras 2 HDF5 file, a truncated file."""
+    import json
+    import zipfile
+
+    import keras
+
+    from colored import Config
+    from colored.inference import load_model
+    from colored.model import build_model
+    from colored.train import train
+    from tests.test_modelfile import rewrite_member
+    from tests.test_runs import tiny
+
+    said = []
+    network = build_model(Config(model="simplified", image_size=32, backbone="none"))
+    newer = tmp_path / "newer.keras"
+    network.save(newer)
+    rewrite_member(newer, "metadata.json", json.dumps({"keras_version": "9.1.0"}))
+    config = json.loads(zipfile.ZipFile(newer).read("config.json"))
+    config["config"]["layers"][1]["config"]["input_axes"] = None
+    rewrite_member(newer, "config.json", json.dumps(config))
+    hdf5 = tmp_path / "old.keras"
+    network.save_weights(tmp_path / "w.weights.h5")
+    hdf5.write_bytes((tmp_path / "w.weights.h5").read_bytes())
+    truncated = tmp_path / "half.keras"
+    truncated.write_bytes(newer.read_bytes()[:5000])
+    for path in (newer, hdf5, truncated):
+        with pytest.raises(Exception) as error:  # noqa: PT011 - the type is part of what is checked
+            load_model(path)
+        said.append(f"{type(error.value).__name__}: {error.value}")
+
+    photos = request.getfixturevalue("photo_folder")
+    run = tmp_path / "run"
+    train(tiny(photos, run, epochs=1, steps_per_epoch=1), verbose=0)
+    state_file = run / "backup" / "state.json"
+    state = json.loads(state_file.read_text())
+    (run / "backup" / state["weights"]).write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    state_file.write_text(json.dumps({**state, "keras_version": "9.1.0"}))
+    with pytest.raises(RuntimeError) as error:
+        train(tiny(photos, run, epochs=2, steps_per_epoch=1), verbose=0)
+    said.append(f"{type(error.value).__name__}: {error.value}")
+    assert keras.__version__ in said[0] and keras.__version__ in said[-1]
+    return "\n".join(said)
+
+
 def chain_refuses(tmp_path, monkeypatch, capsys, request) -> str:
     """``colored chain``: a parameter of the wrong type; an --out folder that is not empty."""
     from colored.cli import main
@@ -430,6 +477,7 @@ TRIGGERS: dict[str, Callable[..., str]] = {
     "Colab disconnected, training killed: resume": training_resumed,
     "Training refused: another config in the same run folder": training_refused,
     "06 (or 07) finds no model": no_model,
+    "A model file from another Keras version": model_from_another_keras,
     "`colored chain` refuses to start": chain_refuses,
     "Colab: the setup cell cannot install the lab": colab_install_fails,
 }

@@ -237,8 +237,13 @@ for split, names in (("train", ["chelsea", "coffee", "astronaut", "rocket"]), ("
 """
 PREDICT = """import sys, json, numpy as np, keras
 from colored.inference import load_model
-x = np.random.default_rng(0).random((2, 64, 64, 1)).astype("float32")
-out = {name: load_model(sys.argv[1] + "/" + name).predict(x, verbose=0).ravel().tolist() for name in ("model.keras", "best.keras")}
+rng = np.random.default_rng(0)
+inputs = {"model.keras": rng.random((2, 64, 64, 1)), "best.keras": rng.random((2, 64, 64, 1)),
+          "the shipped default.keras": rng.random((1, 128, 128, 1))}
+out = {}
+for name, x in inputs.items():
+    model = load_model(None if name.startswith("the shipped") else sys.argv[1] + "/" + name)
+    out[name] = model.predict(x.astype("float32"), verbose=0).ravel().tolist()
 json.dump({"keras": keras.__version__, "out": out}, open(sys.argv[2], "w"))
 """
 
@@ -261,11 +266,11 @@ def cross_version(venv: Path) -> None:
         run([pinned, "-c", PREDICT, work / "run", work / "pinned.json"], cwd=work)
         run([python, "-c", PREDICT, work / "run", work / "here.json"], cwd=work)
         a, b = (json.loads((work / name).read_text()) for name in ("pinned.json", "here.json"))
-        worst = max(abs(x - y) for name in a["out"] for x, y in zip(a["out"][name], b["out"][name]))
-        print(f"model.keras and best.keras written by Keras {a['keras']}, loaded by Keras {b['keras']}: "
-              f"largest output difference {worst:.1e}")
-        if not worst <= 1e-4:
-            sys.exit(f"a model file gives another output on Keras {b['keras']}")
+        for name in a["out"]:  # logits up to ~20: float32 round-off between TensorFlow builds is ~1e-6
+            worst = max(abs(x - y) for x, y in zip(a["out"][name], b["out"][name]))
+            print(f"{name}: output on Keras {b['keras']} vs Keras {a['keras']}: largest difference {worst:.1e}")
+            if not worst <= 1e-3:
+                sys.exit(f"{name} gives another output on Keras {b['keras']} than on Keras {a['keras']}")
         run([python, *train, "--epochs", "2"], cwd=work)  # resumes the pinned run on this Keras
         epochs = json.loads((work / "run" / "history.json").read_text()).get("epoch")
         if epochs != [0, 1]:
