@@ -89,6 +89,29 @@ def test_fine_tuning_starts_from_init_weights_without_the_validation_photos(phot
         load_initial_weights(other, tmp_path / "start.keras")
 
 
+def test_a_model_gains_fusion_from_a_model_without_it_and_starts_out_the_same(tmp_path):
+    """Warm start of a fusion model from a no-fusion one (the packaged default → a model with the
+    ImageNet encoder): the fusion kernel is widened with zeros, so the output is unchanged whatever
+    the embedding, and everything else is copied."""
+    from colored.modelfile import save
+    from colored.train import load_initial_weights
+
+    plain = Config(image_size=32, model="simplified", backbone="none", loss="classification", batch_norm=True)
+    source = build_model(plain)
+    save(source, tmp_path / "plain.keras", plain)
+    fused = build_model(plain.replace(backbone="mobilenet_v2"))
+    load_initial_weights(fused, tmp_path / "plain.keras")
+    kernel = fused.get_layer("fusion").get_weights()[0]
+    assert kernel.shape[-2] == 128 + 1000 and not kernel[..., 128:, :].any(), "the embedding's inputs must start at 0"
+    lightness = np.random.default_rng(0).random((2, 32, 32, 1)).astype("float32")
+    embedding = np.random.default_rng(1).random((2, 1000)).astype("float32")
+    np.testing.assert_allclose(fused.predict([lightness, embedding], verbose=0), source.predict(lightness, verbose=0),
+                               atol=1e-5, err_msg="the widened model must start out computing what the old one did")
+    with pytest.raises(ValueError, match="init_weights.*fusion"):  # shrinking is not widening
+        save(fused, tmp_path / "fused.keras", plain.replace(backbone="mobilenet_v2"))
+        load_initial_weights(build_model(plain), tmp_path / "fused.keras")
+
+
 # --------------------------------------------------------------------------------------------------
 # issue 14: the comparison photos come from different source photos; history.json records resumes
 # --------------------------------------------------------------------------------------------------
