@@ -278,6 +278,15 @@ def cross_version(venv: Path) -> None:
         print(f"the run of Keras {a['keras']} resumed on Keras {b['keras']}: epochs {epochs}")
 
 
+def model_files(venv: Path) -> None:
+    """The checks every stack gets: the shipped model colorizes, a run of the pinned Keras loads with
+    the same output and resumes."""
+    with stage("the shipped model: colored colorize"):
+        shipped_model(venv)
+    with stage("cross-version: a run of the pinned Keras, loaded and resumed here"):
+        cross_version(venv)
+
+
 def chain_errors(folder: Path) -> list[str]:
     """Error outputs, and stderr that reports an error, in the executed notebooks."""
     found = []
@@ -319,10 +328,7 @@ def test_colab(args) -> int:
         if not check_unchanged(preinstalled, {"after lab install": after_lab, "after test tools": after_tools}):
             return 1
 
-    with stage("the shipped model: colored colorize"):
-        shipped_model(venv)
-    with stage("cross-version: a run of the pinned Keras, loaded and resumed here"):
-        cross_version(venv)
+    model_files(venv)
     if args.skip_tests:
         return 0
     # From the checkout (its tests and notebooks are not in the wheel): the same code as the installed
@@ -358,14 +364,11 @@ def test_oldest(args) -> int:
         if wrong:
             sys.exit(f"pip did not install the lower bounds (name: (bound, installed)): {wrong}")
         print("installed: " + ", ".join(f"{n} {versions[n]}" for n in ("tensorflow", "keras", "numpy")))
-    with stage("the shipped model: colored colorize"):
-        shipped_model(venv)
-    with stage("cross-version: a run of the pinned Keras, loaded and resumed here"):
-        cross_version(venv)
+    model_files(venv)
     if args.skip_tests:
         return 0
     with stage(f"the model-file tests: {' '.join(OLDEST_TESTS)}"):
-        # -p no:nbval: the lower bounds have no test extra; these files need none of it
+        # addopts emptied: the lower bounds have no test extra (nbval); these files need none of it
         if run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra", *OLDEST_TESTS],
                cwd=ROOT, check=False).returncode:
             print("the model-file tests failed on the oldest stack")
