@@ -131,7 +131,15 @@ class Embedder:
             import keras
 
             return np.asarray(keras.ops.convert_to_numpy(self.backbone(batch, training=False)), np.float32)
-        return np.asarray(self.backbone.predict(batch, batch_size=self.batch_size, verbose=0), np.float32)
+        # Keras traces its predict function once per input shape, and the pipeline asks for however
+        # many views are not cached yet: padded to a multiple of 8 and run in chunks of at most
+        # batch_size, the shapes stay few (8, 16, 24, 32), so there is no retracing on every call.
+        count = len(batch)
+        padded = -(-count // 8) * 8
+        batch = np.concatenate([batch, np.repeat(batch[-1:], padded - count, axis=0)]) if padded > count else batch
+        chunks = [self.backbone.predict_on_batch(batch[i:i + self.batch_size])
+                  for i in range(0, padded, self.batch_size)]
+        return np.concatenate([np.asarray(c, np.float32) for c in chunks])[:count]
 
     @staticmethod
     def cache_key(path: str | Path, view: int | str) -> str:

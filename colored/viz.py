@@ -326,7 +326,11 @@ def temperature_figure(images: Sequence[np.ndarray], temperatures: Sequence[floa
     return photo_row_figure(images, [temperature_label(t) for t in temperatures], cell=cell)
 
 
-def embedding_figure(embedding: np.ndarray, trained: bool, top: int = 5) -> plt.Figure:
+BACKBONE_NAMES = {"inception_resnet_v2": "InceptionResNetV2", "mobilenet_v2": "MobileNetV2"}
+
+
+def embedding_figure(embedding: np.ndarray, trained: bool, top: int = 5,
+                     backbone: str = "inception_resnet_v2") -> plt.Figure:
     """The 1,000 ImageNet class probabilities of one image as a bar chart, the ``top`` largest
     marked: peaked for a trained backbone, flat (every class ≈ 1/1000) for random weights."""
     probabilities = np.asarray(embedding, np.float64).ravel()
@@ -341,7 +345,7 @@ def embedding_figure(embedding: np.ndarray, trained: bool, top: int = 5) -> plt.
     ax.set_ylim(0, max(probabilities.max() * 1.15, 1.5 / len(probabilities)))
     ax.set_xlabel("ImageNet class index")
     ax.set_ylabel("probability")
-    ax.set_title("the embedding: InceptionResNetV2's class probabilities "
+    ax.set_title(f"the embedding: {BACKBONE_NAMES.get(backbone, backbone)}'s class probabilities "
                  + ("(ImageNet weights)" if trained else "(random weights: meaningless)"), fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
