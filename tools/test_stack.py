@@ -26,6 +26,7 @@ Stdlib only: it runs with whatever Python starts it. Exit 0 only if every stage 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -60,16 +61,15 @@ def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([str(c) for c in command], **kwargs)
 
 
+@contextlib.contextmanager
 def stage(name: str):
-    """Times a stage for the closing summary."""
-    class _Stage:
-        def __enter__(self):
-            say(name)
-            self.start = time.monotonic()
-
-        def __exit__(self, *exc):
-            STAGES.append((name, time.monotonic() - self.start))
-    return _Stage()
+    """Announces a stage and times it for the closing summary."""
+    say(name)
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        STAGES.append((name, time.monotonic() - start))
 
 
 def canonical(name: str) -> str:
