@@ -43,13 +43,16 @@ class ConfigError(ValueError):
     """A Config value that is not allowed (one line: field, value, what is allowed)."""
 
 
-#: Annealed-mean temperature of the classification head (Zhang et al. 2016): lower is more vivid,
-#: 1.0 the plain mean. Config.temperature, colored.bins.decode_logits and the CLI default to it.
-#: 0.7 with DEFAULT_CONFIDENCE = 5 was chosen on the validation split (docs/vivid_colour.md, "Default
-#: model v2"); 0.38 (Zhang et al.'s) before.
+#: The default decoding of a classification model (the one place it is written; a model file saves the
+#: decoding it was chosen with, colored.modelfile.DECODING_FIELDS, and that wins over these).
+#: Annealed-mean temperature (Zhang et al. 2016): lower is more vivid, 1.0 the plain mean.
 DEFAULT_TEMPERATURE = 0.7
-#: Strength of confidence-aware decoding (colored.bins.decode_logits): 0 is plain annealed mean.
-DEFAULT_CONFIDENCE = 5.0
+#: Strength of confidence-aware decoding (colored.bins.decode_logits): 0 is the plain annealed mean.
+#: Off by default: the default model's colour spread σ is ≥ 11 Lab units on nearly every pixel, so any
+#: confidence ≥ 1 pulls every pixel to the plain mean and the temperature stops mattering; on the
+#: validation split T = 0.7 with c = 0 and with c = 5 are nearly tied (PSNR 22.64 vs 22.66 dB, conf. wrong
+#: 0.035 vs 0.033, CF ratio 0.70 vs 0.69: docs/vivid_colour.md, "Default model v2"; the course v3 issue).
+DEFAULT_CONFIDENCE = 0.0
 
 
 @dataclass
@@ -81,6 +84,9 @@ class Config:
     # confidence-aware decoding (colored.bins.decode_logits): per pixel, pull the colour toward the
     # distribution's mean as the predicted distribution spreads; 0 = off
     confidence: float = DEFAULT_CONFIDENCE
+    # class rebalancing of the classification loss (Zhang et al.'s λ): weights ∝ ((1 − λ)·prior + λ/Q)⁻¹;
+    # 1 = no rebalancing (duller, safer colour), lower = rare saturated colours weigh more
+    rebalance: float = 0.5
     init_weights: str | None = None  # a .keras model (same architecture) whose weights start training
     exclude_validation: bool = False  # train without colored.data.is_validation photos; validate on them
     # training
@@ -195,9 +201,10 @@ def validate_fields(values: Mapping[str, Any]) -> None:
 # --------------------------------------------------------------------------------------------------
 
 #: Lower bounds of the numeric fields (inclusive; ``_POSITIVE`` ones must be > 0).
-_AT_LEAST = {"confidence": 0, "image_size": 16, "batch_size": 1, "augment_views": 1, "limit": 1, "embedding_dim": 1,
+_AT_LEAST = {"confidence": 0, "rebalance": 0, "image_size": 16, "batch_size": 1, "augment_views": 1, "limit": 1, "embedding_dim": 1,
              "epochs": 1, "steps_per_epoch": 1, "lr_patience": 0, "figure_every": 1, "seed": 0,
              "workers": 0, "max_queue_size": 1, "steps_per_execution": 1}
+_AT_MOST = {"rebalance": 1}  # upper bounds (inclusive)
 _POSITIVE = {"temperature", "learning_rate", "max_minutes", "ab_accuracy_threshold"}
 _STRINGS = {"data_dir", "run_dir", "cache_dir"}
 
@@ -262,6 +269,9 @@ def _check_range(name: str, value: float) -> float:
     low = _AT_LEAST.get(name)
     if low is not None and value < low:
         raise ConfigError(f"{name} = {value} is not allowed: it must be at least {low}")
+    high = _AT_MOST.get(name)
+    if high is not None and value > high:
+        raise ConfigError(f"{name} = {value} is not allowed: it must be at most {high}")
     if name in _POSITIVE and not value > 0:
         raise ConfigError(f"{name} = {value} is not allowed: it must be greater than 0")
     return value
@@ -275,6 +285,8 @@ def _describe(kinds: set[type], choices: tuple[Any, ...], optional: bool, name: 
     parts += [words[k] for k in (bool, int, float, str, dict) if k in kinds]
     if name in _AT_LEAST:
         parts[-1] += f" ≥ {_AT_LEAST[name]}"
+    if name in _AT_MOST:
+        parts[-1] += f" ≤ {_AT_MOST[name]}"
     if name in _POSITIVE:
         parts[-1] += " > 0"
     if optional:

@@ -56,7 +56,7 @@ def make_loss(config: Config, train_paths: list[Path]):
     if config.loss == "mse":
         return AbMeanSquaredError()
     prior = cached_prior(train_paths, config.image_size, config.cache_dir)
-    return SoftEncodedCrossEntropy(class_weights=rebalancing_weights(prior))
+    return SoftEncodedCrossEntropy(class_weights=rebalancing_weights(prior, lam=config.rebalance))
 
 
 def compile_model(model: keras.Model, config: Config, loss) -> keras.Model:
