@@ -277,8 +277,8 @@ def check_params(params: Mapping[str, Any], specs: Mapping[str, Mapping[str, Map
                 bad.setdefault(f"expected {_describe(rule)} (its default is {default})", []).append(notebook)
         for allowed, notebooks in bad.items():
             problems.append(f"parameter {name} ({', '.join(notebooks)}): got {value!r}, {allowed}")
-        if bad or validate is None:
-            continue
+        if bad or validate is None or value is None:  # None, where a cell allows it, means "not set" (e.g. 07's
+            continue                                       # temperature: the model's own decoding)
         by_field: dict[str, list[str]] = {}
         for notebook in declaring:
             field = config_field(notebook, name)

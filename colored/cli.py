@@ -179,10 +179,11 @@ def add_colorize_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
                         help="images per model call (default: 8)")
     parser.add_argument("--temperature", type=positive_float, default=None, metavar="T",
-                        help=f"annealed-mean temperature for classification models (default {DEFAULT_TEMPERATURE})")
+                        help="annealed-mean temperature for classification models (default: the one saved with the "
+                             f"model, else {DEFAULT_TEMPERATURE})")
     parser.add_argument("--confidence", type=non_negative_float, default=None, metavar="C",
                         help="confidence-aware decoding strength for classification models: colour pulled toward "
-                             f"the mean where the model is unsure; 0 = off (default {DEFAULT_CONFIDENCE})")
+                             f"the mean where the model is unsure; 0 = off (default: the model's, else {DEFAULT_CONFIDENCE:g})")
     parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
                         help=f"average with the prediction for the mirrored photo (default: {inference.DEFAULT_FLIP})")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -276,10 +277,10 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
                         help="a .keras model or a baseline (gray, mean-ab); repeat for several")
     parser.add_argument("--temperature", nargs="+", type=positive_float, default=None, metavar="T",
                         help="annealed-mean temperature(s) for classification models (give FOLDERs first): each is scored at "
-                             f"every T given (default {DEFAULT_TEMPERATURE}); other methods ignore it")
+                             f"every T given (default: the model's, else {DEFAULT_TEMPERATURE}); other methods ignore it")
     parser.add_argument("--confidence", nargs="+", type=non_negative_float, default=None, metavar="C",
                         help="confidence-aware decoding strength(s) for classification models, each scored at every "
-                             f"T (default {DEFAULT_CONFIDENCE}; 0 = plain annealed mean)")
+                             f"T (default: the model's, else {DEFAULT_CONFIDENCE:g}; 0 = plain annealed mean)")
     parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
                         help=f"models: average with the mirrored photo's prediction (default: {inference.DEFAULT_FLIP})")
     parser.add_argument("--out", type=Path, default=Path("runs/evaluate"), metavar="DIR",

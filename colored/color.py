@@ -60,6 +60,24 @@ def denormalize_ab(ab: np.ndarray) -> np.ndarray:
     return (ab * AB_SCALE).astype(np.float32)
 
 
+#: Hue names by Lab hue angle h = atan2(b, a) in degrees: each name up to its upper bound (pure sRGB
+#: red is at 40°, orange 73°, yellow 103°, green 136°, cyan 196°, blue 306°, magenta 328°).
+HUE_NAMES = ((25, "pink"), (55, "red"), (80, "orange"), (110, "yellow"), (180, "green"), (230, "cyan"),
+             (315, "blue"), (345, "purple"), (360, "pink"))
+
+
+def ab_colour_name(a: float, b: float) -> str:
+    """A plain name for the colour (a, b) (Lab units): its hue's name, "grayish …" below chroma 20,
+    "gray" below 5. Lightness is ignored (a dark orange is "orange", not "brown"), so a text can say
+    what a swatch shows without a person naming it by eye."""
+    chroma = float(np.hypot(a, b))
+    if chroma < 5:
+        return "gray"
+    hue = float(np.degrees(np.arctan2(b, a))) % 360
+    name = next(name for bound, name in HUE_NAMES if hue < bound)
+    return name if chroma >= 20 else f"grayish {name}"
+
+
 def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
     """RGB → 3-channel gray float32 in [0, 1]: the Lab L channel with a = b = 0.
 

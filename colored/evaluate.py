@@ -57,8 +57,7 @@ from typing import Any
 import numpy as np
 
 from colored import metrics
-from colored.config import DEFAULT_CONFIDENCE, DEFAULT_TEMPERATURE
-from colored.inference import DEFAULT_FLIP, IncompatibleModelError, ModelNotFoundError, check_model, colorize_stream, load_model
+from colored.inference import DEFAULT_FLIP, IncompatibleModelError, decoding_for, ModelNotFoundError, check_model, colorize_stream, load_model
 
 #: Baseline methods, by the name ``--model`` / ``method`` accepts.
 BASELINE_NAMES = tuple(metrics.BASELINES)  # ("gray", "mean-ab")
@@ -171,7 +170,7 @@ def method_label(method: Any, temperature: float | None = None) -> str:
         return label if temperature is None else f"{label} T={temperature:g}"
     label = getattr(method, "name", type(method).__name__)
     if temperature is not None or _classification(method):
-        label += f" T={DEFAULT_TEMPERATURE if temperature is None else temperature:g}"
+        label += f" T={decoding_for(method, temperature)[0]:g}"
     return label
 
 
@@ -185,7 +184,7 @@ class Method:
     method: Any
     temperature: float | None = None
     title: str | None = None
-    confidence: float | None = None  # classification models; None: DEFAULT_CONFIDENCE
+    confidence: float | None = None  # classification models; None: the model's saved decoding, else the default
     flip: bool | None = None  # models; None: colored.inference.DEFAULT_FLIP
 
     @property
@@ -208,8 +207,9 @@ def unique_labels(labels: Sequence[str]) -> list[str]:
 def resolve_methods(specs: Sequence[Any], temperatures: Sequence[float] | None = None,
                     confidences: Sequence[float] | None = None, flip: bool | None = None) -> list[Method]:
     """Specs (``.keras`` paths, models, baseline names) → :class:`Method` list, in order: each
-    classification model once per temperature (default :data:`~colored.config.DEFAULT_TEMPERATURE`)
-    and confidence (default :data:`~colored.config.DEFAULT_CONFIDENCE`; ``c=…`` added to the
+    classification model once per temperature (default: the one saved with the model, else
+    :data:`~colored.config.DEFAULT_TEMPERATURE`)
+    and confidence (likewise; ``c=…`` added to the
     label when several are given or it is not the default), every model with ``flip``; labels by
     :func:`method_label`, made unique. Raises :class:`~colored.inference.ModelNotFoundError`
     (and :class:`~colored.inference.IncompatibleModelError`) as :func:`resolve_method` does."""
@@ -217,10 +217,11 @@ def resolve_methods(specs: Sequence[Any], temperatures: Sequence[float] | None =
     for spec in specs:
         method = resolve_method(spec)
         if _classification(method):
-            cs = list(confidences or [DEFAULT_CONFIDENCE])
-            show_c = len(cs) > 1 or cs != [DEFAULT_CONFIDENCE]
+            saved_t, saved_c = decoding_for(method)  # the decoding saved with the model, else the default
+            cs = list(confidences or [saved_c])
+            show_c = len(cs) > 1 or cs != [saved_c]
             methods += [Method(method_label(spec, t) + (f" c={c:g}" if show_c else ""), method, t, confidence=c,
-                               flip=flip) for t in temperatures or [DEFAULT_TEMPERATURE] for c in cs]
+                               flip=flip) for t in temperatures or [saved_t] for c in cs]
         elif isinstance(method, str):
             methods.append(Method(method_label(spec), method))
         else:
@@ -294,8 +295,7 @@ def score_set(eval_set: EvalSet, method: Any, *, temperature: float | None = Non
         bar.close()
     summary: dict[str, Any] = metrics.summarize([_clean(r) for r in per_image])
     if _classification(method):
-        summary["temperature"] = DEFAULT_TEMPERATURE if temperature is None else float(temperature)
-        summary["confidence"] = DEFAULT_CONFIDENCE if confidence is None else float(confidence)
+        summary["temperature"], summary["confidence"] = decoding_for(method, temperature, confidence)
     if not isinstance(method, str):
         summary["flip"] = float(DEFAULT_FLIP if flip is None else flip)
     summary["n_skipped"] = float(len(eval_set.skipped))

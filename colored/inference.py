@@ -50,6 +50,7 @@ from colored import color
 from colored.config import DEFAULT_CONFIDENCE, DEFAULT_TEMPERATURE
 from colored.imageio import DecodedImage, decode_array, decode_pil, read_image
 from colored.modelfile import IncompatibleModelError, ModelNotFoundError  # noqa: F401 - callers import them from here
+from colored.modelfile import recorded_decoding
 
 #: Where ``load_model()`` looks when no path is given (shipped with the package once trained).
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "weights" / "default.keras"
@@ -376,12 +377,20 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=-1, keepdims=True)
 
 
+def decoding_for(model, temperature: float | None = None, confidence: float | None = None) -> tuple[float, float]:
+    """``(temperature, confidence)`` to decode ``model``'s output with: each one given, else the one
+    saved with its model file (:func:`colored.modelfile.recorded_decoding`), else the library's default."""
+    saved = recorded_decoding(model)
+    return (float(saved.get("temperature", DEFAULT_TEMPERATURE) if temperature is None else temperature),
+            float(saved.get("confidence", DEFAULT_CONFIDENCE) if confidence is None else confidence))
+
+
 def decode_output(model, output: np.ndarray, size: tuple[int, int], temperature: float | None = None,
                   confidence: float | None = None) -> np.ndarray:
     """:func:`predict_output`'s raw output → ``ab`` in Lab units ``(N, h, w, 2)`` at ``size = (h, w)``
     (float32). Classification: :func:`colored.bins.decode_logits` at ``temperature`` and
-    ``confidence`` (defaults :data:`~colored.config.DEFAULT_TEMPERATURE`,
-    :data:`~colored.config.DEFAULT_CONFIDENCE`), upsampled bilinearly to ``size``; regression
+    ``confidence`` (defaults: those saved in the model's file, :func:`colored.modelfile.recorded_decoding`,
+    else :data:`~colored.config.DEFAULT_TEMPERATURE`, :data:`~colored.config.DEFAULT_CONFIDENCE`), upsampled bilinearly to ``size``; regression
     models ignore both."""
     import keras
 
@@ -390,8 +399,7 @@ def decode_output(model, output: np.ndarray, size: tuple[int, int], temperature:
 
     if not is_classification(inference_model(model)):
         return color.denormalize_ab(output).astype(np.float32)
-    ab = decode_logits(output, DEFAULT_TEMPERATURE if temperature is None else temperature,
-                       DEFAULT_CONFIDENCE if confidence is None else confidence)
+    ab = decode_logits(output, *decoding_for(model, temperature, confidence))
     ab = keras.ops.image.resize(ab, tuple(size), interpolation="bilinear")
     return keras.ops.convert_to_numpy(ab).astype(np.float32)
 

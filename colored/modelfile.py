@@ -30,10 +30,14 @@ from colored.config import Config
 ARCHITECTURE_MEMBER = "colored.json"
 #: The Config fields that define the network (everything :func:`colored.model.build_model` reads).
 ARCHITECTURE_FIELDS = ("model", "image_size", "backbone", "embedding_dim", "batch_norm", "loss")
+#: The Config fields of the decoding a classification model was chosen with (colored.json "decoding"):
+#: colorize, evaluate and the notebooks use them unless told otherwise (colored.inference.decode_output).
+DECODING_FIELDS = ("temperature", "confidence")
 _FORMAT = 1
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # network → the colored.json fields it was loaded from (not an attribute: Keras would track and save it)
 _LOADED: "weakref.WeakKeyDictionary[Any, dict[str, Any]]" = weakref.WeakKeyDictionary()
+_DECODING: "weakref.WeakKeyDictionary[Any, dict[str, float]]" = weakref.WeakKeyDictionary()
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -50,6 +54,7 @@ class ModelFileInfo:
 
     keras_version: str | None  # the Keras that wrote it (metadata.json)
     architecture: dict[str, Any] | None  # the Config fields of colored.json; None: Keras' config only
+    decoding: dict[str, float] | None = None  # DECODING_FIELDS saved with it; None: the library's defaults
 
 
 def installed_keras_version() -> str:
@@ -93,7 +98,11 @@ def save(model, path: str | Path, config: Config | None = None, *, weights_of=No
     from colored.imageio import atomic_save_to
 
     architecture = architecture_of(model, config)
-    record = json.dumps({"format": _FORMAT, "config": architecture}, indent=1)
+    content: dict[str, Any] = {"format": _FORMAT, "config": architecture}
+    decoding = {name: getattr(config, name) for name in DECODING_FIELDS} if config is not None else recorded_decoding(model)
+    if decoding:
+        content["decoding"] = decoding
+    record = json.dumps(content, indent=1)
 
     def write(temporary: Path) -> None:
         (weights_of or model).save(str(temporary))
@@ -130,7 +139,12 @@ def read_info(path: str | Path) -> ModelFileInfo:
         raise ModelNotFoundError(f"model file {path} is damaged ({problem}): copy or download it again, "
                                  "or retrain it with `colored train`")
     architecture = record.get("config") if isinstance(record, dict) else None
-    return ModelFileInfo(metadata.get("keras_version"), architecture)
+    decoding = record.get("decoding") if isinstance(record, dict) else None
+    if decoding is not None:  # checked like Config's own fields, naming the file
+        Config.from_dict({k: v for k, v in decoding.items() if k in DECODING_FIELDS},
+                         source=f"{path}:{ARCHITECTURE_MEMBER} decoding")
+        decoding = {k: float(v) for k, v in decoding.items() if k in DECODING_FIELDS}
+    return ModelFileInfo(metadata.get("keras_version"), architecture, decoding or None)
 
 
 def load(path: str | Path):
@@ -149,9 +163,21 @@ def load(path: str | Path):
         model = colored.model.build_model(config)
         model.load_weights(str(path))
         _LOADED[model] = dict(info.architecture)
+        if info.decoding:
+            _DECODING[model] = dict(info.decoding)
         return model
     except Exception as error:  # noqa: BLE001 - Keras, h5py and Config raise many types for one cause
         raise ModelNotFoundError(load_error_message(path, info, error)) from error
+
+
+def recorded_decoding(model) -> dict[str, float]:
+    """The decoding saved with ``model``'s file (:data:`DECODING_FIELDS`), or {} (the defaults)."""
+    return dict(_DECODING.get(model, {}))
+
+
+def record_decoding(model, **decoding: float) -> None:
+    """Attach a decoding to ``model`` (e.g. one chosen on validation) for :func:`save` to write."""
+    _DECODING[model] = {**_DECODING.get(model, {}), **{k: float(v) for k, v in decoding.items() if k in DECODING_FIELDS}}
 
 
 def recorded_architecture(model) -> dict[str, Any] | None:

@@ -141,3 +141,15 @@ def test_ab_target_tensor_accepts_ab_or_rgb(rgb_with_edges):
     np.testing.assert_allclose(np.asarray(color.ab_target_tensor(rgb_with_edges.astype(np.float32))), ab_norm,
                                atol=2e-5, err_msg="8-bit RGB targets (cast to float by Keras) must become ab/128 "
                                                   "(tolerance 2e-5, i.e. 2.6e-3 ab units)")
+
+
+@pytest.mark.parametrize("rgb, name", [((255, 0, 0), "red"), ((255, 165, 0), "orange"), ((255, 255, 0), "yellow"),
+                                       ((0, 128, 0), "green"), ((0, 255, 255), "cyan"), ((0, 0, 255), "blue"),
+                                       ((135, 206, 235), "blue"), ((128, 0, 128), "purple"),
+                                       ((255, 105, 180), "pink"), ((128, 128, 128), "gray"),
+                                       ((150, 120, 115), "grayish red")])
+def test_colour_names_follow_the_lab_hue_skimage_computes(rgb, name):
+    from skimage import color as skcolor
+
+    _, a, b = skcolor.rgb2lab(np.array([[rgb]], np.uint8))[0, 0]
+    assert color.ab_colour_name(a, b) == name, f"{rgb} (a {a:+.0f}, b {b:+.0f}) named {color.ab_colour_name(a, b)!r}"

@@ -181,3 +181,36 @@ def test_a_fusion_model_is_given_the_backbone_its_file_names(tmp_path):
     build_model(fused).save(plain)  # no record: the seed's backbone
     assert embedder_for(load_model(plain)).backbone_name == "inception_resnet_v2"
     assert embedder_for(load_model(modelfile.save(build_model(Config(**ARCHITECTURE)), tmp_path / "n.keras"))) is None
+
+
+def test_the_decoding_is_saved_with_the_model_and_used_unless_told_otherwise(network, tmp_path):
+    from colored.inference import decode_output
+
+    path = modelfile.save(network, tmp_path / "m.keras", Config(**ARCHITECTURE, temperature=0.3, confidence=2.0))
+    assert modelfile.read_info(path).decoding == {"temperature": 0.3, "confidence": 2.0}
+    loaded = load_model(path)
+    assert modelfile.recorded_decoding(loaded) == {"temperature": 0.3, "confidence": 2.0}
+    output = 3 * np.random.default_rng(0).standard_normal((1, 16, 16, 261)).astype("float32")  # peaked logits
+    saved = decode_output(loaded, output, (32, 32))
+    assert np.allclose(saved, decode_output(loaded, output, (32, 32), 0.3, 2.0)), "the saved decoding was not used"
+    assert not np.allclose(saved, decode_output(loaded, output, (32, 32), 1.0, 0.0)), \
+        "an explicit decoding must win over the saved one (and differ from it here)"
+    # written back unchanged when the loaded model is saved again without a config
+    again = modelfile.save(loaded, tmp_path / "again.keras")
+    assert modelfile.read_info(again).decoding == {"temperature": 0.3, "confidence": 2.0}
+
+
+def test_the_shipped_default_model_carries_the_default_decoding():
+    from colored.config import DEFAULT_CONFIDENCE, DEFAULT_TEMPERATURE
+
+    decoding = modelfile.read_info(modelfile.Path(__file__).resolve().parents[1] / "colored/weights/default.keras").decoding
+    assert decoding == {"temperature": DEFAULT_TEMPERATURE, "confidence": DEFAULT_CONFIDENCE}, \
+        f"default.keras decodes with {decoding}, the library's default is T={DEFAULT_TEMPERATURE}, c={DEFAULT_CONFIDENCE}"
+
+
+def test_a_bad_saved_decoding_is_one_line_naming_the_file(network, tmp_path):
+    path = modelfile.save(network, tmp_path / "m.keras", Config(**ARCHITECTURE))
+    record = json.loads(zipfile.ZipFile(path).read("colored.json"))
+    rewrite_member(path, "colored.json", json.dumps({**record, "decoding": {"temperature": -1}}))
+    with pytest.raises(ValueError, match=r"m\.keras:colored\.json decoding: temperature = -1"):
+        modelfile.read_info(path)

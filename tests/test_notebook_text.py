@@ -14,6 +14,7 @@ import nbformat
 import pytest
 
 from colored import chain
+from colored.color import HUE_NAMES
 
 from .test_notebooks import NOTEBOOK_DIR
 
@@ -106,6 +107,19 @@ def test_ratios_are_numbers_not_words(notebook):
     assert not worded, f"{name}: ratios in words cannot be checked against the outputs; print them: {worded}"
 
 
+# A colour the text names for a printed colour (*grayish red*): colored.color.ab_colour_name's words, in
+# italics, must be what a cell printed (a person once called a mauve swatch "orange-brown").
+NAMED_COLOUR = re.compile(r"\*((?:grayish )?(?:" + "|".join(sorted({n for _, n in HUE_NAMES})) + r"|gray))\*")
+
+
+def test_colour_names_in_the_text_are_the_printed_ones(notebook):
+    name, nb = notebook
+    corpus = notebook_corpus(nb)
+    wrong = [f"cell {c.get('id')}: {m.group(1)!r}" for c in nb.cells if c.cell_type == "markdown"
+             for m in NAMED_COLOUR.finditer(c.source) if m.group(1) not in corpus]
+    assert not wrong, f"{name}: colours named in the text that no cell printed (colored.color.ab_colour_name): {wrong}"
+
+
 def test_the_check_catches_the_mismatches_it_was_written_for():
     """The defects found in review: a quoted loss the output did not show, a worded ratio."""
     corpus = "PASS: loss 0.0273 -> ~0.0016 (< 0.002)\nSimplifiedModel 513,570 parameters\n12.2× smaller"
@@ -115,3 +129,5 @@ def test_the_check_catches_the_mismatches_it_was_written_for():
     assert quoted_numbers("see [03](03_model.ipynb), notebook 05, 06_history.png, ab_acc_10, steps 1–8") == []
     assert quoted_numbers("set `epochs = 30` (10–15 min), 16-bit TIFF") == []
     assert not appears("12", "112 and 1.12")
+    assert [m.group(1) for m in NAMED_COLOUR.finditer("the mean is a *grayish orange*, or *blue*")] == \
+        ["grayish orange", "blue"]
