@@ -122,12 +122,30 @@ def notebook_parameters(path: str | Path) -> dict[str, Any]:
     return {name: spec["default"] for name, spec in notebook_parameter_specs(path).items()}
 
 
+#: The tag of a notebook's folded "Advanced" cell: more parameters, placed *before* the ``parameters``
+#: cell so that papermill's injected cell (after ``parameters``) sets them too.
+ADVANCED_TAG = "advanced-parameters"
+
+
 def notebook_parameter_specs(path: str | Path) -> dict[str, dict[str, Any]]:
-    """papermill's view of a ``parameters`` cell: ``{name: {"default": source text,
-    "inferred_type_name": annotation or "None", "help": comment}}``."""
+    """papermill's view of a notebook's parameters: ``{name: {"default": source text,
+    "inferred_type_name": annotation or "None", "help": comment}}``, those of the ``parameters`` cell
+    and of an :data:`ADVANCED_TAG` cell (read by papermill's own parser, one cell at a time)."""
+    import tempfile
+
+    import nbformat
     import papermill
 
-    return dict(papermill.inspect_notebook(str(path)))
+    specs = dict(papermill.inspect_notebook(str(path)))
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        if ADVANCED_TAG in cell.metadata.get("tags", []):
+            alone = nbformat.v4.new_notebook(metadata=nb.metadata)
+            alone.cells = [nbformat.v4.new_code_cell(cell.source, metadata={"tags": ["parameters"]})]
+            with tempfile.TemporaryDirectory() as folder:
+                nbformat.write(alone, str(Path(folder) / "advanced.ipynb"))
+                specs.update(papermill.inspect_notebook(str(Path(folder) / "advanced.ipynb")))
+    return specs
 
 
 def select_notebooks(only: str | Iterable[str] | None = None,

@@ -33,6 +33,7 @@ __all__ = [
     "dataset_splits",
     "find_images",
     "get_dataset",
+    "load_photo",
     "make_sample_dataset",
     "resolve_source",
     "split_validation",
@@ -156,38 +157,56 @@ def dataset_splits(root: str | Path) -> dict[str, Path]:
 # Sample dataset (offline)
 # --------------------------------------------------------------------------------------------------
 
-#: scikit-image photos (bundled in its wheel, so available offline) used for the train split.
-#: ``stereo_motorcycle`` gives two views of one scene: both are used.
+#: Photos for the train split, from scikit-image's wheel (offline): ten crops of each.
 SAMPLE_TRAIN_PHOTOS: tuple[str, ...] = (
     "astronaut",
     "colorwheel",
     "hubble_deep_field",
     "immunohistochemistry",
+)
+#: Eight distinct scenes held out for the test split (one centred square of each), none of them in a
+#: training crop: scikit-image's (chelsea, coffee, motorcycle_left, retina, rocket), matplotlib's
+#: (grace_hopper) and two that the package ships (colored/scenes/: china, flower; CC BY 2.0).
+SAMPLE_TEST_PHOTOS: tuple[str, ...] = (
+    "chelsea",
+    "china",
+    "coffee",
+    "flower",
+    "grace_hopper",
     "motorcycle_left",
-    "motorcycle_right",
     "retina",
     "rocket",
 )
-#: Whole photos held out for the test split, so no test image is a crop of a training photo.
-SAMPLE_TEST_PHOTOS: tuple[str, ...] = ("chelsea", "coffee")
-_SAMPLE_VERSION = 1  # bump when the recipe changes so existing sample folders are rebuilt
+_SAMPLE_VERSION = 2  # bump when the recipe changes so existing sample folders are rebuilt
 _SAMPLE_MARKER = ".sample-complete.json"
-_CROPS_PER_PHOTO = 10
+_CROPS_PER_PHOTO = {"train": 10, "test": 1}
+_SCENES = Path(__file__).resolve().parent / "scenes"
 
 
-def _load_photo(name: str) -> np.ndarray:
-    from skimage import data as skdata  # lazy: only the sample source needs scikit-image
+def load_photo(name: str) -> np.ndarray:
+    """A bundled colour photo by name: scikit-image's, matplotlib's ``grace_hopper``, or the package's
+    own (``colored/scenes/<name>.jpg``)."""
+    from PIL import Image
 
     try:
-        if name.startswith("motorcycle_"):
-            left, right, _disparity = skdata.stereo_motorcycle()
-            image = left if name == "motorcycle_left" else right
+        if (_SCENES / f"{name}.jpg").is_file():
+            image = Image.open(_SCENES / f"{name}.jpg").convert("RGB")
+        elif name == "grace_hopper":
+            from matplotlib import cbook
+
+            image = Image.open(cbook.get_sample_data("grace_hopper.jpg")).convert("RGB")
         else:
-            image = getattr(skdata, name)()
+            from skimage import data as skdata  # lazy: only the sample source needs scikit-image
+
+            if name.startswith("motorcycle_"):
+                left, right, _disparity = skdata.stereo_motorcycle()
+                image = left if name == "motorcycle_left" else right
+            else:
+                image = getattr(skdata, name)()
     except Exception as error:
         raise RuntimeError(
-            f"scikit-image's bundled photo {name!r} could not be loaded ({error}); reinstall "
-            "scikit-image (pip install --force-reinstall scikit-image)"
+            f"the bundled photo {name!r} could not be loaded ({error}); reinstall the lab and its "
+            "dependencies (pip install --force-reinstall colored-lab scikit-image matplotlib)"
         ) from error
     return np.ascontiguousarray(np.asarray(image)[..., :3], dtype=np.uint8)
 
@@ -219,7 +238,7 @@ def _crop_boxes(height: int, width: int, name: str) -> list[tuple[int, int, int]
 
 def _sample_plan() -> dict[str, list[str]]:
     return {
-        split: [f"{photo}_{i:02d}.png" for photo in sorted(photos) for i in range(_CROPS_PER_PHOTO)]
+        split: [f"{photo}_{i:02d}.png" for photo in sorted(photos) for i in range(_CROPS_PER_PHOTO[split])]
         for split, photos in (("train", SAMPLE_TRAIN_PHOTOS), ("test", SAMPLE_TEST_PHOTOS))
     }
 
@@ -237,17 +256,16 @@ def _sample_complete(target: Path, size: int, plan: dict[str, list[str]]) -> boo
 def make_sample_dataset(target: str | Path = "data/sample", size: int = 256) -> Path:
     """Build the offline sample dataset from scikit-image's bundled colour photos; return ``target``.
 
-    Contents (``size``×``size`` RGB PNGs, resized with PIL's LANCZOS filter): ten square crops of
-    each photo (the largest centred square, four corners and the centre at 60 % of the short side,
-    four seeded random crops at 75 % and 50 %), named ``<photo>_<nn>.png``.
+    Contents (``size``×``size`` RGB PNGs, resized with PIL's LANCZOS filter), named ``<photo>_<nn>.png``:
 
-    * ``train/``: 80 images from 8 photos: astronaut, colorwheel, hubble_deep_field,
-      immunohistochemistry, both views of stereo_motorcycle, retina, rocket.
+    * ``train/``: 40 images, ten square crops of each of :data:`SAMPLE_TRAIN_PHOTOS` (astronaut,
+      colorwheel, hubble_deep_field, immunohistochemistry): the largest centred square, four corners
+      and the centre at 60 % of the short side, four seeded random crops at 75 % and 50 %.
       ``astronaut_00.png`` (the whole astronaut photo, colourful) sorts first.
-    * ``test/``: 20 images from 2 whole photos held out of training: chelsea (a cat) and coffee.
-      Honest but small: test photos are never crops of training photos, yet the crops of one test
-      photo overlap each other, and 2 photos say little about generalisation. Use it to check the
-      pipeline, and the Kaggle dataset (or your own photos) to measure quality.
+    * ``test/``: 8 images, the largest centred square of each of :data:`SAMPLE_TEST_PHOTOS`: eight
+      distinct scenes (a cat, a temple roof, coffee, a flower, a portrait, a motorcycle, a retina, a
+      rocket), none of them in a training crop. Still small: use it to check the pipeline and read
+      a gallery, and the Kaggle dataset (or your own photos) to measure quality.
 
     Deterministic and idempotent: a marker file (written last) records the recipe version and
     ``size``; a complete folder is left untouched, an interrupted or different-size one is rebuilt.
@@ -271,9 +289,9 @@ def make_sample_dataset(target: str | Path = "data/sample", size: int = 256) -> 
         folder = target / split
         folder.mkdir(parents=True, exist_ok=True)
         for photo in sorted(photos):
-            image = _load_photo(photo)
+            image = load_photo(photo)
             height, width = image.shape[:2]
-            for index, (top, left, side) in enumerate(_crop_boxes(height, width, photo)):
+            for index, (top, left, side) in enumerate(_crop_boxes(height, width, photo)[: _CROPS_PER_PHOTO[split]]):
                 crop = Image.fromarray(image[top : top + side, left : left + side])
                 resized = np.asarray(crop.resize((size, size), Image.Resampling.LANCZOS))
                 write_image(folder / f"{photo}_{index:02d}.png", resized)  # atomic: never half a PNG

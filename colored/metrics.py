@@ -455,6 +455,37 @@ def mean_ab_prediction(rgb: np.ndarray) -> np.ndarray:
 
 BASELINES = {"gray": gray_prediction, "mean-ab": mean_ab_prediction}
 
+#: A colorized photo is "good" when its ab error is at most the mean-ab oracle's and at most this share
+#: of its pixels is confidently wrong (:func:`verdict`).
+GOOD_WRONG_SHARE = 0.05
+
+
+def verdict(pred: np.ndarray, true: np.ndarray) -> tuple[bool, str]:
+    """Is ``pred`` a good colorization of ``true`` (same shape, RGB uint8), and why, in a few words.
+
+    Good: ab RMSE no worse than the per-image mean-ab oracle's (a flat colour that knows the true
+    average) and at most :data:`GOOD_WRONG_SHARE` of the pixels confidently wrong. Otherwise the reason
+    names the commonest confidently wrong swap by colour name (``colored.color.ab_colour_name``), e.g.
+    "orange painted green on 12 % of the pixels", or says it is no closer than a flat colour."""
+    from colored.color import ab_colour_name
+
+    _check_pair(pred, true)
+    pred_ab, true_ab = _ab(pred), _ab(true)
+    error, oracle = ab_rmse(pred, true), ab_rmse(mean_ab_prediction(true), true)
+    strong = np.hypot(pred_ab[..., 0], pred_ab[..., 1]) >= CONFIDENT_CHROMA
+    wrong = strong & (np.linalg.norm(pred_ab - true_ab, axis=-1) >= WRONG_AB_ERROR)
+    share = float(wrong.mean())
+    if error <= oracle and share <= GOOD_WRONG_SHARE:
+        return True, f"closer than a flat colour (ab error {error:.1f} vs {oracle:.1f})"
+    if share > GOOD_WRONG_SHARE:
+        swaps: dict[tuple[str, str], int] = {}
+        for t, q in zip(true_ab[wrong], pred_ab[wrong]):
+            key = (ab_colour_name(*t), ab_colour_name(*q))
+            swaps[key] = swaps.get(key, 0) + 1
+        (was, became), count = max(swaps.items(), key=lambda item: item[1])
+        return False, f"{was} painted {became} on {count / wrong.size:.0%} of the pixels ({share:.0%} confidently wrong)"
+    return False, f"no closer than a flat colour (ab error {error:.1f} vs {oracle:.1f})"
+
 
 def evaluate_baselines(trues: Sequence[np.ndarray],
                        prior: np.ndarray | None = None) -> dict[str, dict[str, float]]:

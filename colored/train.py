@@ -329,8 +329,10 @@ RUN_FILES = ("config.json", "model.keras", "best.keras", "history.json", "histor
 RUN_FOLDERS = ("backup",)
 #: Config fields that may change when a run resumes: how long and how fast it trains, where its
 #: caches live. Every other field changes what is learned, so the run folder refuses it.
+# (temperature, confidence: how predictions are decoded, not what is learnt; the model file saves the new one)
 RESUMABLE_FIELDS = frozenset({"epochs", "max_minutes", "figure_every", "workers", "max_queue_size",
-                              "cache_views", "jit_compile", "steps_per_execution", "cache_dir", "run_dir"})
+                              "cache_views", "jit_compile", "steps_per_execution", "cache_dir", "run_dir",
+                              "temperature", "confidence"})
 
 
 def standard_callbacks(config: Config, run_dir: Path, demo_images: list[np.ndarray],

@@ -122,7 +122,9 @@ def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(NOTEBOOK_DIR, root / "notebooks")
     (root / "pyproject.toml").write_text("# the lab's root for colored.lab.setup()\n")
-    chain.run_chain(TINY_REFERENCE, root / chain.REFERENCE_RUN_DIR, notebook_dir=root / "notebooks", log=None)
+    # 01 builds the sample and writes figures, 05 a trained model: what the exercises could overwrite
+    chain.run_chain(TINY_REFERENCE, root / chain.REFERENCE_RUN_DIR, ["01_data_download.ipynb", "05_training.ipynb"],
+                    notebook_dir=root / "notebooks", log=None)
     sample = root / "data" / "sample"
     mine = root / "data" / "mine"
     for split in ("train", "test"):
@@ -134,7 +136,19 @@ def workspace(tmp_path_factory):
     return root
 
 
-OFFLINE = sorted(key for key, entry in EXERCISES.items() if entry.get("offline", True))
+def writes_nothing(number: str) -> bool:
+    """A notebook with no run_dir parameter whose code saves no file (03): its exercises cannot touch a run."""
+    nb = nbformat.read(str(notebook_file(number)), as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    return "run_dir" not in declared([number]) and not re.search(r"save_figure|write_image|write_text|\.save\(", code)
+
+
+def test_notebook_03_writes_nothing():
+    assert writes_nothing("03"), "notebook 03 now writes files: give its exercises run folders and run them below"
+
+
+OFFLINE = sorted(key for key, entry in EXERCISES.items()
+                 if entry.get("offline", True) and not all(writes_nothing(n) for n in entry["notebooks"]))
 
 
 @pytest.mark.slow

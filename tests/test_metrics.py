@@ -276,3 +276,22 @@ def test_confidently_wrong_is_a_pixel_share() -> None:
     share = m.wrong_colour_share(np.array([[0.0, 20.0], [0.0, 20.0]]), np.array([[0.0, -25.0], [0.0, 15.0]]))
     assert share == pytest.approx(0.5), "raw-ab variant: one of two pixels is 45 units off with C 20"
     assert "confidently_wrong" in m.DEFAULT_COLUMNS, "the evaluate tables must show the new metric"
+
+
+def test_verdict_says_good_or_bad_and_why():
+    def rgb(lab):
+        return (np.clip(lab_to_rgb(lab), 0, 1) * 255).round().astype(np.uint8)
+
+    lab = np.zeros((32, 32, 3))
+    lab[..., 0] = 60 + np.random.default_rng(0).normal(0, 3, (32, 32))
+    lab[:, :16, 1:] = (45, 40)  # a red half
+    lab[:, 16:, 1:] = (-40, 35)  # a green half
+    true = rgb(lab)
+    good, why = m.verdict(true, true)
+    assert good and why.startswith("closer than a flat colour"), why
+    swapped = lab.copy()
+    swapped[:, :16, 1:] = (-40, 35)  # the red half painted green
+    good, why = m.verdict(rgb(swapped), true)
+    assert not good and why.startswith("red painted green on 5"), why
+    good, why = m.verdict(m.gray_prediction(true), true)
+    assert not good and why.startswith("no closer than a flat colour"), why

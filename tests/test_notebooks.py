@@ -662,16 +662,31 @@ def test_each_notebook_is_a_handout(lab):
         assert not re.search(r"import (keras|tensorflow|matplotlib|numpy)|from colored|import colored\b", before), \
             f"{name}: something is imported before colored.lab: {before}"
         assert setup.index("import colored.lab") < setup.index("colored.lab.setup()"), name
+        # short cells (issue 22): the plumbing lives in the library; a student reads what they change
+        assert len(code_lines(setup)) <= 6, f"{name}: the setup cell has {len(code_lines(setup))} code lines (at most 6)"
+        params = nb.cells[tagged[0]].source
+        assert len(code_lines(params)) <= 8, \
+            f"{name}: the parameters cell has {len(code_lines(params))} lines (at most 8: move the rest into its folded " \
+            f"{chain.ADVANCED_TAG} cell, before it)"
+        for index, cell in enumerate(nb.cells):
+            if chain.ADVANCED_TAG in cell.metadata.get("tags", []):
+                assert index < tagged[0], f"{name}: the advanced cell must come before the parameters cell " \
+                    "(papermill injects after the parameters cell, overriding both)"
+                assert cell.metadata.get("jupyter", {}).get("source_hidden"), f"{name}: fold the advanced cell"
+
+
+def code_lines(source: str) -> list[str]:
+    return [line for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
 def test_papermill_sees_every_line_of_each_parameters_cell(lab):
     """papermill's parser skips a line it cannot read (e.g. a comment holding "0 = off") with only a
     log message: that parameter would silently stop being one, and -p NAME would be refused."""
     for name, nb in lab.items():
-        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-        assigned = [m.group(1) for m in re.finditer(r"^(\w+)\s*(?::[^=]+)?=", cell.source, re.MULTILINE)]
+        cells = [c.source for c in nb.cells if {"parameters", chain.ADVANCED_TAG} & set(c.metadata.get("tags", []))]
+        assigned = [m.group(1) for source in cells for m in re.finditer(r"^(\w+)\s*(?::[^=]+)?=", source, re.MULTILINE)]
         seen = list(chain.notebook_parameter_specs(NOTEBOOK_DIR / name))
-        assert seen == assigned, f"{name}: papermill reads parameters {seen}, the cell assigns {assigned}; " \
+        assert sorted(seen) == sorted(assigned), f"{name}: papermill reads parameters {seen}, the cell assigns {assigned}; " \
             "reword the comment of the missing one (papermill's parser trips on '=' in a comment)"
 
 

@@ -412,24 +412,29 @@ def chain_refuses(tmp_path, monkeypatch, capsys, request) -> str:
 
 
 def colab_install_fails(tmp_path, monkeypatch, capsys, request) -> str:
-    """A notebook's setup cell on Colab when pip cannot install the lab from GitHub (pip's failure
-    faked; the cell's own code runs)."""
+    """A notebook's setup cell on Colab when pip cannot install the lab from GitHub: the cell's own
+    lines, as IPython runs them, in a Python where the lab is not installed (``-I -S``), ``%pip``
+    answering with pip's error."""
     import nbformat
+    from IPython.core.inputtransformer2 import TransformerManager
 
-    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    monkeypatch.delenv("COLORED_SKIP_INSTALL", raising=False)
-
-    def failing_pip(argv, **kwargs):
-        return subprocess.CompletedProcess(argv, 1, "", "ERROR: pip's own reason\n")
-
-    monkeypatch.setattr(subprocess, "run", failing_pip)
+    prelude = ("import sys, types\n"
+               "sys.modules['google.colab'] = types.ModuleType('google.colab')  # on Colab\n"
+               "class Shell:\n"
+               "    def run_line_magic(self, name, line):  # pip, failing\n"
+               "        print(\"ERROR: pip's own reason\", file=sys.stderr)\n"
+               "get_ipython = Shell\n")
+    environment = {k: v for k, v in os.environ.items() if k != "COLORED_SKIP_INSTALL"}
     said = []
     for notebook in sorted((REPO / "notebooks").glob("0*.ipynb")):
         setup = next(c for c in nbformat.read(str(notebook), as_version=4).cells if c.cell_type == "code").source
-        install = setup[: setup.index("import colored.lab")]
-        with pytest.raises(RuntimeError) as error:
-            exec(compile(install, f"{notebook.name} setup cell", "exec"), {})  # noqa: S102 - the notebook's code
-        said.append(str(error.value))
+        cell = setup[: setup.index("\n", setup.index("import colored.lab"))]  # up to the import
+        script = tmp_path / "setup_cell.py"
+        script.write_text(prelude + TransformerManager().transform_cell(cell))
+        run = subprocess.run([sys.executable, "-I", "-S", str(script)], capture_output=True, text=True,
+                             env=environment, cwd=tmp_path)
+        assert run.returncode != 0, f"{notebook.name}: the setup cell went on without the lab"
+        said.append(run.stderr[run.stderr.index("ERROR: pip's own reason"):].replace(str(script), "setup cell"))
     assert len(set(said)) == 1, "the notebooks' setup cells say different things"
     return said[0]
 

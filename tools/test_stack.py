@@ -186,13 +186,12 @@ def setup_cell_install() -> list[str]:
     """The notebooks' Colab install, read from notebook 01's setup cell: pip's arguments."""
     notebook = json.loads((ROOT / "notebooks" / "01_data_download.ipynb").read_text())
     source = next("".join(c["source"]) for c in notebook["cells"] if "LAB_REPOSITORY" in "".join(c["source"]))
-    match = re.search(r'\[sys\.executable, "-m", "pip", ((?:"[^"]*", )+)f"git\+https://github\.com/\{LAB_REPOSITORY\}"\]',
-                      source)
+    match = re.search(r"^\s*%pip (.+?) git\+https://github\.com/\{LAB_REPOSITORY\}\s*$", source, re.MULTILINE)
     if not match:
         sys.exit("notebook 01's setup cell no longer installs with "
-                 '[sys.executable, "-m", "pip", ..., f"git+https://github.com/{LAB_REPOSITORY}"]: update '
+                 "%pip ... git+https://github.com/{LAB_REPOSITORY}: update "
                  "tools/test_stack.py to install the lab the way the setup cell now does")
-    return re.findall(r'"([^"]*)"', match[1])
+    return match[1].split()
 
 
 def check_unchanged(preinstalled: dict[str, str], after: dict[str, dict[str, str]]) -> bool:
