@@ -18,6 +18,7 @@ Writes ``OUT/results.json`` and ``OUT/results.md``; prints the tables. Numbers o
 
     .venv/bin/python benchmarks/experiment_encoder.py --out runs/experiment_encoder
     .venv/bin/python benchmarks/experiment_encoder.py --epochs 40 --out runs/experiment_encoder-long  # longer
+    .venv/bin/python benchmarks/experiment_encoder.py --epochs 20 --rebalance 1 --out runs/experiment_encoder-r100
 """
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def train_arm(name: str, recipe: str, args) -> dict:
     config = Config.load(REPO / recipe).replace(
         data_dir=str(args.train_dir), run_dir=str(args.out / name.replace(" ", "-")),
         cache_dir=str(args.out / "cache"), init_weights=str(REPO / "colored" / "weights" / "default.keras"),
-        epochs=args.epochs, steps_per_epoch=args.steps_per_epoch)
+        epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+        **({"rebalance": args.rebalance} if args.rebalance is not None else {}))
     started = time.monotonic()
     result = train(config, verbose=2, log=print)
     seconds = time.monotonic() - started
@@ -66,6 +68,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=10, help="epochs per arm (default %(default)s)")
     parser.add_argument("--steps-per-epoch", type=int, default=30, help="(default %(default)s)")
     parser.add_argument("--skip-eval", action="store_true", help="validation only")
+    parser.add_argument("--rebalance", type=float, default=None,
+                        help="class-rebalancing λ for both arms (default: the recipes' own; 1 = none)")
     args = parser.parse_args()
     for folder in (args.train_dir,) + (() if args.skip_eval else (args.eval_dir,)):
         if not folder.is_dir():

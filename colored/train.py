@@ -104,9 +104,8 @@ def photo_source(path: str | Path) -> tuple[str, str]:
 def demo_photos(paths: list[Path], count: int = 3) -> list[Path]:
     """``count`` photos for the epoch comparison figures: from as many different source photos
     (:func:`photo_source`) as there are, spread over the sorted list, deterministic; one photo of
-    every chosen source comes before a second one of any. The sample dataset's test split is ten
-    crops each of two photos: its first three files, three crops of one cat, showed nothing that
-    one of them does not."""
+    every chosen source comes before a second one of any (a split of many crops per photo would
+    otherwise show three crops of one photo)."""
     paths = sorted(paths)
     groups: dict[tuple[str, str], list[Path]] = {}
     for path in paths:
