@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from colored import chain, lab, publish
+from colored import chain, data, lab, publish
 from colored.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -375,7 +375,7 @@ def test_notebook_01_on_the_fake_colab(colab_env, monkeypatch):
     assert drive == colab_env / "drive" / "MyDrive" / "colored-lab"
     assert (content / "runs").is_symlink() and (content / "data").is_symlink()
     assert (drive / "runs" / "colab" / "figures" / "01_train_photos.png").is_file(), "the run folder is on Drive"
-    assert len(list((drive / "data" / "sample" / "train").iterdir())) == 80, "the dataset is on Drive"
+    assert len(list((drive / "data" / "sample" / "train").iterdir())) == len(data._sample_plan()["train"]), "the dataset is on Drive"
 
     executed = nbformat.read(str(out / "01_data_download.ipynb"), as_version=4)
     printed = "\n".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
