@@ -12,6 +12,7 @@ photo-like 768×512 JPEGs in a temporary folder.
     python benchmarks/bench_colorize.py                       # synthetic photos, fresh FullModel
     python benchmarks/bench_colorize.py --model runs/default/model.keras --folder ~/old_photos
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,12 +37,25 @@ TARGET_LOAD_SECONDS = 5.0
 def synthetic_photo(rng: np.random.Generator, height: int = 512, width: int = 768) -> np.ndarray:
     """A photo-like uint8 image: smooth colour fields, a few objects with edges, sensor grain."""
     y, x = np.mgrid[0:height, 0:width] / max(height, width)
-    image = np.stack([0.5 + 0.35 * np.sin(rng.uniform(2, 6) * (rng.uniform(-1, 1) * x + rng.uniform(-1, 1) * y)
-                                          + rng.uniform(0, 6)) for _ in range(3)], -1)
+    image = np.stack(
+        [
+            0.5
+            + 0.35
+            * np.sin(
+                rng.uniform(2, 6) * (rng.uniform(-1, 1) * x + rng.uniform(-1, 1) * y)
+                + rng.uniform(0, 6)
+            )
+            for _ in range(3)
+        ],
+        -1,
+    )
     for _ in range(8):
-        cy, cx = rng.uniform(0, height / max(height, width)), rng.uniform(0, width / max(height, width))
+        cy, cx = (
+            rng.uniform(0, height / max(height, width)),
+            rng.uniform(0, width / max(height, width)),
+        )
         radius = rng.uniform(0.03, 0.2)
-        image[(y - cy) ** 2 + (x - cx) ** 2 < radius ** 2] = rng.uniform(0.1, 0.9, 3)
+        image[(y - cy) ** 2 + (x - cx) ** 2 < radius**2] = rng.uniform(0.1, 0.9, 3)
     image += rng.normal(0, 0.02, image.shape)
     return (np.clip(image, 0, 1) * 255).astype(np.uint8)
 
@@ -58,14 +72,28 @@ def make_folder(folder: Path, count: int, seed: int = 0) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, help=".keras model (default: a fresh FullModel, no fusion, 256²)")
-    parser.add_argument("--size", type=int, default=256, help="image size of the fresh model (default 256)")
-    parser.add_argument("--folder", type=Path, help="folder of photos (default: synthesise --images 768×512 JPEGs)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model", type=Path, help=".keras model (default: a fresh FullModel, no fusion, 256²)"
+    )
+    parser.add_argument(
+        "--size", type=int, default=256, help="image size of the fresh model (default 256)"
+    )
+    parser.add_argument(
+        "--folder", type=Path, help="folder of photos (default: synthesise --images 768×512 JPEGs)"
+    )
     parser.add_argument("--images", type=int, default=16, help="photos to synthesise (default 16)")
-    parser.add_argument("--batch-size", type=int, default=8, help="images per model call (default 8)")
-    parser.add_argument("--format", default=None, help="output format (default: the input's, i.e. jpg)")
-    parser.add_argument("--out", type=Path, default=Path("runs/bench_colorize.json"), help="JSON results")
+    parser.add_argument(
+        "--batch-size", type=int, default=8, help="images per model call (default 8)"
+    )
+    parser.add_argument(
+        "--format", default=None, help="output format (default: the input's, i.e. jpg)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("runs/bench_colorize.json"), help="JSON results"
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -73,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import colored
     from colored.colorize import STAGES, colorize_paths
-    from colored.inference import even_batch_size, load_model
     from colored.imageio import IMAGE_EXTENSIONS
+    from colored.inference import even_batch_size, load_model
 
     import_seconds = time.perf_counter() - started
 
@@ -106,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         warm.mkdir()
         for photo in photos[: even_batch_size(len(photos), args.batch_size)]:
             (warm / photo.name).symlink_to(photo.resolve())
-        colorize_paths([warm], scratch / "warm_out", model, batch_size=args.batch_size, progress=False)
+        colorize_paths(
+            [warm], scratch / "warm_out", model, batch_size=args.batch_size, progress=False
+        )
 
         sizes = set()
         for photo in photos[:50]:
@@ -115,8 +145,14 @@ def main(argv: list[str] | None = None) -> int:
         load_before = os.getloadavg()[0]
         cpu_started = time.process_time()
         started = time.perf_counter()
-        report = colorize_paths([folder], scratch / "out", model, batch_size=args.batch_size,
-                                format=args.format, progress=False)
+        report = colorize_paths(
+            [folder],
+            scratch / "out",
+            model,
+            batch_size=args.batch_size,
+            format=args.format,
+            progress=False,
+        )
         wall = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
 
@@ -140,31 +176,44 @@ def main(argv: list[str] | None = None) -> int:
         "process_cpu_seconds_per_image": round(cpu / max(done, 1), 4),
         "target_seconds_per_image": TARGET_SECONDS_PER_IMAGE,
         "target_load_seconds": TARGET_LOAD_SECONDS,
-        "meets_target": end_to_end <= TARGET_SECONDS_PER_IMAGE and load_seconds <= TARGET_LOAD_SECONDS,
+        "meets_target": end_to_end <= TARGET_SECONDS_PER_IMAGE
+        and load_seconds <= TARGET_LOAD_SECONDS,
         "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "cpu_count": os.cpu_count(),
-        "sched_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "sched_affinity": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else None,
         "platform": platform.platform(),
         "python": platform.python_version(),
         "keras_backend": keras.backend.backend(),
     }
 
-    print(f"colorize benchmark: {done} photos {', '.join(results['image_sizes'])}, batch {args.batch_size}, "
-          f"{results['model']} ({results['cpu_count']} CPUs)")
+    print(
+        f"colorize benchmark: {done} photos {', '.join(results['image_sizes'])}, batch {args.batch_size}, "
+        f"{results['model']} ({results['cpu_count']} CPUs)"
+    )
     print(f"  import keras/TF   {import_seconds:7.2f} s (once per process)")
     print(f"  model load        {load_seconds:7.2f} s   (target ≤ {TARGET_LOAD_SECONDS:.0f} s)")
     print(f"  {'stage':<16} {'ms/image':>9} {'share':>7}")
     total = sum(per_image.values()) or 1.0
     for stage in STAGES:
-        print(f"  {stage:<16} {1000 * per_image[stage]:9.1f} {100 * per_image[stage] / total:6.1f}%")
-    print(f"  {'end to end':<16} {1000 * end_to_end:9.1f}   → {results['images_per_second']} images/s "
-          f"(target ≤ {1000 * TARGET_SECONDS_PER_IMAGE:.0f} ms) {'OK' if results['meets_target'] else 'MISSED'}")
+        print(
+            f"  {stage:<16} {1000 * per_image[stage]:9.1f} {100 * per_image[stage] / total:6.1f}%"
+        )
+    print(
+        f"  {'end to end':<16} {1000 * end_to_end:9.1f}   → {results['images_per_second']} images/s "
+        f"(target ≤ {1000 * TARGET_SECONDS_PER_IMAGE:.0f} ms) {'OK' if results['meets_target'] else 'MISSED'}"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
-    print(f"  process CPU time  {1000 * results['process_cpu_seconds_per_image']:9.1f} ms/image (all threads; "
-          "insensitive to other processes)")
-    print(f"  load average (1 min) before/after: {results['load_average_1min_before_after']} "
-          "(other processes on the machine inflate the times)")
+    print(
+        f"  process CPU time  {1000 * results['process_cpu_seconds_per_image']:9.1f} ms/image (all threads; "
+        "insensitive to other processes)"
+    )
+    print(
+        f"  load average (1 min) before/after: {results['load_average_1min_before_after']} "
+        "(other processes on the machine inflate the times)"
+    )
     print(f"  results: {args.out}")
     return 0
 

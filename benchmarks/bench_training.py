@@ -20,6 +20,7 @@ is paid once per dataset, not per epoch.
     python benchmarks/bench_training.py --sizes 64 256 --data ../shared/data/train --out runs/bench_training.json
     KERAS_BACKEND=jax python benchmarks/bench_training.py --sizes 256 --mixed-precision bfloat16 ...
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,7 +60,9 @@ def seed_generator(paths, config: Config, backbone):
             batch_rgb.append(augment(augmenter, rgb))  # 3
             if len(batch_rgb) > config.batch_size:  # the seed's off-by-one: batches of size + 1
                 rgb_batch = np.stack(batch_rgb)
-                embedding = backbone.predict(preprocess_gray(np.stack(batch_gray)), verbose=0)  # 4–5
+                embedding = backbone.predict(
+                    preprocess_gray(np.stack(batch_gray)), verbose=0
+                )  # 4–5
                 lightness, ab = color.rgb_to_model_input(rgb_batch)  # 6–8
                 yield (lightness, embedding), ab
                 batch_rgb, batch_gray = [], []
@@ -100,16 +103,36 @@ def train_step_rates(model, x, y, steps: int, blocks: int) -> list[float]:
 
 
 def bench_size(size: int, paths, args, steps: int, epochs: int, seed_steps: int) -> dict:
-    config = Config(image_size=size, batch_size=args.batch_size, backbone="inception_resnet_v2",
-                    backbone_weights=None, augment_views=args.views, cache_dir=args.cache,
-                    workers=args.workers, cache_views=True, lab_in_graph=args.lab_in_graph,
-                    jit_compile=args.jit_compile, mixed_precision=args.mixed_precision,
-                    steps_per_execution=args.steps_per_execution, seed=0)
-    seed_config = Config(image_size=size, batch_size=args.batch_size, backbone_weights=None,
-                         jit_compile=args.jit_compile, seed=0)
+    config = Config(
+        image_size=size,
+        batch_size=args.batch_size,
+        backbone="inception_resnet_v2",
+        backbone_weights=None,
+        augment_views=args.views,
+        cache_dir=args.cache,
+        workers=args.workers,
+        cache_views=True,
+        lab_in_graph=args.lab_in_graph,
+        jit_compile=args.jit_compile,
+        mixed_precision=args.mixed_precision,
+        steps_per_execution=args.steps_per_execution,
+        seed=0,
+    )
+    seed_config = Config(
+        image_size=size,
+        batch_size=args.batch_size,
+        backbone_weights=None,
+        jit_compile=args.jit_compile,
+        seed=0,
+    )
     batch = config.batch_size
-    result = {"size": size, "batch_size": batch, "images": len(paths), "steps_per_epoch": len(paths) // batch,
-              "epochs": epochs}
+    result = {
+        "size": size,
+        "batch_size": batch,
+        "images": len(paths),
+        "steps_per_epoch": len(paths) // batch,
+        "epochs": epochs,
+    }
     embedder = Embedder(None, cache_dir=args.cache, batch_size=64)
 
     # (a) the seed
@@ -135,7 +158,9 @@ def bench_size(size: int, paths, args, steps: int, epochs: int, seed_steps: int)
     result["b_pipeline"] = count / (time.perf_counter() - start)
 
     # (c) bare train step on one prepared in-memory batch, in blocks before and after (d)
-    model = compile_model(training_model(build_model(config), config), config, make_loss(config, paths))
+    model = compile_model(
+        training_model(build_model(config), config), config, make_loss(config, paths)
+    )
     x, y = data[0]
     x = tuple(keras.ops.convert_to_tensor(v) for v in x)
     y = keras.ops.convert_to_tensor(y)
@@ -148,7 +173,9 @@ def bench_size(size: int, paths, args, steps: int, epochs: int, seed_steps: int)
     start = time.perf_counter()
     model.fit(data, epochs=epochs, verbose=0, callbacks=[clock])
     fit_seconds = time.perf_counter() - start
-    step_rates += train_step_rates(model, x, y, steps, blocks=max(1, args.repeats - args.repeats // 2))
+    step_rates += train_step_rates(
+        model, x, y, steps, blocks=max(1, args.repeats - args.repeats // 2)
+    )
 
     epoch_rates = [len(data) * batch / s for s in clock.seconds]
     result["c_train_step_runs"] = step_rates
@@ -163,28 +190,65 @@ def bench_size(size: int, paths, args, steps: int, epochs: int, seed_steps: int)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--steps", type=int, nargs="+", default=[20, 6],
-                        help="timed steps for (b) and each block of (c): one value, or one per size")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        nargs="+",
+        default=[20, 6],
+        help="timed steps for (b) and each block of (c): one value, or one per size",
+    )
     parser.add_argument("--repeats", type=int, default=4, help="timed blocks of (c)")
-    parser.add_argument("--epochs", type=int, nargs="+", default=[3, 2],
-                        help="timed epochs of (d), in one fit call: one value, or one per size")
-    parser.add_argument("--seed-steps", type=int, nargs="+", default=[4, 3],
-                        help="timed steps for (a), one value or one per size; 0 skips it")
-    parser.add_argument("--images", type=int, nargs="+", default=[480, 160],
-                        help="photos used (images / batch = steps per epoch of (d)): one value, or one per size")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        nargs="+",
+        default=[3, 2],
+        help="timed epochs of (d), in one fit call: one value, or one per size",
+    )
+    parser.add_argument(
+        "--seed-steps",
+        type=int,
+        nargs="+",
+        default=[4, 3],
+        help="timed steps for (a), one value or one per size; 0 skips it",
+    )
+    parser.add_argument(
+        "--images",
+        type=int,
+        nargs="+",
+        default=[480, 160],
+        help="photos used (images / batch = steps per epoch of (d)): one value, or one per size",
+    )
     parser.add_argument("--views", type=int, default=2, help="augmentation views per photo")
     parser.add_argument("--data", type=Path, help="photo folder (default: the offline sample set)")
-    parser.add_argument("--workers", type=int, default=Config.workers, help="PyDataset worker threads (Config default)")
-    parser.add_argument("--lab-in-graph", action=argparse.BooleanOptionalAction, default=True,
-                        help="(d) feeds uint8 RGB and converts to Lab in the graph (our fast path)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=Config.workers,
+        help="PyDataset worker threads (Config default)",
+    )
+    parser.add_argument(
+        "--lab-in-graph",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="(d) feeds uint8 RGB and converts to Lab in the graph (our fast path)",
+    )
     parser.add_argument("--jit-compile", default="auto")
-    parser.add_argument("--mixed-precision", default="none", choices=["none", "float16", "bfloat16"])
+    parser.add_argument(
+        "--mixed-precision", default="none", choices=["none", "float16", "bfloat16"]
+    )
     parser.add_argument("--steps-per-execution", type=int, default=1)
-    parser.add_argument("--cache-dir", type=Path, help="embedding cache to reuse across runs (default: a fresh "
-                        "temporary one, so the cache fill is measured)")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="embedding cache to reuse across runs (default: a fresh "
+        "temporary one, so the cache fill is measured)",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/bench_training.json"))
     args = parser.parse_args()
     args.jit_compile = {"true": True, "false": False}.get(str(args.jit_compile).lower(), "auto")
@@ -196,23 +260,41 @@ def main() -> None:
     def per_size(values: list[int], i: int) -> int:  # one value for all sizes, or one per size
         return values[min(i, len(values) - 1)]
 
-    rows = [bench_size(size, photos[: per_size(args.images, i)], args, per_size(args.steps, i), per_size(args.epochs, i),
-                        per_size(args.seed_steps, i))
-            for i, size in enumerate(args.sizes)]
-    header = (f"{'size':>5} {'(a) seed':>10} {'(b) pipeline':>13} {'(c) step':>10} {'(d) fit':>10} {'d/c':>6} "
-              f"{'d/a':>6}   {'(c) runs':<24} {'(d) epochs':<24} {'cache fill':>10}")
-    print(f"backend {keras.backend.backend()}, batch {args.batch_size}, workers {args.workers}, images/s "
-          f"((c), (d): medians of the runs listed):")
+    rows = [
+        bench_size(
+            size,
+            photos[: per_size(args.images, i)],
+            args,
+            per_size(args.steps, i),
+            per_size(args.epochs, i),
+            per_size(args.seed_steps, i),
+        )
+        for i, size in enumerate(args.sizes)
+    ]
+    header = (
+        f"{'size':>5} {'(a) seed':>10} {'(b) pipeline':>13} {'(c) step':>10} {'(d) fit':>10} {'d/c':>6} "
+        f"{'d/a':>6}   {'(c) runs':<24} {'(d) epochs':<24} {'cache fill':>10}"
+    )
+    print(
+        f"backend {keras.backend.backend()}, batch {args.batch_size}, workers {args.workers}, images/s "
+        f"((c), (d): medians of the runs listed):"
+    )
     print(header)
     for r in rows:
         runs = " ".join(f"{v:.1f}" for v in r["c_train_step_runs"])
         epochs = " ".join(f"{v:.1f}" for v in r["d_fit_epochs"])
-        print(f"{r['size']:>5} {r.get('a_seed_fit', float('nan')):>10.1f} {r['b_pipeline']:>13.1f} "
-              f"{r['c_train_step']:>10.1f} {r['d_fit']:>10.1f} {r['d_over_c']:>6.2f} {r.get('d_over_a', float('nan')):>6.1f}"
-              f"   {runs:<24} {epochs:<24} {r['cache_fill_s']:>9.0f}s")
+        print(
+            f"{r['size']:>5} {r.get('a_seed_fit', float('nan')):>10.1f} {r['b_pipeline']:>13.1f} "
+            f"{r['c_train_step']:>10.1f} {r['d_fit']:>10.1f} {r['d_over_c']:>6.2f} {r.get('d_over_a', float('nan')):>6.1f}"
+            f"   {runs:<24} {epochs:<24} {r['cache_fill_s']:>9.0f}s"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"backend": keras.backend.backend(), "machine": platform.machine(), "cpus": os.cpu_count(),
-            "args": {k: str(v) for k, v in vars(args).items()}}
+    meta = {
+        "backend": keras.backend.backend(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
     try:
         import jax
 

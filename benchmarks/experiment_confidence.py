@@ -29,6 +29,7 @@ git-ignored); prints the tables. Numbers only: no evaluation or training photo i
     .venv/bin/python benchmarks/experiment_confidence.py --candidate finetuned runs/finetune-cpu/best.keras \\
         --gallery colored/weights/gallery.jpg
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,13 +44,33 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from colored import metrics  # noqa: E402
-from colored.evaluate import EvalSet, load_set, markdown_table, resolve_method, score_set, write_json  # noqa: E402
+from colored.evaluate import (  # noqa: E402
+    EvalSet,
+    load_set,
+    markdown_table,
+    resolve_method,
+    score_set,
+    write_json,
+)
 
 TEMPERATURES = (0.2, 0.38, 0.7, 1.0)
 CONFIDENCES = (0.0, 0.2, 0.5, 1.0, 2.0, 5.0)
-OLD = {"temperature": 0.38, "confidence": 0.0, "flip": False}  # the shipped model's setting before this issue
-COLUMNS = ("n_images", "psnr", "ssim", "colorfulness_ratio", "chroma_ratio", "auc", "ab_rmse", "js_divergence",
-           "confidently_wrong")
+OLD = {
+    "temperature": 0.38,
+    "confidence": 0.0,
+    "flip": False,
+}  # the shipped model's setting before this issue
+COLUMNS = (
+    "n_images",
+    "psnr",
+    "ssim",
+    "colorfulness_ratio",
+    "chroma_ratio",
+    "auc",
+    "ab_rmse",
+    "js_divergence",
+    "confidently_wrong",
+)
 GALLERY_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
 
 
@@ -68,9 +89,15 @@ def setting_label(s: dict) -> str:
 
 
 def score(eval_set: EvalSet, model, setting: dict, quiet: bool, name: str) -> tuple[dict, list]:
-    rows, summary, _ = score_set(eval_set, model, temperature=setting["temperature"],
-                                 confidence=setting["confidence"], flip=setting["flip"], progress=not quiet,
-                                 desc=f"{name}: {setting_label(setting)}")
+    rows, summary, _ = score_set(
+        eval_set,
+        model,
+        temperature=setting["temperature"],
+        confidence=setting["confidence"],
+        flip=setting["flip"],
+        progress=not quiet,
+        desc=f"{name}: {setting_label(setting)}",
+    )
     return {k: v for k, v in summary.items() if k != "skipped"}, rows
 
 
@@ -87,7 +114,9 @@ class CachedOutputs:
         from colored.inference import as_decoded, network_size, preprocess
 
         self.model, self.eval_set, self.batch_size = model, eval_set, batch_size
-        pairs = [preprocess(as_decoded(t), network_size(model, *t.shape[:2])) for t in eval_set.trues]
+        pairs = [
+            preprocess(as_decoded(t), network_size(model, *t.shape[:2])) for t in eval_set.trues
+        ]
         self.fulls = [full for full, _ in pairs]
         self.smalls = np.stack([small for _, small in pairs])
         self.outputs: dict[bool, object] = {}
@@ -98,9 +127,15 @@ class CachedOutputs:
         from colored.inference import predict_output
 
         if flip not in self.outputs:
-            parts = [predict_output(self.model, self.smalls[i:i + self.batch_size], batch_size=self.batch_size,
-                                    flip=flip).astype(np.float16)
-                     for i in range(0, len(self.smalls), self.batch_size)]
+            parts = [
+                predict_output(
+                    self.model,
+                    self.smalls[i : i + self.batch_size],
+                    batch_size=self.batch_size,
+                    flip=flip,
+                ).astype(np.float16)
+                for i in range(0, len(self.smalls), self.batch_size)
+            ]
             self.outputs[flip] = np.concatenate(parts)
         return self.outputs[flip]
 
@@ -112,11 +147,18 @@ class CachedOutputs:
         out = self.output(setting["flip"])
         rows = []
         for i in range(0, len(out), self.batch_size):
-            ab = decode_output(self.model, out[i:i + self.batch_size].astype(np.float32), self.smalls.shape[1:3],
-                               setting["temperature"], setting["confidence"])
+            ab = decode_output(
+                self.model,
+                out[i : i + self.batch_size].astype(np.float32),
+                self.smalls.shape[1:3],
+                setting["temperature"],
+                setting["confidence"],
+            )
             for k, one in enumerate(ab):
                 pred = recombine(self.fulls[i + k], one)
-                rows.append(metrics.image_metrics(pred, self.eval_set.trues[i + k], self.eval_set.prior))
+                rows.append(
+                    metrics.image_metrics(pred, self.eval_set.trues[i + k], self.eval_set.prior)
+                )
         return metrics.summarize(rows), rows
 
 
@@ -125,8 +167,11 @@ KEEP_COLOUR = 0.9
 
 def choose(sweep: dict, gray: dict, mean_ab: dict) -> str:
     """The choice rule of the module docstring, on validation summaries ``{label: summary}``."""
-    ok = [k for k, s in sweep.items()
-          if s["confidently_wrong"] <= mean_ab["confidently_wrong"] and s["psnr"] >= gray["psnr"]]
+    ok = [
+        k
+        for k, s in sweep.items()
+        if s["confidently_wrong"] <= mean_ab["confidently_wrong"] and s["psnr"] >= gray["psnr"]
+    ]
     if ok:
         return max(ok, key=lambda k: sweep[k]["colorfulness_ratio"])
     floor = KEEP_COLOUR * sweep[setting_label(OLD)]["colorfulness_ratio"]
@@ -149,33 +194,56 @@ def gallery(model, old: dict, new: dict, path: Path) -> None:
         after = colorize_batch([rgb], model, **new)[0]
         gray = metrics.gray_prediction(rgb)
         width = int(round(rgb.shape[1] * height / rgb.shape[0]))
-        cells = [np.asarray(Image.fromarray(x).resize((width, height), Image.Resampling.LANCZOS))
-                 for x in (rgb, gray, before, after)]
-        rows.append(np.concatenate([np.pad(c, ((2, 2), (2, 2), (0, 0)), constant_values=255) for c in cells], 1))
+        cells = [
+            np.asarray(Image.fromarray(x).resize((width, height), Image.Resampling.LANCZOS))
+            for x in (rgb, gray, before, after)
+        ]
+        rows.append(
+            np.concatenate(
+                [np.pad(c, ((2, 2), (2, 2), (0, 0)), constant_values=255) for c in cells], 1
+            )
+        )
     width = max(r.shape[1] for r in rows)
-    grid = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
+    grid = np.concatenate(
+        [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).save(path, quality=70, optimize=True)  # under the project's 150 kB limit for committed images
+    Image.fromarray(grid).save(
+        path, quality=70, optimize=True
+    )  # under the project's 150 kB limit for committed images
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--train-dir", type=Path, default=REPO.parent / "shared" / "data" / "train")
     parser.add_argument("--eval-dir", type=Path, default=REPO.parent / "shared" / "data" / "eval")
-    parser.add_argument("--model", type=Path, default=REPO / "colored" / "weights" / "default.keras")
-    parser.add_argument("--candidate", nargs=2, action="append", default=[], metavar=("LABEL", "PATH"))
+    parser.add_argument(
+        "--model", type=Path, default=REPO / "colored" / "weights" / "default.keras"
+    )
+    parser.add_argument(
+        "--candidate", nargs=2, action="append", default=[], metavar=("LABEL", "PATH")
+    )
     parser.add_argument("--temperatures", nargs="+", type=float, default=list(TEMPERATURES))
     parser.add_argument("--confidences", nargs="+", type=float, default=list(CONFIDENCES))
-    parser.add_argument("--flip-top", type=int, default=3, help="settings re-scored with flip averaging")
-    parser.add_argument("--setting", nargs=3, metavar=("T", "C", "FLIP"), default=None,
-                        help="no sweep: score the old setting and this one (FLIP: 0 or 1)")
-    parser.add_argument("--gallery", type=Path, default=None, help="write the scikit-image gallery here (JPEG)")
+    parser.add_argument(
+        "--flip-top", type=int, default=3, help="settings re-scored with flip averaging"
+    )
+    parser.add_argument(
+        "--setting",
+        nargs=3,
+        metavar=("T", "C", "FLIP"),
+        default=None,
+        help="no sweep: score the old setting and this one (FLIP: 0 or 1)",
+    )
+    parser.add_argument(
+        "--gallery", type=Path, default=None, help="write the scikit-image gallery here (JPEG)"
+    )
     parser.add_argument("--skip-eval", action="store_true", help="validation only")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "experiment_confidence")
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     model = resolve_method(str(args.model))
 
     val = validation_set(args.train_dir)
@@ -186,34 +254,53 @@ def main(argv: list[str] | None = None) -> int:
     sweep = {}
     cached = CachedOutputs(model, val)
     check = {"temperature": 0.38, "confidence": 0.1, "flip": False}
-    direct = score(EvalSet(val.folder, val.names[:8], val.trues[:8], [], val.size, val.prior), model, check,
-                   True, "check")[0]
-    via_cache = CachedOutputs(model, EvalSet(val.folder, val.names[:8], val.trues[:8], [], val.size, val.prior))
+    direct = score(
+        EvalSet(val.folder, val.names[:8], val.trues[:8], [], val.size, val.prior),
+        model,
+        check,
+        True,
+        "check",
+    )[0]
+    via_cache = CachedOutputs(
+        model, EvalSet(val.folder, val.names[:8], val.trues[:8], [], val.size, val.prior)
+    )
     difference = abs(via_cache.score(check)[0]["psnr"] - direct["psnr"])
-    print(f"cached path vs colorize_stream on 8 photos: PSNR differs by {difference:.4f} dB", file=sys.stderr)
+    print(
+        f"cached path vs colorize_stream on 8 photos: PSNR differs by {difference:.4f} dB",
+        file=sys.stderr,
+    )
     grid = [(t, c, False) for t in args.temperatures for c in args.confidences]
     if args.setting:
-        grid = [(OLD["temperature"], OLD["confidence"], False),
-                (float(args.setting[0]), float(args.setting[1]), bool(int(args.setting[2])))]
+        grid = [
+            (OLD["temperature"], OLD["confidence"], False),
+            (float(args.setting[0]), float(args.setting[1]), bool(int(args.setting[2]))),
+        ]
         args.flip_top = 0
     for t, c, f in grid:
         if True:
             s = {"temperature": t, "confidence": c, "flip": f}
             settings[setting_label(s)] = s
             sweep[setting_label(s)] = cached.score(s)[0]
-            print(f"validation {setting_label(s)}: {sweep[setting_label(s)]['psnr']:.2f} dB, CF ratio "
-                  f"{sweep[setting_label(s)]['colorfulness_ratio']:.2f}, wrong {sweep[setting_label(s)]['confidently_wrong']:.3f}",
-                  file=sys.stderr)
+            print(
+                f"validation {setting_label(s)}: {sweep[setting_label(s)]['psnr']:.2f} dB, CF ratio "
+                f"{sweep[setting_label(s)]['colorfulness_ratio']:.2f}, wrong {sweep[setting_label(s)]['confidently_wrong']:.3f}",
+                file=sys.stderr,
+            )
     floor = KEEP_COLOUR * sweep[setting_label(OLD)]["colorfulness_ratio"]
-    ranked = sorted((k for k in sweep if sweep[k]["colorfulness_ratio"] >= floor),
-                    key=lambda k: sweep[k]["confidently_wrong"])
-    for key in ([] if args.setting else ranked[:args.flip_top] + [setting_label(OLD)]):
+    ranked = sorted(
+        (k for k in sweep if sweep[k]["colorfulness_ratio"] >= floor),
+        key=lambda k: sweep[k]["confidently_wrong"],
+    )
+    for key in [] if args.setting else ranked[: args.flip_top] + [setting_label(OLD)]:
         s = dict(settings[key], flip=True)
         if setting_label(s) not in sweep:
             settings[setting_label(s)] = s
             sweep[setting_label(s)] = cached.score(s)[0]
-    chosen_label = setting_label(settings[list(settings)[-1]]) if args.setting else \
-        choose(sweep, baselines["gray"], baselines["mean-ab"])
+    chosen_label = (
+        setting_label(settings[list(settings)[-1]])
+        if args.setting
+        else choose(sweep, baselines["gray"], baselines["mean-ab"])
+    )
     chosen = settings[chosen_label]
     print(f"chosen on validation: {chosen_label}", file=sys.stderr)
 
@@ -224,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
             candidates.setdefault(label, {})[setting_label(s)] = cand.score(s)[0]
     validation_rows = {("gray", ""): baselines["gray"], ("mean-ab", ""): baselines["mean-ab"]}
     validation_rows.update({(args.model.name, k): v for k, v in sweep.items()})
-    validation_rows.update({(label, k): v for label, by in candidates.items() for k, v in by.items()})
+    validation_rows.update(
+        {(label, k): v for label, by in candidates.items() for k, v in by.items()}
+    )
     val_table = markdown_table(validation_rows, COLUMNS, labels=("method", "setting"))
 
     evaluation = {}
@@ -235,41 +324,84 @@ def main(argv: list[str] | None = None) -> int:
             evaluation[eval_set.name] = {}
             for name in ("gray", "mean-ab"):
                 rows, summary, _ = score_set(eval_set, name, progress=False)
-                evaluation[eval_set.name][name] = {k: v for k, v in summary.items() if k != "skipped"}
+                evaluation[eval_set.name][name] = {
+                    k: v for k, v in summary.items() if k != "skipped"
+                }
                 pooled_rows.setdefault(name, []).extend(rows)
-            for tag, s in (("old setting " + setting_label(OLD), OLD), ("chosen " + chosen_label, chosen)):
+            for tag, s in (
+                ("old setting " + setting_label(OLD), OLD),
+                ("chosen " + chosen_label, chosen),
+            ):
                 summary, rows = score(eval_set, model, s, args.quiet, eval_set.name)
                 evaluation[eval_set.name][tag] = summary
                 pooled_rows.setdefault(tag, []).extend(rows)
-        evaluation["all sets"] = {k: metrics.summarize([{m: v for m, v in r.items() if m != "name"} for r in rows])
-                                  for k, rows in pooled_rows.items()}
-    eval_table = markdown_table({(s, k): v for s, by in evaluation.items() for k, v in by.items()}, COLUMNS,
-                                labels=("set", "method")) if evaluation else ""
+        evaluation["all sets"] = {
+            k: metrics.summarize([{m: v for m, v in r.items() if m != "name"} for r in rows])
+            for k, rows in pooled_rows.items()
+        }
+    eval_table = (
+        markdown_table(
+            {(s, k): v for s, by in evaluation.items() for k, v in by.items()},
+            COLUMNS,
+            labels=("set", "method"),
+        )
+        if evaluation
+        else ""
+    )
     targets = {}
     if evaluation:
         a = evaluation["all sets"]
         g, mab, new = a["gray"], a["mean-ab"], a["chosen " + chosen_label]
-        targets = {"psnr>=gray+1.0": [new["psnr"], g["psnr"] + 1.0, new["psnr"] >= g["psnr"] + 1.0],
-                   "cf_ratio>=0.75": [new["colorfulness_ratio"], 0.75, new["colorfulness_ratio"] >= 0.75],
-                   "js<=0.6*gray": [new["js_divergence"], 0.6 * g["js_divergence"],
-                                    new["js_divergence"] <= 0.6 * g["js_divergence"]],
-                   "confidently_wrong<=mean-ab": [new["confidently_wrong"], mab["confidently_wrong"],
-                                                  new["confidently_wrong"] <= mab["confidently_wrong"]]}
+        targets = {
+            "psnr>=gray+1.0": [new["psnr"], g["psnr"] + 1.0, new["psnr"] >= g["psnr"] + 1.0],
+            "cf_ratio>=0.75": [new["colorfulness_ratio"], 0.75, new["colorfulness_ratio"] >= 0.75],
+            "js<=0.6*gray": [
+                new["js_divergence"],
+                0.6 * g["js_divergence"],
+                new["js_divergence"] <= 0.6 * g["js_divergence"],
+            ],
+            "confidently_wrong<=mean-ab": [
+                new["confidently_wrong"],
+                mab["confidently_wrong"],
+                new["confidently_wrong"] <= mab["confidently_wrong"],
+            ],
+        }
     if args.gallery:
         gallery(model, OLD, chosen, args.gallery)
     wall = time.perf_counter() - start
-    results = {"started_utc": started, "wall_seconds": wall, "model": str(args.model),
-               "validation": {"folder": str(args.train_dir), "n_images": len(val), "rule": "colored.data.is_validation",
-                              "baselines": baselines, "sweep": sweep, "candidates": candidates},
-               "settings": settings, "chosen": chosen, "old": OLD,
-               "choice_rule": "confidently_wrong <= mean-ab's and psnr >= gray's on validation; then max colourfulness ratio",
-               "evaluation": evaluation, "targets": targets}
+    results = {
+        "started_utc": started,
+        "wall_seconds": wall,
+        "model": str(args.model),
+        "validation": {
+            "folder": str(args.train_dir),
+            "n_images": len(val),
+            "rule": "colored.data.is_validation",
+            "baselines": baselines,
+            "sweep": sweep,
+            "candidates": candidates,
+        },
+        "settings": settings,
+        "chosen": chosen,
+        "old": OLD,
+        "choice_rule": "confidently_wrong <= mean-ab's and psnr >= gray's on validation; then max colourfulness ratio",
+        "evaluation": evaluation,
+        "targets": targets,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "results.json", results)
-    md = [f"# Experiment \"confidence\" ({started}, wall {wall:.0f} s)\n",
-          f"## Validation ({len(val)} photos of {args.train_dir.name}), chosen: {chosen_label}\n", val_table,
-          "## Evaluation sets\n", eval_table, "## Targets (all sets)\n",
-          "\n".join(f"- {k}: {v[0]:.3f} vs {v[1]:.3f}: {'met' if v[2] else 'missed'}" for k, v in targets.items())]
+    md = [
+        f'# Experiment "confidence" ({started}, wall {wall:.0f} s)\n',
+        f"## Validation ({len(val)} photos of {args.train_dir.name}), chosen: {chosen_label}\n",
+        val_table,
+        "## Evaluation sets\n",
+        eval_table,
+        "## Targets (all sets)\n",
+        "\n".join(
+            f"- {k}: {v[0]:.3f} vs {v[1]:.3f}: {'met' if v[2] else 'missed'}"
+            for k, v in targets.items()
+        ),
+    ]
     (args.out / "results.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     print(f"wrote {args.out / 'results.json'}; wall {wall:.1f} s")

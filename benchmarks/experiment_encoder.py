@@ -20,6 +20,7 @@ Writes ``OUT/results.json`` and ``OUT/results.md``; prints the tables. Numbers o
     .venv/bin/python benchmarks/experiment_encoder.py --epochs 40 --out runs/experiment_encoder-long  # longer
     .venv/bin/python benchmarks/experiment_encoder.py --epochs 20 --rebalance 1 --out runs/experiment_encoder-r100
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,29 +36,43 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from colored import Config  # noqa: E402
-from colored.evaluate import load_set, markdown_table, score_set  # noqa: E402
 from experiment_confidence import COLUMNS, validation_set  # noqa: E402 - the same validation split and columns
 
-ARMS = {"encoder": "colored/recipes/v3_cpu.yaml", "no encoder": "colored/recipes/v3_cpu_nofusion.yaml"}
+from colored import Config  # noqa: E402
+from colored.evaluate import load_set, markdown_table, score_set  # noqa: E402
+
+ARMS = {
+    "encoder": "colored/recipes/v3_cpu.yaml",
+    "no encoder": "colored/recipes/v3_cpu_nofusion.yaml",
+}
 
 
 def train_arm(name: str, recipe: str, args) -> dict:
     from colored.train import train
 
     config = Config.load(REPO / recipe).replace(
-        data_dir=str(args.train_dir), run_dir=str(args.out / name.replace(" ", "-")),
-        cache_dir=str(args.out / "cache"), init_weights=str(REPO / "colored" / "weights" / "default.keras"),
-        epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
-        **({"rebalance": args.rebalance} if args.rebalance is not None else {}))
+        data_dir=str(args.train_dir),
+        run_dir=str(args.out / name.replace(" ", "-")),
+        cache_dir=str(args.out / "cache"),
+        init_weights=str(REPO / "colored" / "weights" / "default.keras"),
+        epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        **({"rebalance": args.rebalance} if args.rebalance is not None else {}),
+    )
     started = time.monotonic()
     result = train(config, verbose=2, log=print)
     seconds = time.monotonic() - started
     photos = result.epochs_trained * config.steps_per_epoch * config.batch_size
-    return {"recipe": recipe, "run_dir": config.run_dir, "epochs_trained": result.epochs_trained,
-            "steps": result.epochs_trained * config.steps_per_epoch, "photos_seen": photos,
-            "seconds": round(seconds, 1), "photos_per_second": round(photos / seconds, 2) if photos else None,
-            "best": str(Path(config.run_dir) / "best.keras")}
+    return {
+        "recipe": recipe,
+        "run_dir": config.run_dir,
+        "epochs_trained": result.epochs_trained,
+        "steps": result.epochs_trained * config.steps_per_epoch,
+        "photos_seen": photos,
+        "seconds": round(seconds, 1),
+        "photos_per_second": round(photos / seconds, 2) if photos else None,
+        "best": str(Path(config.run_dir) / "best.keras"),
+    }
 
 
 def main() -> int:
@@ -65,40 +80,70 @@ def main() -> int:
     parser.add_argument("--train-dir", type=Path, default=REPO.parent / "shared" / "data" / "train")
     parser.add_argument("--eval-dir", type=Path, default=REPO.parent / "shared" / "data" / "eval")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "experiment_encoder")
-    parser.add_argument("--epochs", type=int, default=10, help="epochs per arm (default %(default)s)")
+    parser.add_argument(
+        "--epochs", type=int, default=10, help="epochs per arm (default %(default)s)"
+    )
     parser.add_argument("--steps-per-epoch", type=int, default=30, help="(default %(default)s)")
     parser.add_argument("--skip-eval", action="store_true", help="validation only")
-    parser.add_argument("--rebalance", type=float, default=None,
-                        help="class-rebalancing λ for both arms (default: the recipes' own; 1 = none)")
+    parser.add_argument(
+        "--rebalance",
+        type=float,
+        default=None,
+        help="class-rebalancing λ for both arms (default: the recipes' own; 1 = none)",
+    )
     args = parser.parse_args()
     for folder in (args.train_dir,) + (() if args.skip_eval else (args.eval_dir,)):
         if not folder.is_dir():
-            sys.exit(f"{folder} not found: pass --train-dir / --eval-dir (the shared photos, ../shared/data)")
+            sys.exit(
+                f"{folder} not found: pass --train-dir / --eval-dir (the shared photos, ../shared/data)"
+            )
 
     runs = {name: train_arm(name, recipe, args) for name, recipe in ARMS.items()}
-    methods = {"gray": "gray", "mean-ab": "mean-ab", "v2 (packaged)": str(REPO / "colored" / "weights" / "default.keras")}
+    methods = {
+        "gray": "gray",
+        "mean-ab": "mean-ab",
+        "v2 (packaged)": str(REPO / "colored" / "weights" / "default.keras"),
+    }
     methods.update({f"v3 {name}": run["best"] for name, run in runs.items()})
 
     sets = {"validation": validation_set(args.train_dir)}
     if not args.skip_eval:
-        sets.update({folder.name: load_set(folder) for folder in sorted(args.eval_dir.iterdir()) if folder.is_dir()})
+        sets.update(
+            {
+                folder.name: load_set(folder)
+                for folder in sorted(args.eval_dir.iterdir())
+                if folder.is_dir()
+            }
+        )
     scores: dict = {}
     for set_name, eval_set in sets.items():
         for label, method in methods.items():
             _, summary, _ = score_set(eval_set, method, progress=False)
             scores[(set_name, label)] = {k: v for k, v in summary.items() if k != "skipped"}
-            print(f"{set_name:>10}  {label:<16} PSNR {summary['psnr']:.2f}  CF ratio {summary['colorfulness_ratio']:.2f}"
-                  f"  JS {summary['js_divergence']:.3f}  conf. wrong {summary['confidently_wrong']:.3f}", flush=True)
+            print(
+                f"{set_name:>10}  {label:<16} PSNR {summary['psnr']:.2f}  CF ratio {summary['colorfulness_ratio']:.2f}"
+                f"  JS {summary['js_divergence']:.3f}  conf. wrong {summary['confidently_wrong']:.3f}",
+                flush=True,
+            )
     table = markdown_table(scores, COLUMNS, labels=("set", "method"))
-    speed = "\n".join(f"| {name} | {r['steps']} | {r['photos_seen']} | {r['seconds']:.0f} | {r['photos_per_second']} |"
-                      for name, r in runs.items())
-    report = (f"# What the ImageNet encoder adds ({datetime.date.today()})\n\n{table}\n\n"
-              "| arm | steps | photos seen | seconds | photos/s (training; each embedding computed once, on first use) |\n|---|---:|---:|---:|---:|\n"
-              f"{speed}\n")
+    speed = "\n".join(
+        f"| {name} | {r['steps']} | {r['photos_seen']} | {r['seconds']:.0f} | {r['photos_per_second']} |"
+        for name, r in runs.items()
+    )
+    report = (
+        f"# What the ImageNet encoder adds ({datetime.date.today()})\n\n{table}\n\n"
+        "| arm | steps | photos seen | seconds | photos/s (training; each embedding computed once, on first use) |\n|---|---:|---:|---:|---:|\n"
+        f"{speed}\n"
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text(report)
-    (args.out / "results.json").write_text(json.dumps(
-        {"runs": runs, "scores": {f"{s} | {m}": v for (s, m), v in scores.items()}}, indent=1, default=float))
+    (args.out / "results.json").write_text(
+        json.dumps(
+            {"runs": runs, "scores": {f"{s} | {m}": v for (s, m), v in scores.items()}},
+            indent=1,
+            default=float,
+        )
+    )
     print("\n" + report)
     return 0
 

@@ -22,6 +22,7 @@ photos, whose licence forbids committing them. Commit numbers only.
     .venv/bin/python benchmarks/experiment_vivid.py
     .venv/bin/python benchmarks/experiment_vivid.py --eval-dir ../shared/data/eval --out runs/experiment_vivid
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,13 +65,28 @@ DEFAULT_MODELS = {  # label → path (relative to the repository); budgets and e
     "default cls (128², GPU)": ".cache/gpu/model.keras",
 }
 MSE_LABEL = "MSE (64², CPU)"
-SWEEP_COLUMNS = ("colorfulness_ratio", "chroma_ratio", "js_divergence", "psnr", "ssim", "auc", "auc_rebalanced")
+SWEEP_COLUMNS = (
+    "colorfulness_ratio",
+    "chroma_ratio",
+    "js_divergence",
+    "psnr",
+    "ssim",
+    "auc",
+    "auc_rebalanced",
+)
 
 
 def model_info(path: Path, model) -> dict:
-    info = {"path": str(path), "input_size": list(input_size(model)), "params": int(model.count_params()),
-            "classification": is_classification(model), "name": model.name,
-            "modified_utc": datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.timezone.utc).isoformat()}
+    info = {
+        "path": str(path),
+        "input_size": list(input_size(model)),
+        "params": int(model.count_params()),
+        "classification": is_classification(model),
+        "name": model.name,
+        "modified_utc": datetime.datetime.fromtimestamp(
+            path.stat().st_mtime, datetime.UTC
+        ).isoformat(),
+    }
     for candidate in (path.parent / "history.csv", path.parent / "history.json"):
         if candidate.is_file() and candidate.suffix == ".csv":
             lines = [ln for ln in candidate.read_text().splitlines() if ln.strip()]
@@ -104,14 +120,23 @@ def check_targets(summaries: dict, sweep: dict, cls_label: str) -> dict:
 
 
 def sweep_table(sweeps: dict) -> str:
-    return markdown_table({(set_name, label, f"{t:g}"): s for set_name, by_model in sweeps.items()
-                           for label, by_t in by_model.items() for t, s in by_t.items()},
-                          SWEEP_COLUMNS, labels=("set", "model", "T"))
+    return markdown_table(
+        {
+            (set_name, label, f"{t:g}"): s
+            for set_name, by_model in sweeps.items()
+            for label, by_t in by_model.items()
+            for t, s in by_t.items()
+        },
+        SWEEP_COLUMNS,
+        labels=("set", "model", "T"),
+    )
 
 
 def targets_table(targets: dict, summaries: dict) -> str:
-    lines = ["| set | model | T | CF ratio ≥ 0.8 | JS ≤ 0.75× gray | JS < MSE | PSNR ≥ gray | all four |",
-             "|---|---|---:|:-:|:-:|:-:|:-:|:-:|"]
+    lines = [
+        "| set | model | T | CF ratio ≥ 0.8 | JS ≤ 0.75× gray | JS < MSE | PSNR ≥ gray | all four |",
+        "|---|---|---:|:-:|:-:|:-:|:-:|:-:|",
+    ]
     mark = {True: "yes", False: "no", None: "–"}
     for set_name, by_model in targets.items():
         gray_js = summaries[set_name]["gray"]["js_divergence"]
@@ -119,10 +144,14 @@ def targets_table(targets: dict, summaries: dict) -> str:
         for label, by_t in by_model.items():
             for t, row in by_t.items():
                 c = row["checks"]
-                lines.append(f"| {set_name} | {label} | {t:g} | {mark[c['cf_ratio>=0.8']]} | {mark[c['js<=0.75*gray']]} | "
-                             f"{mark[c['js<mse']]} | {mark[c['psnr>=gray']]} | **{mark[row['all']]}** |")
-        lines.append(f"| {set_name} | (thresholds) | | 0.80 | ≤ {TARGET_JS_FRACTION * gray_js:.3f} | < {mse_js:.3f} | "
-                     f"≥ {summaries[set_name]['gray']['psnr']:.2f} | |")
+                lines.append(
+                    f"| {set_name} | {label} | {t:g} | {mark[c['cf_ratio>=0.8']]} | {mark[c['js<=0.75*gray']]} | "
+                    f"{mark[c['js<mse']]} | {mark[c['psnr>=gray']]} | **{mark[row['all']]}** |"
+                )
+        lines.append(
+            f"| {set_name} | (thresholds) | | 0.80 | ≤ {TARGET_JS_FRACTION * gray_js:.3f} | < {mse_js:.3f} | "
+            f"≥ {summaries[set_name]['gray']['psnr']:.2f} | |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -133,20 +162,33 @@ def _pool(row_lists) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--eval-dir", type=Path, default=REPO.parent / "shared" / "data" / "eval",
-                        help="folder whose sub-folders are the evaluation sets (default ../shared/data/eval)")
+    parser.add_argument(
+        "--eval-dir",
+        type=Path,
+        default=REPO.parent / "shared" / "data" / "eval",
+        help="folder whose sub-folders are the evaluation sets (default ../shared/data/eval)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "experiment_vivid")
-    parser.add_argument("--model", nargs=2, action="append", metavar=("LABEL", "PATH"),
-                        help="replace the default models (repeat); MSE label must stay for the JS target")
+    parser.add_argument(
+        "--model",
+        nargs=2,
+        action="append",
+        metavar=("LABEL", "PATH"),
+        help="replace the default models (repeat); MSE label must stay for the JS target",
+    )
     parser.add_argument("--temperatures", nargs="+", type=float, default=list(TEMPERATURES))
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--skip-missing", action="store_true", help="leave out models whose file is absent")
+    parser.add_argument(
+        "--skip-missing", action="store_true", help="leave out models whose file is absent"
+    )
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
-    specs = dict(args.model) if args.model else {k: str(REPO / v) for k, v in DEFAULT_MODELS.items()}
+    specs = (
+        dict(args.model) if args.model else {k: str(REPO / v) for k, v in DEFAULT_MODELS.items()}
+    )
     models, infos, missing = {}, {}, []
     for label, path in specs.items():
         if not Path(path).is_file():
@@ -154,8 +196,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"warning: {label}: {path} is missing, left out", file=sys.stderr)
                 missing.append({"label": label, "path": path})
                 continue
-            print(f"error: {label}: model file {path} does not exist (use --skip-missing to leave it out)",
-                  file=sys.stderr)
+            print(
+                f"error: {label}: model file {path} does not exist (use --skip-missing to leave it out)",
+                file=sys.stderr,
+            )
             return 2
         models[label] = resolve_method(path)
         infos[label] = model_info(Path(path), models[label])
@@ -173,20 +217,32 @@ def main(argv: list[str] | None = None) -> int:
     targets: dict = {}
     timings: dict = {"load_models_s": load_seconds}
     args.out.mkdir(parents=True, exist_ok=True)
-    from colored.viz import save_figure
     import matplotlib.pyplot as plt
+
+    from colored.viz import save_figure
 
     for folder in sets:
         t0 = time.perf_counter()
         eval_set = load_set(folder)
         name = eval_set.name
         methods = [Method("gray", "gray"), Method("mean-ab", "mean-ab")]
-        methods += [Method(label, m, MAIN_T, f"{label} T={MAIN_T:g}") if label in cls_labels else Method(label, m)
-                    for label, m in models.items()]
-        scores = score_methods(eval_set, methods, batch_size=args.batch_size, progress=not args.quiet,
-                               keep=GALLERY_ROWS)
+        methods += [
+            Method(label, m, MAIN_T, f"{label} T={MAIN_T:g}")
+            if label in cls_labels
+            else Method(label, m)
+            for label, m in models.items()
+        ]
+        scores = score_methods(
+            eval_set,
+            methods,
+            batch_size=args.batch_size,
+            progress=not args.quiet,
+            keep=GALLERY_ROWS,
+        )
         summaries[name], per_image[name], sweeps[name] = scores.summaries, scores.per_image, {}
-        first_at_main_t = {label: scores.kept[label][0] for label in cls_labels if scores.kept[label]}
+        first_at_main_t = {
+            label: scores.kept[label][0] for label in cls_labels if scores.kept[label]
+        }
         fig = gallery_figure(scores.gallery, scores.titles, cell=2.2)
         save_figure(fig, args.out / f"gallery_{name}.png")
         plt.close(fig)
@@ -200,57 +256,102 @@ def main(argv: list[str] | None = None) -> int:
                     kept = [first_at_main_t[label]]
                     rows = per_image[name][label]
                 else:
-                    rows, summary, kept = score_set(eval_set, models[label], temperature=t, batch_size=args.batch_size,
-                                                 progress=not args.quiet, keep=1, desc=f"{name}: {label} T={t:g}")
+                    rows, summary, kept = score_set(
+                        eval_set,
+                        models[label],
+                        temperature=t,
+                        batch_size=args.batch_size,
+                        progress=not args.quiet,
+                        keep=1,
+                        desc=f"{name}: {label} T={t:g}",
+                    )
                 sweeps[name][label][t] = {k: v for k, v in summary.items() if k != "skipped"}
                 sweep_rows.setdefault(label, {}).setdefault(t, []).extend(rows)
                 sweep_panels.setdefault(label, {})[t] = kept[0] if kept else None
-        targets[name] = {label: check_targets(summaries[name], sweeps[name], label) for label in cls_labels}
+        targets[name] = {
+            label: check_targets(summaries[name], sweeps[name], label) for label in cls_labels
+        }
         timings[f"{name}_s"] = time.perf_counter() - t0
         print(f"{name}: {len(eval_set)} images, {timings[f'{name}_s']:.1f} s", file=sys.stderr)
 
-        if name == sets[0].name and cls_labels:  # one photo across temperatures, per classification model
+        if (
+            name == sets[0].name and cls_labels
+        ):  # one photo across temperatures, per classification model
             first = eval_set.trues[0]
             rows = {}
             for label in cls_labels:
                 rows[label] = [first] + [sweep_panels[label][t] for t in args.temperatures]
-            fig = gallery_figure(rows, ["ground truth"] + [f"T={t:g}" for t in args.temperatures], cell=2.2)
+            fig = gallery_figure(
+                rows, ["ground truth"] + [f"T={t:g}" for t in args.temperatures], cell=2.2
+            )
             save_figure(fig, args.out / "sweep.png")
             plt.close(fig)
 
     # Pooled over every image of every set (each image weighs the same; its rebalanced AuC keeps its own
     # set's prior). Its targets are judged against the pooled baselines.
     pooled = "all sets"
-    summaries[pooled] = {label: _pool([per_image[s][label] for s in per_image]) for label in summaries[sets[0].name]}
-    sweeps[pooled] = {label: {t: _pool([rows]) for t, rows in by_t.items()} for label, by_t in sweep_rows.items()}
-    targets[pooled] = {label: check_targets(summaries[pooled], sweeps[pooled], label) for label in cls_labels}
+    summaries[pooled] = {
+        label: _pool([per_image[s][label] for s in per_image]) for label in summaries[sets[0].name]
+    }
+    sweeps[pooled] = {
+        label: {t: _pool([rows]) for t, rows in by_t.items()} for label, by_t in sweep_rows.items()
+    }
+    targets[pooled] = {
+        label: check_targets(summaries[pooled], sweeps[pooled], label) for label in cls_labels
+    }
     wall = time.perf_counter() - start
     timings["total_s"] = wall
     import keras
 
     results = {
-        "started_utc": started, "wall_seconds": wall, "timings": timings,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "keras": keras.__version__,
-                    "backend": keras.backend.backend(), "note": "CPU evaluation"},
+        "started_utc": started,
+        "wall_seconds": wall,
+        "timings": timings,
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "keras": keras.__version__,
+            "backend": keras.backend.backend(),
+            "note": "CPU evaluation",
+        },
         "protocol": "colored.metrics: 256² centre-crop bicubic ground truth; models colorize the prepared L at their "
-                    "input size, ab bilinear to 256²; rebalanced AuC prior = the set being scored; ratios of means",
-        "models": infos, "missing": missing, "main_temperature": MAIN_T, "temperatures": list(args.temperatures),
-        "targets_definition": {"colorfulness_ratio": f">= {TARGET_CF_RATIO}",
-                               "js_divergence": f"<= {TARGET_JS_FRACTION} x gray's and < MSE model's",
-                               "psnr": ">= gray's", "at": "one temperature, per set"},
+        "input size, ab bilinear to 256²; rebalanced AuC prior = the set being scored; ratios of means",
+        "models": infos,
+        "missing": missing,
+        "main_temperature": MAIN_T,
+        "temperatures": list(args.temperatures),
+        "targets_definition": {
+            "colorfulness_ratio": f">= {TARGET_CF_RATIO}",
+            "js_divergence": f"<= {TARGET_JS_FRACTION} x gray's and < MSE model's",
+            "psnr": ">= gray's",
+            "at": "one temperature, per set",
+        },
         "summaries": summaries,
-        "sweep": {s: {m: {str(t): v for t, v in by_t.items()} for m, by_t in by_m.items()} for s, by_m in sweeps.items()},
-        "targets": {s: {m: {str(t): v for t, v in by_t.items()} for m, by_t in by_m.items()} for s, by_m in targets.items()},
+        "sweep": {
+            s: {m: {str(t): v for t, v in by_t.items()} for m, by_t in by_m.items()}
+            for s, by_m in sweeps.items()
+        },
+        "targets": {
+            s: {m: {str(t): v for t, v in by_t.items()} for m, by_t in by_m.items()}
+            for s, by_m in targets.items()
+        },
         "per_image": per_image,
     }
     write_json(args.out / "results.json", results)
-    md = [f"# Experiment \"vivid colour\" ({started}, wall {wall:.0f} s)\n",
-          "## All methods (classification models at T = 0.38)\n", results_table(summaries),
-          "## Temperature sweep\n", sweep_table(sweeps), "## Targets (per set, per T)\n",
-          targets_table(targets, summaries)]
+    md = [
+        f'# Experiment "vivid colour" ({started}, wall {wall:.0f} s)\n',
+        "## All methods (classification models at T = 0.38)\n",
+        results_table(summaries),
+        "## Temperature sweep\n",
+        sweep_table(sweeps),
+        "## Targets (per set, per T)\n",
+        targets_table(targets, summaries),
+    ]
     (args.out / "results.md").write_text("\n".join(md))
     print("\n".join(md))
-    print(f"wrote {args.out / 'results.json'}, {args.out / 'results.md'} and galleries; wall {wall:.1f} s")
+    print(
+        f"wrote {args.out / 'results.json'}, {args.out / 'results.md'} and galleries; wall {wall:.1f} s"
+    )
     return 0
 
 

@@ -11,6 +11,7 @@ the same compute and memory as the real weights, which cannot be downloaded offl
     python benchmarks/notebook_memory.py 05 --params-file colored/profiles/colab.yaml \\
         -p data_source /tmp/photos160 -p backbone_weights null -p epochs 1 --out runs/mem05
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,22 +32,32 @@ from colored import chain  # noqa: E402
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("notebook", help="e.g. 02 or 05_training, or the path of a notebook file")
     parser.add_argument("--params-file", type=Path)
-    parser.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[])
-    parser.add_argument("--out", type=Path, default=None, help="run folder (default: a temporary one)")
+    parser.add_argument(
+        "-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[]
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="run folder (default: a temporary one)"
+    )
     parser.add_argument("--every", type=float, default=0.1, help="sampling period, seconds")
     args = parser.parse_args()
 
     import papermill
 
-    source = Path(args.notebook)  # a notebook file (e.g. an older version of one), or a lab notebook's number
+    source = Path(
+        args.notebook
+    )  # a notebook file (e.g. an older version of one), or a lab notebook's number
     if not (source.suffix == ".ipynb" and source.is_file()):
         source = chain.NOTEBOOK_DIR / chain.select_notebooks(args.notebook)[0]
     name = source.name
     declared = chain.notebook_parameters(source)
-    params = {k: v for k, v in chain.chain_params(args.params_file, args.param).items() if k in declared}
+    params = {
+        k: v for k, v in chain.chain_params(args.params_file, args.param).items() if k in declared
+    }
     out = args.out or Path(tempfile.mkdtemp(prefix="notebook_memory_"))
     out.mkdir(parents=True, exist_ok=True)
     params.setdefault("run_dir", str(out.resolve()))
@@ -66,14 +77,24 @@ def main() -> int:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     start = time.perf_counter()
-    papermill.execute_notebook(str(source), str(out / name), parameters=params,
-                               kernel_name=chain.KERNEL_NAME, progress_bar=False,
-                               cwd=str(chain.NOTEBOOK_DIR))
+    papermill.execute_notebook(
+        str(source),
+        str(out / name),
+        parameters=params,
+        kernel_name=chain.KERNEL_NAME,
+        progress_bar=False,
+        cwd=str(chain.NOTEBOOK_DIR),
+    )
     seconds = time.perf_counter() - start
     done.set()
     sampler.join()
-    result = {"notebook": name, "parameters": params, "peak_rss_gib": round(peak["kernel"] / 2**30, 2),
-              "seconds": round(seconds, 1), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1)}
+    result = {
+        "notebook": name,
+        "parameters": params,
+        "peak_rss_gib": round(peak["kernel"] / 2**30, 2),
+        "seconds": round(seconds, 1),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+    }
     print(json.dumps(result))
     (out / f"memory_{Path(name).stem}.json").write_text(json.dumps(result, indent=1))
     return 0

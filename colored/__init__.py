@@ -3,6 +3,7 @@
 The library follows the data flow, one module per step:
 data → color → augment → pipeline → bins → model → losses → train → colorize → viz.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """``python -m colored ...``: the ``colored`` command (:func:`colored.cli.main`)."""
+
 import sys
 
 from colored.cli import main

@@ -5,6 +5,7 @@ nearest interpolation, reflect-101 border). ShiftScaleRotate is deprecated in al
 this is the same transform expressed with ``Affine``. Nothing here touches colour: the ab targets
 must stay the true colours of the photo.
 """
+
 from __future__ import annotations
 
 import albumentations as A

@@ -16,6 +16,7 @@ The grid and priors are numpy; :func:`soft_encode` and :func:`decode_logits` are
 JAX and torch backends), so they run inside compiled losses and metrics as well as at inference.
 Keras is imported only by those two, so the numpy half needs no backend.
 """
+
 from __future__ import annotations
 
 import functools
@@ -43,9 +44,26 @@ _CELL_RANGE = 12  # cells -12..12 per axis: [-120, 120] Lab units covers every a
 #: contiguous in b. Stored, not computed at import: the scan below takes ~5 s, paid by every process
 #: that decodes a colour (notebooks, `colored colorize`). tests/test_losses.py checks it against the scan.
 _GAMUT_ROWS: dict[int, tuple[int, int]] = {
-    -9: (8, 8), -8: (4, 8), -7: (2, 9), -6: (0, 9), -5: (-2, 9), -4: (-3, 9), -3: (-4, 9), -2: (-4, 9),
-    -1: (-5, 9), 0: (-6, 9), 1: (-7, 8), 2: (-7, 8), 3: (-8, 8), 4: (-9, 8), 5: (-9, 7), 6: (-10, 7),
-    7: (-11, 7), 8: (-11, 7), 9: (-9, 0), 10: (-7, -5),
+    -9: (8, 8),
+    -8: (4, 8),
+    -7: (2, 9),
+    -6: (0, 9),
+    -5: (-2, 9),
+    -4: (-3, 9),
+    -3: (-4, 9),
+    -2: (-4, 9),
+    -1: (-5, 9),
+    0: (-6, 9),
+    1: (-7, 8),
+    2: (-7, 8),
+    3: (-8, 8),
+    4: (-9, 8),
+    5: (-9, 7),
+    6: (-10, 7),
+    7: (-11, 7),
+    8: (-11, 7),
+    9: (-9, 0),
+    10: (-7, -5),
 }
 
 
@@ -57,7 +75,9 @@ def ab_bins() -> np.ndarray:
     Zhang's published 313 come from a wider hull; FACTS.md documents that any in-gamut 10-unit
     quantisation is equivalent for the method.
     """
-    cells = [(a, b) for a, (first, last) in sorted(_GAMUT_ROWS.items()) for b in range(first, last + 1)]
+    cells = [
+        (a, b) for a, (first, last) in sorted(_GAMUT_ROWS.items()) for b in range(first, last + 1)
+    ]
     return (np.asarray(cells, np.int32) * GRID).astype(np.float32)
 
 
@@ -81,7 +101,9 @@ def _cell_to_bin() -> np.ndarray:
     """For each 10-unit cell of [-120, 120]², the index of the nearest in-gamut bin centre."""
     centres = np.arange(-_CELL_RANGE, _CELL_RANGE + 1, dtype=np.float32) * GRID
     grid = np.stack(np.meshgrid(centres, centres, indexing="ij"), -1).reshape(-1, 1, 2)
-    return np.argmin(((grid - ab_bins()[None]) ** 2).sum(-1), axis=1).reshape(len(centres), len(centres))
+    return np.argmin(((grid - ab_bins()[None]) ** 2).sum(-1), axis=1).reshape(
+        len(centres), len(centres)
+    )
 
 
 def nearest_bin(ab: np.ndarray) -> np.ndarray:
@@ -110,7 +132,9 @@ def soft_encode(ab, bins=None):
     return ops.sum(one_hot * ops.expand_dims(weights, -1), axis=-2), index[..., 0]
 
 
-def decode_logits(logits, temperature: float = DEFAULT_TEMPERATURE, confidence: float = DEFAULT_CONFIDENCE):
+def decode_logits(
+    logits, temperature: float = DEFAULT_TEMPERATURE, confidence: float = DEFAULT_CONFIDENCE
+):
     """Annealed mean (Zhang et al. 2016): ab = Σ softmax(logits / T) · bin centre, in Lab units,
     ``(..., Q)`` → ``(..., 2)``. Default T (:data:`colored.config.DEFAULT_TEMPERATURE`).
 
@@ -176,8 +200,9 @@ def ab_prior(ab_images: Iterable[np.ndarray]) -> np.ndarray:
     return counts / max(counts.sum(), 1.0)
 
 
-def rebalancing_weights(prior: np.ndarray, lam: float = REBALANCE_LAMBDA,
-                        smooth_sigma: float = SOFT_SIGMA) -> np.ndarray:
+def rebalancing_weights(
+    prior: np.ndarray, lam: float = REBALANCE_LAMBDA, smooth_sigma: float = SOFT_SIGMA
+) -> np.ndarray:
     """Zhang's class-rebalancing weights ``(Q,)`` from a prior over the bins:
     ((1 − λ)·smoothed prior + λ/Q)⁻¹, normalised so that Σ prior·w = 1 (over the smoothed prior).
 
@@ -203,7 +228,9 @@ def image_prior(paths: Iterable[str | Path], image_size: int) -> np.ndarray:
 def prior_cache_key(paths: Iterable[str | Path], image_size: int) -> str:
     """What :func:`cached_prior` files are named by: the photos (resolved path and modification
     time, order ignored), the image size and the number of bins."""
-    ident = "|".join(f"{Path(p).resolve()}:{Path(p).stat().st_mtime_ns}" for p in sorted(map(str, paths)))
+    ident = "|".join(
+        f"{Path(p).resolve()}:{Path(p).stat().st_mtime_ns}" for p in sorted(map(str, paths))
+    )
     return hashlib.sha1(f"{ident}|{image_size}|{num_bins()}".encode()).hexdigest()[:16]
 
 

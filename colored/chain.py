@@ -33,6 +33,7 @@ Command line::
     colored chain --list                          # every notebook's parameters and defaults
     colored chain --save-outputs                  # maintainers: refresh the committed outputs
 """
+
 from __future__ import annotations
 
 import ast
@@ -86,17 +87,31 @@ def missing_prerequisites(notebook_dir: str | Path | None = None) -> str | None:
         clone = "git clone the lab's repository"
     needs = " and ".join(
         ([f"papermill and Jupyter ({', '.join(missing)} not installed)"] if missing else [])
-        + ([f"the lab's notebooks (not part of the package; looked in {folder})"] if no_notebooks else []))
-    return (f"the notebook chain needs {needs}: {clone}, then in that folder `pip install -e \".[lab]\"` "
-            "(or `make setup`) and run it there; the library commands (colored train, colorize, evaluate) "
-            "work without them")
+        + (
+            [f"the lab's notebooks (not part of the package; looked in {folder})"]
+            if no_notebooks
+            else []
+        )
+    )
+    return (
+        f'the notebook chain needs {needs}: {clone}, then in that folder `pip install -e ".[lab]"` '
+        "(or `make setup`) and run it there; the library commands (colored train, colorize, evaluate) "
+        "work without them"
+    )
 
 
 class ChainError(RuntimeError):
     """A notebook of the chain failed; names the notebook, the cell and the error."""
 
-    def __init__(self, notebook: str, cell_index: int | None, ename: str, evalue: str,
-                 output: Path, source: str = "") -> None:
+    def __init__(
+        self,
+        notebook: str,
+        cell_index: int | None,
+        ename: str,
+        evalue: str,
+        output: Path,
+        source: str = "",
+    ) -> None:
         self.notebook = notebook
         self.cell_index = cell_index
         self.ename = ename
@@ -141,27 +156,36 @@ def notebook_parameter_specs(path: str | Path) -> dict[str, dict[str, Any]]:
     for cell in nb.cells:
         if ADVANCED_TAG in cell.metadata.get("tags", []):
             alone = nbformat.v4.new_notebook(metadata=nb.metadata)
-            alone.cells = [nbformat.v4.new_code_cell(cell.source, metadata={"tags": ["parameters"]})]
+            alone.cells = [
+                nbformat.v4.new_code_cell(cell.source, metadata={"tags": ["parameters"]})
+            ]
             with tempfile.TemporaryDirectory() as folder:
                 nbformat.write(alone, str(Path(folder) / "advanced.ipynb"))
                 specs.update(papermill.inspect_notebook(str(Path(folder) / "advanced.ipynb")))
     return specs
 
 
-def select_notebooks(only: str | Iterable[str] | None = None,
-                     notebooks: Sequence[str] = NOTEBOOKS) -> list[str]:
+def select_notebooks(
+    only: str | Iterable[str] | None = None, notebooks: Sequence[str] = NOTEBOOKS
+) -> list[str]:
     """Notebook file names for ``only``: ``None`` (all), ``"04,05"``, ``"4,5"`` or names, in chain order."""
     if only is None:
         return list(notebooks)
     items = [part.strip() for part in (only.split(",") if isinstance(only, str) else only)]
     chosen = set()
     for item in filter(None, items):
-        matches = [name for name in notebooks
-                   if name == item or name.split("_", 1)[0].lstrip("0") == item.lstrip("0")
-                   or Path(name).stem == item]
+        matches = [
+            name
+            for name in notebooks
+            if name == item
+            or name.split("_", 1)[0].lstrip("0") == item.lstrip("0")
+            or Path(name).stem == item
+        ]
         if not matches:
-            raise ValueError(f"no notebook {item!r} in the chain; choose from: {', '.join(notebooks)} "
-                             "(or their numbers, e.g. --only 04,05)")
+            raise ValueError(
+                f"no notebook {item!r} in the chain; choose from: {', '.join(notebooks)} "
+                "(or their numbers, e.g. --only 04,05)"
+            )
         chosen.update(matches)
     return [name for name in notebooks if name in chosen]
 
@@ -184,11 +208,14 @@ def ensure_kernel(kernel_name: str) -> None:
         KernelSpecManager().get_kernel_spec(kernel_name)
     except NoSuchKernel:
         if kernel_name != KERNEL_NAME:
-            raise ValueError(f"no Jupyter kernel named {kernel_name!r}; list them with "
-                             "`jupyter kernelspec list`") from None
+            raise ValueError(
+                f"no Jupyter kernel named {kernel_name!r}; list them with `jupyter kernelspec list`"
+            ) from None
         from colored import kernel
 
-        print(f"installing the '{KERNEL_NAME}' Jupyter kernel in {kernel.install()}", file=sys.stderr)
+        print(
+            f"installing the '{KERNEL_NAME}' Jupyter kernel in {kernel.install()}", file=sys.stderr
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -201,12 +228,26 @@ def ensure_kernel(kernel_name: str) -> None:
 CONFIG_FIELD_ALIASES: dict[str, str] = {"architecture": "model", "memorization_lr": "learning_rate"}
 #: Notebook parameters named like a ``Config`` field that mean something else, so ``Config``'s rules
 #: must not judge them. ``"*"``: in every notebook.
-NOT_CONFIG_FIELDS: frozenset[tuple[str, str]] = frozenset({
-    ("*", "data_dir"),  # the folder datasets are stored in ("data"), not Config's photo folder ("data/sample")
-    ("04_memorization.ipynb", "steps_per_epoch"),  # steps on the one photo per memorization "epoch"
-})
-_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
-               list: "a list", dict: "a mapping"}
+NOT_CONFIG_FIELDS: frozenset[tuple[str, str]] = frozenset(
+    {
+        (
+            "*",
+            "data_dir",
+        ),  # the folder datasets are stored in ("data"), not Config's photo folder ("data/sample")
+        (
+            "04_memorization.ipynb",
+            "steps_per_epoch",
+        ),  # steps on the one photo per memorization "epoch"
+    }
+)
+_TYPE_WORDS = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "a mapping",
+}
 
 
 def parameter_rule(spec: Mapping[str, Any]) -> tuple[tuple[type, ...] | None, bool]:
@@ -217,8 +258,11 @@ def parameter_rule(spec: Mapping[str, Any]) -> tuple[tuple[type, ...] | None, bo
     names = {"bool": bool, "int": int, "float": float, "str": str, "list": list, "dict": dict}
     annotation = str(spec.get("inferred_type_name") or "None").replace(" ", "")
     if annotation not in ("None", ""):
-        optional = (annotation.startswith("Optional[") or "None" in annotation.split(",")
-                    or str(spec.get("default", "")).strip() == "None")
+        optional = (
+            annotation.startswith("Optional[")
+            or "None" in annotation.split(",")
+            or str(spec.get("default", "")).strip() == "None"
+        )
         inner = re.sub(r"^(Optional|Union)\[(.*)\]$", r"\2", annotation)
         kinds = [names.get(part) for part in inner.split(",") if part != "None"]
         if kinds and all(kinds):
@@ -251,7 +295,11 @@ def _accepts(rule: tuple[tuple[type, ...] | None, bool], value: Any) -> bool:
 
 def _describe(rule: tuple[tuple[type, ...] | None, bool]) -> str:
     types, optional = rule
-    words = [_TYPE_WORDS[t] for t in types if not (t is int and float in types)] if types else ["anything"]
+    words = (
+        [_TYPE_WORDS[t] for t in types if not (t is int and float in types)]
+        if types
+        else ["anything"]
+    )
     return " or ".join(words + (["null"] if optional and types else []))
 
 
@@ -276,7 +324,9 @@ def config_field(notebook: str, name: str) -> str | None:
     return field if field in {f.name for f in dataclasses.fields(Config)} - {"extra"} else None
 
 
-def check_params(params: Mapping[str, Any], specs: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> None:
+def check_params(
+    params: Mapping[str, Any], specs: Mapping[str, Mapping[str, Mapping[str, Any]]]
+) -> None:
     """Raise one ``ValueError`` (one line) if a value does not fit the notebooks that would receive it.
 
     ``specs`` is ``{notebook: notebook_parameter_specs(notebook)}``. Each value must have the type of
@@ -292,11 +342,15 @@ def check_params(params: Mapping[str, Any], specs: Mapping[str, Mapping[str, Map
             rule = parameter_rule(specs[notebook][name])
             if not _accepts(rule, value):
                 default = specs[notebook][name].get("default")
-                bad.setdefault(f"expected {_describe(rule)} (its default is {default})", []).append(notebook)
+                bad.setdefault(f"expected {_describe(rule)} (its default is {default})", []).append(
+                    notebook
+                )
         for allowed, notebooks in bad.items():
             problems.append(f"parameter {name} ({', '.join(notebooks)}): got {value!r}, {allowed}")
-        if bad or validate is None or value is None:  # None, where a cell allows it, means "not set" (e.g. 07's
-            continue                                       # temperature: the model's own decoding)
+        if (
+            bad or validate is None or value is None
+        ):  # None, where a cell allows it, means "not set" (e.g. 07's
+            continue  # temperature: the model's own decoding)
         by_field: dict[str, list[str]] = {}
         for notebook in declaring:
             field = config_field(notebook, name)
@@ -346,18 +400,26 @@ def prepare_out_dir(out_dir: str | Path, overwrite: bool = False, owned: bool = 
         return out_dir
     if not (overwrite or owned):
         count = f"{len(entries)} {'entry' if len(entries) == 1 else 'entries'}"
-        raise ValueError(f"--out {out_dir} is not empty ({count}, e.g. {entries[0].name}): "
-                         "choose a new folder, or add --overwrite to delete the earlier run in it first")
+        raise ValueError(
+            f"--out {out_dir} is not empty ({count}, e.g. {entries[0].name}): "
+            "choose a new folder, or add --overwrite to delete the earlier run in it first"
+        )
     resolved = out_dir.resolve()
     protected = {Path.home().resolve(), Path.cwd().resolve(), Path(resolved.anchor)}
-    if any(resolved == p or resolved in p.parents for p in protected | {NOTEBOOK_DIR.resolve()}) \
-            or (out_dir / ".git").exists():
-        raise ValueError(f"refusing to empty {out_dir}: it is (or holds) the current, home, repository or "
-                         "notebooks folder; nothing was deleted. Choose a new --out folder")
+    if (
+        any(resolved == p or resolved in p.parents for p in protected | {NOTEBOOK_DIR.resolve()})
+        or (out_dir / ".git").exists()
+    ):
+        raise ValueError(
+            f"refusing to empty {out_dir}: it is (or holds) the current, home, repository or "
+            "notebooks folder; nothing was deleted. Choose a new --out folder"
+        )
     if not owned and not looks_like_chain_run(out_dir):
-        raise ValueError(f"refusing to --overwrite {out_dir}: it has no chain.json, so it does not look like "
-                         "the output of an earlier `colored chain`/`colored demo` run; nothing was deleted. "
-                         "Choose a new or empty --out folder")
+        raise ValueError(
+            f"refusing to --overwrite {out_dir}: it has no chain.json, so it does not look like "
+            "the output of an earlier `colored chain`/`colored demo` run; nothing was deleted. "
+            "Choose a new or empty --out folder"
+        )
     for entry in entries:
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
@@ -371,11 +433,17 @@ def prepare_out_dir(out_dir: str | Path, overwrite: bool = False, owned: bool = 
 # --------------------------------------------------------------------------------------------------
 
 
-def run_chain(params: Mapping[str, Any] | None = None, out_dir: str | Path | None = None,
-              notebooks: Sequence[str] | None = None, kernel_name: str = KERNEL_NAME,
-              notebook_dir: str | Path | None = None,
-              log: Callable[[str], None] | None = print, quiet: bool = True,
-              overwrite: bool = False, _owned_out_dir: bool = False) -> list[Path]:
+def run_chain(
+    params: Mapping[str, Any] | None = None,
+    out_dir: str | Path | None = None,
+    notebooks: Sequence[str] | None = None,
+    kernel_name: str = KERNEL_NAME,
+    notebook_dir: str | Path | None = None,
+    log: Callable[[str], None] | None = print,
+    quiet: bool = True,
+    overwrite: bool = False,
+    _owned_out_dir: bool = False,
+) -> list[Path]:
     """Execute ``notebooks`` (default: all seven, in order) with papermill into ``out_dir``.
 
     ``params`` override the notebooks' reference values; each notebook receives only those its
@@ -402,16 +470,20 @@ def run_chain(params: Mapping[str, Any] | None = None, out_dir: str | Path | Non
     sources = [notebook_dir / name for name in names]
     missing = [str(p) for p in sources if not p.is_file()]
     if missing:
-        raise FileNotFoundError(f"notebooks not found: {', '.join(missing)}. The chain runs the notebooks of "
-                                "a checkout of the repository (git clone it, then run from there).")
+        raise FileNotFoundError(
+            f"notebooks not found: {', '.join(missing)}. The chain runs the notebooks of "
+            "a checkout of the repository (git clone it, then run from there)."
+        )
     out_dir = Path(out_dir) if out_dir is not None else timestamped_run_dir()
     params = dict(params or {})
     declared = {name: notebook_parameter_specs(src) for name, src in zip(names, sources)}
     unknown = sorted(set(params) - {"run_dir"} - {p for d in declared.values() for p in d})
     if unknown:
         known = sorted({p for d in declared.values() for p in d})
-        raise ValueError(f"parameter(s) {', '.join(unknown)} not declared by any of the notebooks "
-                         f"{', '.join(names)}; their parameters are: {', '.join(known)}")
+        raise ValueError(
+            f"parameter(s) {', '.join(unknown)} not declared by any of the notebooks "
+            f"{', '.join(names)}; their parameters are: {', '.join(known)}"
+        )
     check_params(params, declared)
     # Absolute: the notebooks run from the repository root (their setup cell moves there), not from here.
     params.setdefault("run_dir", str(out_dir.resolve()))
@@ -421,8 +493,14 @@ def run_chain(params: Mapping[str, Any] | None = None, out_dir: str | Path | Non
     out_dir.mkdir(parents=True, exist_ok=True)
     if log:  # only now: a refused parameter or folder must not read as if the chain had started
         given = {k: v for k, v in params.items() if k != "run_dir"}
-        log(f"running {len(names)} notebook(s) into {out_dir}/"
-            + (f" with {json.dumps(given, default=str)}" if given else " with the reference parameters"))
+        log(
+            f"running {len(names)} notebook(s) into {out_dir}/"
+            + (
+                f" with {json.dumps(given, default=str)}"
+                if given
+                else " with the reference parameters"
+            )
+        )
     record: dict[str, Any] = {"params": params, "kernel": kernel_name, "notebooks": {}}
     executed: list[Path] = []
     for name, src in zip(names, sources):
@@ -431,18 +509,37 @@ def run_chain(params: Mapping[str, Any] | None = None, out_dir: str | Path | Non
         start = time.perf_counter()
         try:
             with _stderr_to(out_dir / "kernels.log" if quiet else None):
-                papermill.execute_notebook(str(src), str(output), parameters=given, kernel_name=kernel_name,
-                                           progress_bar=False, cwd=str(src.parent))
+                papermill.execute_notebook(
+                    str(src),
+                    str(output),
+                    parameters=given,
+                    kernel_name=kernel_name,
+                    progress_bar=False,
+                    cwd=str(src.parent),
+                )
         except PapermillExecutionError as error:
-            record["notebooks"][name] = {"seconds": round(time.perf_counter() - start, 1), "failed": True}
+            record["notebooks"][name] = {
+                "seconds": round(time.perf_counter() - start, 1),
+                "failed": True,
+            }
             _write_record(out_dir, record)
-            raise ChainError(name, _source_cell_index(output, error.cell_index), error.ename,
-                             error.evalue, output, error.source or "") from None
+            raise ChainError(
+                name,
+                _source_cell_index(output, error.cell_index),
+                error.ename,
+                error.evalue,
+                output,
+                error.source or "",
+            ) from None
         except Exception as error:  # the kernel died, failed to start, timed out...
-            record["notebooks"][name] = {"seconds": round(time.perf_counter() - start, 1), "failed": True}
+            record["notebooks"][name] = {
+                "seconds": round(time.perf_counter() - start, 1),
+                "failed": True,
+            }
             _write_record(out_dir, record)
-            raise ChainError(name, None, type(error).__name__, f"{error} (see {out_dir / 'kernels.log'})",
-                             output) from error
+            raise ChainError(
+                name, None, type(error).__name__, f"{error} (see {out_dir / 'kernels.log'})", output
+            ) from error
         seconds = time.perf_counter() - start
         record["notebooks"][name] = {"seconds": round(seconds, 1), "parameters": given}
         _write_record(out_dir, record)
@@ -476,9 +573,14 @@ def _source_cell_index(executed: Path, cell_index: int) -> int:
     try:
         import nbformat
 
-        cells = [c for c in nbformat.read(str(executed), as_version=4).cells
-                 if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
-        injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.metadata.get("tags", [])]
+        cells = [
+            c
+            for c in nbformat.read(str(executed), as_version=4).cells
+            if "papermill-error-cell-tag" not in c.metadata.get("tags", [])
+        ]
+        injected = [
+            i for i, c in enumerate(cells) if "injected-parameters" in c.metadata.get("tags", [])
+        ]
         return cell_index - 1 if injected and injected[0] < cell_index else cell_index
     except Exception:  # noqa: BLE001 - best effort: the raw index is still useful
         return cell_index
@@ -506,8 +608,10 @@ def clean_executed(executed, source):
 
     cells = [c for c in executed.cells if "injected-parameters" not in c.metadata.get("tags", [])]
     if [c.source for c in cells] != [c.source for c in source.cells]:
-        raise ValueError("the executed notebook's cells differ from the source notebook's: was the source "
-                         "edited during the run? Run the chain again.")
+        raise ValueError(
+            "the executed notebook's cells differ from the source notebook's: was the source "
+            "edited during the run? Run the chain again."
+        )
     clean = copy.deepcopy(source)
     count = 0
     for cell, ran in zip(clean.cells, cells):
@@ -515,7 +619,9 @@ def clean_executed(executed, source):
             continue
         count += 1
         cell.execution_count = count
-        cell.outputs = _coalesce_streams([nbformat.from_dict(dict(output)) for output in ran.outputs])
+        cell.outputs = _coalesce_streams(
+            [nbformat.from_dict(dict(output)) for output in ran.outputs]
+        )
         for output in cell.outputs:
             if "execution_count" in output:
                 output.execution_count = count
@@ -527,15 +633,21 @@ def _coalesce_streams(outputs: list) -> list:
     merged: list = []
     for output in outputs:
         previous = merged[-1] if merged else None
-        if (output.output_type == "stream" and previous is not None and previous.output_type == "stream"
-                and previous.name == output.name):
+        if (
+            output.output_type == "stream"
+            and previous is not None
+            and previous.output_type == "stream"
+            and previous.name == output.name
+        ):
             previous.text += output.text
         else:
             merged.append(output)
     return merged
 
 
-def save_reference_outputs(executed: Sequence[Path], notebook_dir: str | Path | None = None) -> list[Path]:
+def save_reference_outputs(
+    executed: Sequence[Path], notebook_dir: str | Path | None = None
+) -> list[Path]:
     """Copy the outputs of executed notebooks back into the lab's notebooks (see :func:`clean_executed`)."""
     import nbformat
 
@@ -543,7 +655,9 @@ def save_reference_outputs(executed: Sequence[Path], notebook_dir: str | Path | 
     written = []
     for path in executed:
         target = notebook_dir / Path(path).name
-        clean = clean_executed(nbformat.read(str(path), as_version=4), nbformat.read(str(target), as_version=4))
+        clean = clean_executed(
+            nbformat.read(str(path), as_version=4), nbformat.read(str(target), as_version=4)
+        )
         nbformat.write(clean, str(target))
         written.append(target)
     return written
@@ -577,7 +691,9 @@ def load_params_file(path: str | Path) -> dict[str, Any]:
 
     values = yaml.safe_load(Path(path).read_text()) or {}
     if not isinstance(values, dict):
-        raise ValueError(f"{path} must hold a mapping of parameter names to values, got {type(values).__name__}")
+        raise ValueError(
+            f"{path} must hold a mapping of parameter names to values, got {type(values).__name__}"
+        )
     return {str(key): value for key, value in values.items()}
 
 
@@ -598,8 +714,11 @@ def load_profile(name: str) -> dict[str, Any]:
     return load_params_file(PROFILES_DIR / f"{name}.yaml")
 
 
-def chain_params(params_file: str | Path | None = None,
-                 pairs: Iterable[Sequence[str]] = (), profile: str | None = None) -> dict[str, Any]:
+def chain_params(
+    params_file: str | Path | None = None,
+    pairs: Iterable[Sequence[str]] = (),
+    profile: str | None = None,
+) -> dict[str, Any]:
     """Parameters of a shipped ``profile``, overridden by a YAML file's, overridden by ``-p KEY VALUE``
     pairs."""
     params = load_profile(profile) if profile else {}
@@ -625,10 +744,17 @@ def parameters_listing(notebooks: Sequence[str] | None = None) -> str:
     return "\n".join(lines)
 
 
-def refresh_reference_outputs(notebooks: Sequence[str] | None = None, kernel_name: str = KERNEL_NAME) -> list[Path]:
+def refresh_reference_outputs(
+    notebooks: Sequence[str] | None = None, kernel_name: str = KERNEL_NAME
+) -> list[Path]:
     """Maintainers: run the reference parameters into ``runs/reference`` (emptied first: the chain
     owns it) and store the outputs in ``notebooks/*.ipynb`` (what ``make test`` compares against)."""
     out_dir = NOTEBOOK_DIR.parent / REFERENCE_RUN_DIR
-    executed = run_chain({"run_dir": REFERENCE_RUN_DIR}, out_dir, list(notebooks or NOTEBOOKS),
-                         kernel_name=kernel_name, _owned_out_dir=True)
+    executed = run_chain(
+        {"run_dir": REFERENCE_RUN_DIR},
+        out_dir,
+        list(notebooks or NOTEBOOKS),
+        kernel_name=kernel_name,
+        _owned_out_dir=True,
+    )
     return save_reference_outputs(executed)

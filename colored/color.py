@@ -4,6 +4,7 @@ The network sees ``L / 100`` in [0, 1] and predicts ``ab / 128`` in [-1, 1] (the
 a tanh output times 128 covers the whole Lab ab range). Conversions are ``skimage.color``'s, so
 they agree with the rest of the scientific Python world.
 """
+
 from __future__ import annotations
 
 import functools
@@ -62,8 +63,17 @@ def denormalize_ab(ab: np.ndarray) -> np.ndarray:
 
 #: Hue names by Lab hue angle h = atan2(b, a) in degrees: each name up to its upper bound (pure sRGB
 #: red is at 40°, orange 73°, yellow 103°, green 136°, cyan 196°, blue 306°, magenta 328°).
-HUE_NAMES = ((25, "pink"), (55, "red"), (80, "orange"), (110, "yellow"), (180, "green"), (230, "cyan"),
-             (315, "blue"), (345, "purple"), (360, "pink"))
+HUE_NAMES = (
+    (25, "pink"),
+    (55, "red"),
+    (80, "orange"),
+    (110, "yellow"),
+    (180, "green"),
+    (230, "cyan"),
+    (315, "blue"),
+    (345, "purple"),
+    (360, "pink"),
+)
 
 
 def ab_colour_name(a: float, b: float) -> str:
@@ -117,7 +127,9 @@ def rgb_to_lab_tensor(rgb, scale: float | None = None):
     rgb = ops.cast(rgb, "float32") / scale
     linear = ops.where(rgb > 0.04045, ops.power((rgb + 0.055) / 1.055, 2.4), rgb / 12.92)
     xyz = ops.matmul(linear, ops.convert_to_tensor(xyz_from_rgb.T)) / ops.convert_to_tensor(white)
-    f = ops.where(xyz > 0.008856, ops.power(ops.maximum(xyz, 0.008856), 1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
+    f = ops.where(
+        xyz > 0.008856, ops.power(ops.maximum(xyz, 0.008856), 1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0
+    )
     fx, fy, fz = f[..., 0:1], f[..., 1:2], f[..., 2:3]
     return ops.concatenate([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
 
@@ -171,7 +183,11 @@ def _xyz_constants() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from skimage.color import colorconv, xyz_tristimulus_values
 
     white = np.asarray(xyz_tristimulus_values(illuminant="D65", observer="2"), np.float32)
-    return (colorconv.xyz_from_rgb.astype(np.float32), colorconv.rgb_from_xyz.astype(np.float32), white)
+    return (
+        colorconv.xyz_from_rgb.astype(np.float32),
+        colorconv.rgb_from_xyz.astype(np.float32),
+        white,
+    )
 
 
 def lightness(rgb: np.ndarray) -> np.ndarray:
@@ -186,7 +202,7 @@ def lightness(rgb: np.ndarray) -> np.ndarray:
     out = np.empty((height, width), np.float32)
     rows = max(1, BLOCK_PIXELS // max(width, 1))
     for top in range(0, height, rows):
-        block = rgb[top:top + rows]
+        block = rgb[top : top + rows]
         if block.dtype == np.uint8:
             linear = to_linear_8[block]
         elif block.dtype == np.uint16:
@@ -195,7 +211,7 @@ def lightness(rgb: np.ndarray) -> np.ndarray:
             linear = _srgb_to_linear(to_float_rgb(block)).astype(np.float32)
         y = linear @ luminance
         f = np.where(y > 0.008856, np.cbrt(y), 7.787 * y + np.float32(16 / 116))
-        out[top:top + rows] = 116.0 * f - 16.0
+        out[top : top + rows] = 116.0 * f - 16.0
     return out
 
 
@@ -211,11 +227,17 @@ def lab_to_rgb_uint8(l_full: np.ndarray, ab: np.ndarray) -> np.ndarray:
     out = np.empty((height, width, 3), np.uint8)
     rows = max(1, BLOCK_PIXELS // max(width, 1))
     for top in range(0, height, rows):
-        fy = (l_full[top:top + rows] + np.float32(16)) / np.float32(116)
-        fx = fy + ab[top:top + rows, :, 0] / np.float32(500)
-        fz = np.maximum(fy - ab[top:top + rows, :, 1] / np.float32(200), 0)  # skimage clips Z < 0 too
+        fy = (l_full[top : top + rows] + np.float32(16)) / np.float32(116)
+        fx = fy + ab[top : top + rows, :, 0] / np.float32(500)
+        fz = np.maximum(
+            fy - ab[top : top + rows, :, 1] / np.float32(200), 0
+        )  # skimage clips Z < 0 too
         f = np.stack([fx, fy, fz], axis=-1)
-        xyz = np.where(f > np.float32(0.2068966), f * f * f, (f - np.float32(16 / 116)) / np.float32(7.787))
+        xyz = np.where(
+            f > np.float32(0.2068966), f * f * f, (f - np.float32(16 / 116)) / np.float32(7.787)
+        )
         linear = (xyz * white) @ rgb_from_xyz.T
-        out[top:top + rows] = to_srgb[(np.clip(linear, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)]
+        out[top : top + rows] = to_srgb[
+            (np.clip(linear, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+        ]
     return out

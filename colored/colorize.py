@@ -16,6 +16,7 @@ Command line (:mod:`colored.cli`)::
 
     colored colorize old_photos/ scan.tif -o colorized/ --model runs/default/model.keras -r
 """
+
 from __future__ import annotations
 
 import os
@@ -59,9 +60,15 @@ class ColorizeReport:
     def summary(self, max_skipped: int = 10) -> str:
         """``N colorized, M failed[, K kept (...)][, S skipped]``, then every failure (path — reason),
         the first kept outputs and the first skipped files."""
-        lines = [f"{len(self.done)} colorized, {len(self.failed)} failed"
-                 + (f", {len(self.kept)} kept (output already exists; --overwrite replaces it)" if self.kept else "")
-                 + (f", {len(self.skipped)} skipped" if self.skipped else "")]
+        lines = [
+            f"{len(self.done)} colorized, {len(self.failed)} failed"
+            + (
+                f", {len(self.kept)} kept (output already exists; --overwrite replaces it)"
+                if self.kept
+                else ""
+            )
+            + (f", {len(self.skipped)} skipped" if self.skipped else "")
+        ]
         for path, reason in self.failed:
             lines.append(f"  FAILED {path} — {reason}")
         for source, target in self.kept[:max_skipped]:
@@ -118,8 +125,9 @@ def _inside(path: Path, folder: Path | None) -> bool:
         return False
 
 
-def expand_inputs(inputs: Iterable[str | Path], *, recursive: bool = False, exclude: Path | None = None
-                  ) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
+def expand_inputs(
+    inputs: Iterable[str | Path], *, recursive: bool = False, exclude: Path | None = None
+) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
     """Files to colorize as ``(path, relative output path)``, and ``(path, reason)`` skipped.
 
     A file argument is always taken (whatever its extension; a missing one fails later, by name).
@@ -139,8 +147,13 @@ def expand_inputs(inputs: Iterable[str | Path], *, recursive: bool = False, excl
             files.append((root, Path(root.name)))
             continue
         # the output folder is left out when it lies *inside* this input (not when it is the input)
-        inner = exclude if exclude is not None and exclude != root.resolve() and _inside(exclude, root.resolve()) \
+        inner = (
+            exclude
+            if exclude is not None
+            and exclude != root.resolve()
+            and _inside(exclude, root.resolve())
             else None
+        )
         if recursive:
             for folder, dirs, names in os.walk(root):
                 here = Path(folder)
@@ -162,7 +175,9 @@ def expand_inputs(inputs: Iterable[str | Path], *, recursive: bool = False, excl
             for entry in sorted(root.iterdir()):
                 if entry.is_dir() and not _is_image_name(entry):
                     if not entry.name.startswith(".") and not _inside(entry, inner):
-                        skipped.append((entry, "a folder (pass --recursive to colorize the images in it)"))
+                        skipped.append(
+                            (entry, "a folder (pass --recursive to colorize the images in it)")
+                        )
                     continue
                 _add_entry(entry, root, files, skipped)
     unique = []
@@ -201,18 +216,33 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
-def plan_outputs(inputs: Iterable[str | Path], outdir: str | Path, *, recursive: bool = False,
-                 format: str | None = None, overwrite: bool = False) -> OutputPlan:  # noqa: A002 - the CLI's word
+def plan_outputs(
+    inputs: Iterable[str | Path],
+    outdir: str | Path,
+    *,
+    recursive: bool = False,
+    format: str | None = None,
+    overwrite: bool = False,
+) -> OutputPlan:  # noqa: A002 - the CLI's word
     """Decide every output path (see :func:`colorize_paths` for the rules); without ``overwrite``
     an output that already exists goes to ``plan.kept`` instead of ``plan.jobs``."""
     if format is not None and "." + format.lower().lstrip(".") not in WRITE_FORMATS:
-        raise ValueError(f"unknown output format {format!r}; choose one of "
-                         + ", ".join(s[1:] for s in WRITE_FORMATS))
+        raise ValueError(
+            f"unknown output format {format!r}; choose one of "
+            + ", ".join(s[1:] for s in WRITE_FORMATS)
+        )
     outdir = Path(outdir).expanduser()
     inputs = [Path(p) for p in inputs]
-    files, skipped = expand_inputs(inputs, recursive=recursive, exclude=outdir if outdir.is_dir() else None)
-    single_file = (len(files) == 1 and len(inputs) == 1 and not inputs[0].is_dir()
-                   and outdir.suffix.lower() in WRITE_FORMATS and not outdir.is_dir())
+    files, skipped = expand_inputs(
+        inputs, recursive=recursive, exclude=outdir if outdir.is_dir() else None
+    )
+    single_file = (
+        len(files) == 1
+        and len(inputs) == 1
+        and not inputs[0].is_dir()
+        and outdir.suffix.lower() in WRITE_FORMATS
+        and not outdir.is_dir()
+    )
     input_ids = {ident for ident in (_identity(source) for source, _ in files) if ident is not None}
     input_paths = {source.resolve() for source, _ in files}
     taken: set[Path] = set()
@@ -222,10 +252,17 @@ def plan_outputs(inputs: Iterable[str | Path], outdir: str | Path, *, recursive:
             target = outdir
         else:
             suffix = _output_suffix(source, format)
-            target = outdir / relative.with_suffix(suffix) if relative.suffix else outdir / (relative.name + suffix)
+            target = (
+                outdir / relative.with_suffix(suffix)
+                if relative.suffix
+                else outdir / (relative.name + suffix)
+            )
         base, number = target, 1
-        while (target.resolve() in taken or target.resolve() in input_paths
-               or (_identity(target) is not None and _identity(target) in input_ids)):
+        while (
+            target.resolve() in taken
+            or target.resolve() in input_paths
+            or (_identity(target) is not None and _identity(target) in input_ids)
+        ):
             # never overwrite an input (same path, symlink or hard link), nor another output
             number += 1
             tag = "_colorized" if number == 2 else f"_colorized{number - 1}"
@@ -238,10 +275,21 @@ def plan_outputs(inputs: Iterable[str | Path], outdir: str | Path, *, recursive:
     return plan
 
 
-def colorize_paths(inputs: Sequence[str | Path], outdir: str | Path, model: Any = None, *, recursive: bool = False,
-                   format: str | None = None, batch_size: int = 8,  # noqa: A002
-                   temperature: float | None = None, confidence: float | None = None, flip: bool | None = None,
-                   progress: bool = True, embedder: Any = None, overwrite: bool = False) -> ColorizeReport:
+def colorize_paths(
+    inputs: Sequence[str | Path],
+    outdir: str | Path,
+    model: Any = None,
+    *,
+    recursive: bool = False,
+    format: str | None = None,
+    batch_size: int = 8,  # noqa: A002
+    temperature: float | None = None,
+    confidence: float | None = None,
+    flip: bool | None = None,
+    progress: bool = True,
+    embedder: Any = None,
+    overwrite: bool = False,
+) -> ColorizeReport:
     """Colorize files and folders into ``outdir``; bad files are reported, never fatal.
 
     - Folders are expanded with :func:`expand_inputs` (``recursive`` for sub-folders); the relative
@@ -268,11 +316,21 @@ def colorize_paths(inputs: Sequence[str | Path], outdir: str | Path, model: Any 
     report = ColorizeReport(skipped=list(plan.skipped), kept=list(plan.kept))
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(plan.jobs), desc="colorize", unit="img", disable=not progress, file=sys.stderr)
+    bar = tqdm(
+        total=len(plan.jobs), desc="colorize", unit="img", disable=not progress, file=sys.stderr
+    )
     try:
-        for result in colorize_stream(plan.jobs, model, batch_size=batch_size, temperature=temperature,
-                                      confidence=confidence, flip=flip, embedder=embedder, decode=lambda job: read_image(job.source),
-                                      timings=report.timings):
+        for result in colorize_stream(
+            plan.jobs,
+            model,
+            batch_size=batch_size,
+            temperature=temperature,
+            confidence=confidence,
+            flip=flip,
+            embedder=embedder,
+            decode=lambda job: read_image(job.source),
+            timings=report.timings,
+        ):
             job = result.item
             bar.update(1)
             if result.error is not None:
@@ -285,7 +343,9 @@ def colorize_paths(inputs: Sequence[str | Path], outdir: str | Path, model: Any 
             except OutputExistsError:  # only raised without overwrite
                 report.kept.append((job.source, job.target))  # appeared since the plan: left alone
             except Exception as error:  # noqa: BLE001 - disk full, permissions...
-                report.failed.append((job.source, f"could not write {job.target}: {type(error).__name__}: {error}"))
+                report.failed.append(
+                    (job.source, f"could not write {job.target}: {type(error).__name__}: {error}")
+                )
     finally:
         bar.close()
     return report

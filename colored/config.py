@@ -4,6 +4,7 @@ Every field is checked when a ``Config`` is made (Python, the command line, YAML
 notebooks' papermill parameters all go through here): a bad value raises :class:`ConfigError`, one
 line naming the field, the value and what is allowed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -87,8 +88,12 @@ class Config:
     # class rebalancing of the classification loss (Zhang et al.'s λ): weights ∝ ((1 − λ)·prior + λ/Q)⁻¹;
     # 1 = no rebalancing (duller, safer colour), lower = rare saturated colours weigh more
     rebalance: float = 0.5
-    init_weights: str | None = None  # a .keras model (same architecture) whose weights start training
-    exclude_validation: bool = False  # train without colored.data.is_validation photos; validate on them
+    init_weights: str | None = (
+        None  # a .keras model (same architecture) whose weights start training
+    )
+    exclude_validation: bool = (
+        False  # train without colored.data.is_validation photos; validate on them
+    )
     # training
     epochs: int = 200
     learning_rate: float = 1e-3
@@ -118,7 +123,9 @@ class Config:
     # layers compute in it, outputs float32 (auto: bfloat16 on compute capability ≥ 8, else float16
     # on a GPU; none on a CPU)
     mixed_precision: Literal["none", "float16", "bfloat16", "auto"] = "auto"
-    distribute: Literal["none", "mirrored", "multi_worker", "data_parallel"] = "none"  # TF strategies / JAX DataParallel
+    distribute: Literal["none", "mirrored", "multi_worker", "data_parallel"] = (
+        "none"  # TF strategies / JAX DataParallel
+    )
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -127,14 +134,16 @@ class Config:
         multiple = size_multiple(self.model)
         if self.image_size % multiple:
             lower = max(multiple, self.image_size // multiple * multiple)
-            raise ConfigError(f"image_size = {self.image_size} is not allowed for model '{self.model}': it must "
-                              f"be a multiple of {multiple} (the network's strides), e.g. {lower} or {lower + multiple}")
+            raise ConfigError(
+                f"image_size = {self.image_size} is not allowed for model '{self.model}': it must "
+                f"be a multiple of {multiple} (the network's strides), e.g. {lower} or {lower + multiple}"
+            )
 
     @property
     def fusion(self) -> bool:
         return self.backbone != "none"
 
-    def replace(self, **changes: Any) -> "Config":
+    def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,10 +156,12 @@ class Config:
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2))
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any], source: str | None = None) -> "Config":
+    def from_dict(cls, values: Mapping[str, Any], source: str | None = None) -> Config:
         """A Config from a mapping; ``source`` (e.g. the file it came from) prefixes error messages."""
         if not isinstance(values, Mapping):
-            raise ConfigError(f"{source or 'a config'} must be a mapping of Config fields to values, got {type(values).__name__}")
+            raise ConfigError(
+                f"{source or 'a config'} must be a mapping of Config fields to values, got {type(values).__name__}"
+            )
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -162,7 +173,7 @@ class Config:
             raise ConfigError(f"{source}: {error}" if source else str(error)) from None
 
     @classmethod
-    def load(cls, path: str | Path) -> "Config":
+    def load(cls, path: str | Path) -> Config:
         """Read a JSON or YAML config file (one-line errors for unreadable or malformed files)."""
         try:
             text = Path(path).read_text()
@@ -184,8 +195,10 @@ class Config:
             try:
                 values = json.loads(text)
             except json.JSONDecodeError as error:
-                raise ConfigError(f"{path} is not valid JSON (line {error.lineno}, column {error.colno}): "
-                                  f"{error.msg}") from None
+                raise ConfigError(
+                    f"{path} is not valid JSON (line {error.lineno}, column {error.colno}): "
+                    f"{error.msg}"
+                ) from None
         return cls.from_dict(values, source=str(path))
 
 
@@ -201,9 +214,23 @@ def validate_fields(values: Mapping[str, Any]) -> None:
 # --------------------------------------------------------------------------------------------------
 
 #: Lower bounds of the numeric fields (inclusive; ``_POSITIVE`` ones must be > 0).
-_AT_LEAST = {"confidence": 0, "rebalance": 0, "image_size": 16, "batch_size": 1, "augment_views": 1, "limit": 1, "embedding_dim": 1,
-             "epochs": 1, "steps_per_epoch": 1, "lr_patience": 0, "figure_every": 1, "seed": 0,
-             "workers": 0, "max_queue_size": 1, "steps_per_execution": 1}
+_AT_LEAST = {
+    "confidence": 0,
+    "rebalance": 0,
+    "image_size": 16,
+    "batch_size": 1,
+    "augment_views": 1,
+    "limit": 1,
+    "embedding_dim": 1,
+    "epochs": 1,
+    "steps_per_epoch": 1,
+    "lr_patience": 0,
+    "figure_every": 1,
+    "seed": 0,
+    "workers": 0,
+    "max_queue_size": 1,
+    "steps_per_execution": 1,
+}
 _AT_MOST = {"rebalance": 1}  # upper bounds (inclusive)
 _POSITIVE = {"temperature", "learning_rate", "max_minutes", "ab_accuracy_threshold"}
 _STRINGS = {"data_dir", "run_dir", "cache_dir"}
@@ -214,7 +241,9 @@ def _allowed(hint: Any) -> tuple[set[type], tuple[Any, ...], bool]:
     kinds: set[type] = set()
     choices: list[Any] = []
     optional = False
-    for arg in (typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, _UnionType) else (hint,)):
+    for arg in (
+        typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, _UnionType) else (hint,)
+    ):
         if arg is type(None):
             optional = True
         elif typing.get_origin(arg) is Literal:
@@ -242,7 +271,9 @@ def _check_field(name: str, value: Any) -> Any:
     if value is None:
         if optional:
             return None
-        raise ConfigError(f"{name} = None is not allowed: {_describe(kinds, choices, optional, name)}")
+        raise ConfigError(
+            f"{name} = None is not allowed: {_describe(kinds, choices, optional, name)}"
+        )
     if isinstance(value, str) and value in choices:
         return value
     if isinstance(value, str) and value.lower() in choices:
@@ -260,7 +291,9 @@ def _check_field(name: str, value: Any) -> Any:
         return text
     if dict in kinds and isinstance(value, Mapping):
         return dict(value)
-    raise ConfigError(f"{name} = {value!r} is not allowed: {_describe(kinds, choices, optional, name)}")
+    raise ConfigError(
+        f"{name} = {value!r} is not allowed: {_describe(kinds, choices, optional, name)}"
+    )
 
 
 def _check_range(name: str, value: float) -> float:
@@ -279,7 +312,13 @@ def _check_range(name: str, value: float) -> float:
 
 def _describe(kinds: set[type], choices: tuple[Any, ...], optional: bool, name: str) -> str:
     parts = [" or ".join(repr(c) for c in choices)] if choices else []
-    words = {bool: "true or false", int: "an integer", float: "a number", str: "a string", dict: "a mapping"}
+    words = {
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        dict: "a mapping",
+    }
     if float in kinds:
         kinds = kinds - {int}
     parts += [words[k] for k in (bool, int, float, str, dict) if k in kinds]
@@ -304,7 +343,9 @@ def parse_field_text(name: str, text: str) -> Any:
     (what is allowed) for text that fits none of the field's types."""
     kinds, choices, optional = _allowed(_HINTS[name])
     word = text.strip().lower()
-    if choices and (text in choices or word in choices):  # "none" is a backbone, not a missing value
+    if choices and (
+        text in choices or word in choices
+    ):  # "none" is a backbone, not a missing value
         return text
     if optional and word in ("none", "null"):
         return None
@@ -376,7 +417,9 @@ def _detect_gpus() -> tuple[Gpu, ...]:
             for device in tf.config.list_physical_devices("GPU"):
                 details = tf.config.experimental.get_device_details(device)
                 cc = details.get("compute_capability")
-                found.append(Gpu(details.get("device_name", device.name), tuple(cc) if cc else None))
+                found.append(
+                    Gpu(details.get("device_name", device.name), tuple(cc) if cc else None)
+                )
         elif backend == "jax":
             import jax
 
@@ -390,7 +433,12 @@ def _detect_gpus() -> tuple[Gpu, ...]:
             import torch
 
             for index in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
-                found.append(Gpu(torch.cuda.get_device_name(index), tuple(torch.cuda.get_device_capability(index))))
+                found.append(
+                    Gpu(
+                        torch.cuda.get_device_name(index),
+                        tuple(torch.cuda.get_device_capability(index)),
+                    )
+                )
         else:
             found = [Gpu(str(d)) for d in keras.distribution.list_devices("gpu")]
     except RuntimeError:  # e.g. jax.devices() on a machine without the GPU plugin's driver
@@ -409,11 +457,15 @@ def memory_bytes() -> int | None:
 def views_cache_bytes(config: Config, photos: int) -> int:
     """What ``cache_views`` holds once every view of ``photos`` photos was drawn (uint8 RGB)."""
     views = config.augment_views if config.augment else 1
-    return photos * views * config.image_size ** 2 * 3
+    return photos * views * config.image_size**2 * 3
 
 
-def speed_choices(config: Config, gpus: typing.Sequence[Gpu] | None = None, photos: int | None = None,
-                  memory: int | None = None) -> dict[str, tuple[Any, str]]:
+def speed_choices(
+    config: Config,
+    gpus: typing.Sequence[Gpu] | None = None,
+    photos: int | None = None,
+    memory: int | None = None,
+) -> dict[str, tuple[Any, str]]:
     """``{field: (value, why)}`` for each field of :data:`AUTO_SPEED_FIELDS` that is ``"auto"``.
     ``gpus``: default :func:`local_gpus`; ``photos`` (training photos) and ``memory`` (bytes, default
     :func:`memory_bytes`) decide whether ``cache_views`` fits."""
@@ -440,25 +492,44 @@ def speed_choices(config: Config, gpus: typing.Sequence[Gpu] | None = None, phot
             memory = memory_bytes() if memory is None else memory
             need = views_cache_bytes(config, photos)
             fits = memory is None or need <= CACHE_VIEWS_MEMORY_SHARE * memory
-            share = f"{CACHE_VIEWS_MEMORY_SHARE:.0%} of {memory / 2**30:.1f} GiB" if memory else "the memory"
-            choices["cache_views"] = (fits, f"the views of {photos:,} photos take {need / 2**30:.1f} GiB, "
-                                             f"{'within' if fits else 'more than'} {share}")
+            share = (
+                f"{CACHE_VIEWS_MEMORY_SHARE:.0%} of {memory / 2**30:.1f} GiB"
+                if memory
+                else "the memory"
+            )
+            choices["cache_views"] = (
+                fits,
+                f"the views of {photos:,} photos take {need / 2**30:.1f} GiB, "
+                f"{'within' if fits else 'more than'} {share}",
+            )
     return choices
 
 
-def resolve_speed(config: Config, gpus: typing.Sequence[Gpu] | None = None, photos: int | None = None,
-                  memory: int | None = None) -> Config:
+def resolve_speed(
+    config: Config,
+    gpus: typing.Sequence[Gpu] | None = None,
+    photos: int | None = None,
+    memory: int | None = None,
+) -> Config:
     """``config`` with every "auto" speed switch replaced by its value on this machine (the one place
     that decides it; see :func:`speed_choices`): on a GPU ``mixed_precision`` bfloat16 (compute
     capability ≥ 8: A100, L4, H100…) or float16 (T4, V100), ``lab_in_graph`` True, ``cache_views``
     True when the views fit in memory; on a CPU the seed's settings (none, False, False). A config
     without "auto" comes back as it is (so calling it again is free)."""
     choices = speed_choices(config, gpus, photos, memory)
-    return config.replace(**{name: value for name, (value, _) in choices.items()}) if choices else config
+    return (
+        config.replace(**{name: value for name, (value, _) in choices.items()})
+        if choices
+        else config
+    )
 
 
-def speed_summary(config: Config | None = None, gpus: typing.Sequence[Gpu] | None = None,
-                  photos: int | None = None, memory: int | None = None) -> str:
+def speed_summary(
+    config: Config | None = None,
+    gpus: typing.Sequence[Gpu] | None = None,
+    photos: int | None = None,
+    memory: int | None = None,
+) -> str:
     """One line: what "auto" means here (the notebooks' setup cell and ``colored train`` print it)."""
     config = Config() if config is None else config
     gpus = tuple(local_gpus() if gpus is None else gpus)
@@ -468,5 +539,7 @@ def speed_summary(config: Config | None = None, gpus: typing.Sequence[Gpu] | Non
     settings = ", ".join(f"{name} {value}" for name, (value, _) in choices.items())
     if not gpus:
         return f"speed settings: auto → {settings} (CPU: today's settings)"
-    notes = "".join(f"; {name}: {why}" for name, (_, why) in choices.items() if name == "cache_views" and photos)
+    notes = "".join(
+        f"; {name}: {why}" for name, (_, why) in choices.items() if name == "cache_views" and photos
+    )
     return f"speed settings: auto → {settings} (GPU found: {', '.join(map(str, gpus))}{notes})"

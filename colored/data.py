@@ -11,6 +11,7 @@ the colour photos, so only colour images are kept); :func:`get_dataset` is the o
 * ``"auto"``: ``"kaggle"`` when Kaggle credentials are found, otherwise ``"sample"``.
 * any existing folder of images: used as is (see :func:`dataset_splits` for the layouts understood).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,7 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from colored.imageio import IMAGE_EXTENSIONS, atomic_write_text, ensure_writable_dir, image_files, write_image
+from colored.imageio import (
+    IMAGE_EXTENSIONS,
+    atomic_write_text,
+    ensure_writable_dir,
+    image_files,
+    write_image,
+)
 from colored.kaggle import DATA_DIR_FIX, SAMPLE_HINT
 
 __all__ = [
@@ -93,7 +100,9 @@ def is_validation(name: str, per_mille: int = VALIDATION_PER_MILLE) -> bool:
     return int(hashlib.sha1(name.encode("utf-8")).hexdigest()[:8], 16) % 1000 < per_mille
 
 
-def split_validation(folder: str | Path, per_mille: int = VALIDATION_PER_MILLE) -> tuple[list[Path], list[Path]]:
+def split_validation(
+    folder: str | Path, per_mille: int = VALIDATION_PER_MILLE
+) -> tuple[list[Path], list[Path]]:
     """``(train, validation)`` image paths under ``folder`` (recursive, sorted) by :func:`is_validation`
     of each path relative to ``folder``. Used to choose settings (decoding, checkpoints) without the
     evaluation sets, and by ``Config(exclude_validation=True)`` to train without those photos."""
@@ -101,7 +110,9 @@ def split_validation(folder: str | Path, per_mille: int = VALIDATION_PER_MILLE) 
     train: list[Path] = []
     validation: list[Path] = []
     for path in find_images(root, recursive=True):
-        (validation if is_validation(path.relative_to(root).as_posix(), per_mille) else train).append(path)
+        (
+            validation if is_validation(path.relative_to(root).as_posix(), per_mille) else train
+        ).append(path)
     return train, validation
 
 
@@ -113,7 +124,10 @@ def _find_subdir(root: Path, name: str, max_depth: int = 2) -> Path | None:
         if found:
             return found[0]
         level = sorted(
-            child for d in level for child in d.iterdir() if child.is_dir() and not child.name.startswith(".")
+            child
+            for d in level
+            for child in d.iterdir()
+            if child.is_dir() and not child.name.startswith(".")
         )
     return None
 
@@ -238,7 +252,11 @@ def _crop_boxes(height: int, width: int, name: str) -> list[tuple[int, int, int]
 
 def _sample_plan() -> dict[str, list[str]]:
     return {
-        split: [f"{photo}_{i:02d}.png" for photo in sorted(photos) for i in range(_CROPS_PER_PHOTO[split])]
+        split: [
+            f"{photo}_{i:02d}.png"
+            for photo in sorted(photos)
+            for i in range(_CROPS_PER_PHOTO[split])
+        ]
         for split, photos in (("train", SAMPLE_TRAIN_PHOTOS), ("test", SAMPLE_TEST_PHOTOS))
     }
 
@@ -248,7 +266,11 @@ def _sample_complete(target: Path, size: int, plan: dict[str, list[str]]) -> boo
         marker = json.loads((target / _SAMPLE_MARKER).read_text())
     except (OSError, ValueError):
         return False
-    if marker != {"version": _SAMPLE_VERSION, "size": size, "counts": {k: len(v) for k, v in plan.items()}}:
+    if marker != {
+        "version": _SAMPLE_VERSION,
+        "size": size,
+        "counts": {k: len(v) for k, v in plan.items()},
+    }:
         return False
     return all((target / split / name).is_file() for split, names in plan.items() for name in names)
 
@@ -291,16 +313,24 @@ def make_sample_dataset(target: str | Path = "data/sample", size: int = 256) -> 
         for photo in sorted(photos):
             image = load_photo(photo)
             height, width = image.shape[:2]
-            for index, (top, left, side) in enumerate(_crop_boxes(height, width, photo)[: _CROPS_PER_PHOTO[split]]):
+            for index, (top, left, side) in enumerate(
+                _crop_boxes(height, width, photo)[: _CROPS_PER_PHOTO[split]]
+            ):
                 crop = Image.fromarray(image[top : top + side, left : left + side])
                 resized = np.asarray(crop.resize((size, size), Image.Resampling.LANCZOS))
-                write_image(folder / f"{photo}_{index:02d}.png", resized)  # atomic: never half a PNG
+                write_image(
+                    folder / f"{photo}_{index:02d}.png", resized
+                )  # atomic: never half a PNG
         expected = set(plan[split])
         for stray in folder.glob("*.png"):
             if stray.name not in expected:
                 stray.unlink()
 
-    marker = {"version": _SAMPLE_VERSION, "size": size, "counts": {k: len(v) for k, v in plan.items()}}
+    marker = {
+        "version": _SAMPLE_VERSION,
+        "size": size,
+        "counts": {k: len(v) for k, v in plan.items()},
+    }
     atomic_write_text(target / _SAMPLE_MARKER, json.dumps(marker, indent=2))
     return target
 

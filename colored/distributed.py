@@ -8,6 +8,7 @@ devices of every process. Every process runs the same ``train(config)``; the chi
 JAX process 0) writes the run folder, every other worker writes into ``<run_dir>/workers/<index>``,
 so workers that share a run folder never write the same file.
 """
+
 from __future__ import annotations
 
 import json
@@ -123,6 +124,7 @@ def _patch_reduce_per_replica() -> None:
 
     def reduce_per_replica(values, strategy, reduction):
         if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
+
             def mean(value):
                 rank = strategy.experimental_local_results(value)[0].shape.rank
                 return strategy.reduce("MEAN", value, axis=0 if rank else None)
@@ -138,7 +140,11 @@ def workers_agree(model: keras.Model, flag: bool) -> bool:
     """True on every worker when ``flag`` is true on any (e.g. "out of time"): a decision to stop
     training must be the same everywhere, or the workers that go on wait forever for the others."""
     strategy = getattr(model, "_distribute_strategy", None)
-    if keras.backend.backend() == "tensorflow" and strategy is not None and strategy.num_replicas_in_sync > 1:
+    if (
+        keras.backend.backend() == "tensorflow"
+        and strategy is not None
+        and strategy.num_replicas_in_sync > 1
+    ):
         import tensorflow as tf
 
         votes = strategy.run(lambda: tf.constant(1.0 if flag else 0.0))

@@ -8,6 +8,7 @@ The seed recomputed it for every batch of every epoch (91 % of its data time). T
 image file's path, size and modification time, the augmentation view, and the weights' identity, so
 a changed photo or other weights never reuse a stale vector.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -55,7 +56,9 @@ def build_backbone(weights: str | None = "imagenet", backbone: str = "inception_
 
     if backbone == "mobilenet_v2":
         try:
-            return encoder.build_mobilenet_v2(encoder.WEIGHTS_FILE if weights == "imagenet" else weights)
+            return encoder.build_mobilenet_v2(
+                encoder.WEIGHTS_FILE if weights == "imagenet" else weights
+            )
         except encoder.EncoderWeightsError as error:
             raise BackboneWeightsError(str(error)) from None
     if backbone not in BACKBONES:
@@ -87,8 +90,13 @@ def preprocess_gray(gray_rgb: np.ndarray, backbone: str = "inception_resnet_v2")
 class Embedder:
     """Computes backbone embeddings for gray images, with an optional on-disk cache."""
 
-    def __init__(self, weights: str | None = "imagenet", cache_dir: str | Path | None = None,
-                 batch_size: int = 32, backbone: str = "inception_resnet_v2") -> None:
+    def __init__(
+        self,
+        weights: str | None = "imagenet",
+        cache_dir: str | Path | None = None,
+        batch_size: int = 32,
+        backbone: str = "inception_resnet_v2",
+    ) -> None:
         if backbone not in BACKBONES:
             raise ValueError(f"unknown backbone {backbone!r}: expected one of {BACKBONES}")
         self.backbone_name = backbone
@@ -106,15 +114,24 @@ class Embedder:
         if self.backbone_name == "mobilenet_v2":
             weights = encoder.WEIGHTS_FILE if self.weights == "imagenet" else self.weights
             if weights is not None and not Path(weights).is_file():
-                raise BackboneWeightsError(f"MobileNetV2 weights file not found: {weights} (backbone_weights='imagenet' "
-                                           f"uses the packaged {encoder.WEIGHTS_FILE.name}, written by `{encoder.PORT_TOOL}`)")
-            return "mobilenet_v2-" + ("random" if weights is None else encoder.weights_identity(weights))
+                raise BackboneWeightsError(
+                    f"MobileNetV2 weights file not found: {weights} (backbone_weights='imagenet' "
+                    f"uses the packaged {encoder.WEIGHTS_FILE.name}, written by `{encoder.PORT_TOOL}`)"
+                )
+            return "mobilenet_v2-" + (
+                "random" if weights is None else encoder.weights_identity(weights)
+            )
         if self.weights is None:
             return "random"  # only deterministic with a fixed seed; fine for tests
         if self.weights == "imagenet":
             return "imagenet"
         stat = Path(self.weights).stat()
-        return "file-" + hashlib.sha1(f"{Path(self.weights).resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+        return (
+            "file-"
+            + hashlib.sha1(
+                f"{Path(self.weights).resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+            ).hexdigest()[:12]
+        )
 
     @property
     def backbone(self):
@@ -130,15 +147,23 @@ class Embedder:
             # graph tracing of InceptionResNetV2's ~780 layers, about 10 s on a CPU, for no gain.
             import keras
 
-            return np.asarray(keras.ops.convert_to_numpy(self.backbone(batch, training=False)), np.float32)
+            return np.asarray(
+                keras.ops.convert_to_numpy(self.backbone(batch, training=False)), np.float32
+            )
         # Keras traces its predict function once per input shape, and the pipeline asks for however
         # many views are not cached yet: padded to a multiple of 8 and run in chunks of at most
         # batch_size, the shapes stay few (8, 16, 24, 32), so there is no retracing on every call.
         count = len(batch)
         padded = -(-count // 8) * 8
-        batch = np.concatenate([batch, np.repeat(batch[-1:], padded - count, axis=0)]) if padded > count else batch
-        chunks = [self.backbone.predict_on_batch(batch[i:i + self.batch_size])
-                  for i in range(0, padded, self.batch_size)]
+        batch = (
+            np.concatenate([batch, np.repeat(batch[-1:], padded - count, axis=0)])
+            if padded > count
+            else batch
+        )
+        chunks = [
+            self.backbone.predict_on_batch(batch[i : i + self.batch_size])
+            for i in range(0, padded, self.batch_size)
+        ]
         return np.concatenate([np.asarray(c, np.float32) for c in chunks])[:count]
 
     @staticmethod
@@ -150,7 +175,9 @@ class Embedder:
         return hashlib.sha1(ident.encode()).hexdigest()
 
     def has_all(self, keys: list[str]) -> bool:
-        return self.cache_dir is not None and all((self.cache_dir / f"{key}.npy").exists() for key in keys)
+        return self.cache_dir is not None and all(
+            (self.cache_dir / f"{key}.npy").exists() for key in keys
+        )
 
     def cached(self, keys: list[str], gray_rgb: np.ndarray | None) -> np.ndarray:
         """Embeddings for ``gray_rgb``, read from the cache where present, computed otherwise.
@@ -168,7 +195,9 @@ class Embedder:
                 # Atomic: a crashed worker never leaves a truncated .npy that would load later; the
                 # temporary name is unique, so concurrent workers (threads or processes) never collide.
                 # No fsync: a cache, written thousands of times per dataset.
-                atomic_write(files[i], lambda handle, vector=vector: np.save(handle, vector), sync=False)
+                atomic_write(
+                    files[i], lambda handle, vector=vector: np.save(handle, vector), sync=False
+                )
         for i, file in enumerate(files):
             if i not in missing:
                 out[i] = np.load(file)

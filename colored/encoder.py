@@ -14,6 +14,7 @@ pooled 1280-d feature, the logits), :func:`top_classes` (readable names), and :c
 holds one model and answers all of these for a batch of photos. keras.ops and layers only: it runs on
 the TensorFlow, JAX and torch backends.
 """
+
 from __future__ import annotations
 
 import functools
@@ -33,7 +34,15 @@ STD = (0.229, 0.224, 0.225)
 BN_EPSILON = 1e-5  # torch's BatchNorm2d default (Keras' is 1e-3)
 #: (expansion t, output channels c, repeats n, first stride s) of the inverted residual groups
 #: (Sandler et al. 2018, table 2): blocks 1–17, torchvision's ``features.1`` … ``features.17``.
-SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+SETTINGS = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 #: What :func:`features_model` can return, by name → layer; shapes at 224².
 FEATURES = {
     "14x14": "block13_add",  # (14, 14, 96): the last block at stride 16
@@ -53,7 +62,15 @@ def _relu6(name: str):
     return keras.layers.ReLU(max_value=6.0, name=name)
 
 
-def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, activation: bool = True, depthwise: bool = False):
+def _conv_bn(
+    x,
+    filters: int,
+    kernel: int,
+    stride: int,
+    name: str,
+    activation: bool = True,
+    depthwise: bool = False,
+):
     """Convolution (no bias) → batch norm → ReLU6. Stride 2 pads 1 on every side then 'valid', as torch
     does (Keras' 'same' pads only the bottom and right at stride 2, which shifts every feature map)."""
     import keras
@@ -123,14 +140,24 @@ def load_weights(model, path: str | Path = WEIGHTS_FILE) -> dict:
         raise EncoderWeightsError(f"MobileNetV2 weights file {path} not found: {fix}") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise EncoderWeightsError(f"MobileNetV2 weights file {path} is unreadable ({reason}): {fix}") from None
+        raise EncoderWeightsError(
+            f"MobileNetV2 weights file {path} is unreadable ({reason}): {fix}"
+        ) from None
     meta = arrays.pop("_meta", None)
     expected = {v.path: tuple(v.shape) for v in model.weights}
     found = {key: tuple(array.shape) for key, array in arrays.items()}
     if meta is None or found != expected:
-        wrong = sorted(set(found) ^ set(expected)) or sorted(k for k in found if found[k] != expected[k])
-        what = "no _meta entry" if meta is None else f"{len(wrong)} arrays missing, extra or misshaped, e.g. {wrong[0]}"
-        raise EncoderWeightsError(f"{path} is not the MobileNetV2 weights file this code expects ({what}): {fix}")
+        wrong = sorted(set(found) ^ set(expected)) or sorted(
+            k for k in found if found[k] != expected[k]
+        )
+        what = (
+            "no _meta entry"
+            if meta is None
+            else f"{len(wrong)} arrays missing, extra or misshaped, e.g. {wrong[0]}"
+        )
+        raise EncoderWeightsError(
+            f"{path} is not the MobileNetV2 weights file this code expects ({what}): {fix}"
+        )
     for variable in model.weights:
         variable.assign(arrays[variable.path].astype(np.float32))
     return json.loads(meta.item())
@@ -156,15 +183,21 @@ def preprocess(images: np.ndarray, size: int | None = INPUT_SIZE) -> np.ndarray:
     import keras
 
     batch = np.asarray(images)
-    batch = batch.astype(np.float32) / 255.0 if batch.dtype == np.uint8 else batch.astype(np.float32)
+    batch = (
+        batch.astype(np.float32) / 255.0 if batch.dtype == np.uint8 else batch.astype(np.float32)
+    )
     if batch.ndim == 3:
         batch = batch[..., None]
     if batch.ndim != 4 or batch.shape[-1] not in (1, 3):
-        raise ValueError(f"expected images (N, H, W, 3) or gray (N, H, W[, 1]), got shape {np.shape(images)}")
+        raise ValueError(
+            f"expected images (N, H, W, 3) or gray (N, H, W[, 1]), got shape {np.shape(images)}"
+        )
     if batch.shape[-1] == 1:
         batch = np.repeat(batch, 3, axis=-1)
     if size is not None and batch.shape[1:3] != (size, size):
-        resized = keras.ops.image.resize(batch, (size, size), interpolation="bilinear", antialias=True)
+        resized = keras.ops.image.resize(
+            batch, (size, size), interpolation="bilinear", antialias=True
+        )
         batch = np.asarray(keras.ops.convert_to_numpy(resized), np.float32)
     return (batch - np.float32(MEAN)) / np.float32(STD)
 
@@ -177,17 +210,26 @@ def features_model(model, names: tuple[str, ...] = tuple(FEATURES)):
     unknown = [name for name in names if name not in FEATURES]
     if unknown:
         raise ValueError(f"unknown features {unknown}: choose from {list(FEATURES)}")
-    return keras.Model(model.input, {name: model.get_layer(FEATURES[name]).output for name in names},
-                       name="mobilenet_v2_features")
+    return keras.Model(
+        model.input,
+        {name: model.get_layer(FEATURES[name]).output for name in names},
+        name="mobilenet_v2_features",
+    )
 
 
 @functools.lru_cache(maxsize=1)
 def class_names() -> tuple[str, ...]:
     """The 1000 ImageNet class names, in the network's order; each its WordNet synonyms
     (``"tabby, tabby cat"``): the first is the usual short name. Read from ``weights/imagenet_classes.txt``."""
-    names = tuple(line for line in CLASSES_FILE.read_text(encoding="utf-8").splitlines() if not line.startswith("#"))
+    names = tuple(
+        line
+        for line in CLASSES_FILE.read_text(encoding="utf-8").splitlines()
+        if not line.startswith("#")
+    )
     if len(names) != 1000:
-        raise EncoderWeightsError(f"{CLASSES_FILE} lists {len(names)} classes, not 1000: regenerate it with `{PORT_TOOL}`")
+        raise EncoderWeightsError(
+            f"{CLASSES_FILE} lists {len(names)} classes, not 1000: regenerate it with `{PORT_TOOL}`"
+        )
     return names
 
 
@@ -196,15 +238,25 @@ def top_classes(probabilities: np.ndarray, k: int = 5) -> list[list[tuple[int, s
     ``(index, short name, probability)``, most probable first."""
     probabilities = np.asarray(probabilities, np.float64).reshape(-1, 1000)
     names = class_names()
-    return [[(int(i), names[i].split(",")[0], float(row[i])) for i in np.argsort(-row, kind="stable")[:k]]
-            for row in probabilities]
+    return [
+        [
+            (int(i), names[i].split(",")[0], float(row[i]))
+            for i in np.argsort(-row, kind="stable")[:k]
+        ]
+        for row in probabilities
+    ]
 
 
 class Encoder:
     """One MobileNetV2 (built on first use) answering for a batch of photos (as :func:`preprocess`
     takes them): class probabilities, the pooled 1280-d feature, and the feature maps."""
 
-    def __init__(self, weights: str | Path | None = WEIGHTS_FILE, size: int = INPUT_SIZE, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        weights: str | Path | None = WEIGHTS_FILE,
+        size: int = INPUT_SIZE,
+        batch_size: int = 32,
+    ) -> None:
         self.weights, self.size, self.batch_size = weights, size, batch_size
         self._model = self._features = None
 
@@ -218,15 +270,23 @@ class Encoder:
     @property
     def identity(self) -> str:
         """``mobilenet_v2-<sha256 prefix of the weights>`` (``-random`` without weights)."""
-        return "mobilenet_v2-" + ("random" if self.weights is None else weights_identity(self.weights))
+        return "mobilenet_v2-" + (
+            "random" if self.weights is None else weights_identity(self.weights)
+        )
 
     def _run(self, model, images: np.ndarray):
         # predict_on_batch: compiled once per batch shape (about 1 s), then ~10× faster than an eager
         # call on a CPU (31 ms against 330 ms for one 224² photo, TensorFlow backend)
         batch = preprocess(images, self.size)
-        chunks = [model.predict_on_batch(batch[i:i + self.batch_size]) for i in range(0, len(batch), self.batch_size)]
+        chunks = [
+            model.predict_on_batch(batch[i : i + self.batch_size])
+            for i in range(0, len(batch), self.batch_size)
+        ]
         if isinstance(chunks[0], dict):
-            return {name: np.concatenate([np.asarray(c[name], np.float32) for c in chunks]) for name in chunks[0]}
+            return {
+                name: np.concatenate([np.asarray(c[name], np.float32) for c in chunks])
+                for name in chunks[0]
+            }
         return np.concatenate([np.asarray(c, np.float32) for c in chunks])
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:

@@ -42,6 +42,7 @@ Markdown formatter for metric summaries: reporting, not measuring, so here and n
 writes ``metrics.json`` (per image and mean, per folder and method), ``metrics.md`` (one table row per
 method per set) and ``gallery.png`` (ground truth | gray | each method, first images of each set).
 """
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,15 @@ from typing import Any
 import numpy as np
 
 from colored import metrics
-from colored.inference import DEFAULT_FLIP, IncompatibleModelError, decoding_for, ModelNotFoundError, check_model, colorize_stream, load_model
+from colored.inference import (
+    DEFAULT_FLIP,
+    IncompatibleModelError,
+    ModelNotFoundError,
+    check_model,
+    colorize_stream,
+    decoding_for,
+    load_model,
+)
 
 #: Baseline methods, by the name ``--model`` / ``method`` accepts.
 BASELINE_NAMES = tuple(metrics.BASELINES)  # ("gray", "mean-ab")
@@ -120,7 +129,9 @@ def load_set(folder: str | Path, size: int = metrics.EVAL_SIZE, *, report: bool 
         for name, reason in skipped:
             print(f"colored evaluate: skipped {folder / name} — {reason}", file=sys.stderr)
     if not trues:
-        raise ValueError(f"no readable images in {str(folder)!r}: all {len(paths)} image files failed to decode")
+        raise ValueError(
+            f"no readable images in {str(folder)!r}: all {len(paths)} image files failed to decode"
+        )
     return EvalSet(folder, names, trues, skipped, size, metrics.ab_cell_prior(trues))
 
 
@@ -144,10 +155,14 @@ def resolve_method(method: Any):
         except IncompatibleModelError:
             raise
         except ModelNotFoundError as error:
-            raise ModelNotFoundError(f"{error}\n(or use a baseline: {', '.join(BASELINE_NAMES)})") from None
+            raise ModelNotFoundError(
+                f"{error}\n(or use a baseline: {', '.join(BASELINE_NAMES)})"
+            ) from None
     if hasattr(method, "predict") and getattr(method, "inputs", None):
         return check_model(method)
-    raise TypeError(f"method must be a Keras model, a .keras path or one of {BASELINE_NAMES}, got {method!r}")
+    raise TypeError(
+        f"method must be a Keras model, a .keras path or one of {BASELINE_NAMES}, got {method!r}"
+    )
 
 
 def _classification(method: Any) -> bool:
@@ -184,7 +199,9 @@ class Method:
     method: Any
     temperature: float | None = None
     title: str | None = None
-    confidence: float | None = None  # classification models; None: the model's saved decoding, else the default
+    confidence: float | None = (
+        None  # classification models; None: the model's saved decoding, else the default
+    )
     flip: bool | None = None  # models; None: colored.inference.DEFAULT_FLIP
 
     @property
@@ -204,8 +221,12 @@ def unique_labels(labels: Sequence[str]) -> list[str]:
     return out
 
 
-def resolve_methods(specs: Sequence[Any], temperatures: Sequence[float] | None = None,
-                    confidences: Sequence[float] | None = None, flip: bool | None = None) -> list[Method]:
+def resolve_methods(
+    specs: Sequence[Any],
+    temperatures: Sequence[float] | None = None,
+    confidences: Sequence[float] | None = None,
+    flip: bool | None = None,
+) -> list[Method]:
     """Specs (``.keras`` paths, models, baseline names) → :class:`Method` list, in order: each
     classification model once per temperature (default: the one saved with the model, else
     :data:`~colored.config.DEFAULT_TEMPERATURE`)
@@ -217,11 +238,22 @@ def resolve_methods(specs: Sequence[Any], temperatures: Sequence[float] | None =
     for spec in specs:
         method = resolve_method(spec)
         if _classification(method):
-            saved_t, saved_c = decoding_for(method)  # the decoding saved with the model, else the default
+            saved_t, saved_c = decoding_for(
+                method
+            )  # the decoding saved with the model, else the default
             cs = list(confidences or [saved_c])
             show_c = len(cs) > 1 or cs != [saved_c]
-            methods += [Method(method_label(spec, t) + (f" c={c:g}" if show_c else ""), method, t, confidence=c,
-                               flip=flip) for t in temperatures or [saved_t] for c in cs]
+            methods += [
+                Method(
+                    method_label(spec, t) + (f" c={c:g}" if show_c else ""),
+                    method,
+                    t,
+                    confidence=c,
+                    flip=flip,
+                )
+                for t in temperatures or [saved_t]
+                for c in cs
+            ]
         elif isinstance(method, str):
             methods.append(Method(method_label(spec), method))
         else:
@@ -248,8 +280,14 @@ def _clean(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "name"}
 
 
-def _predictions(eval_set: EvalSet, method: Any, temperature: float | None, batch_size: int,
-                 confidence: float | None = None, flip: bool | None = None):
+def _predictions(
+    eval_set: EvalSet,
+    method: Any,
+    temperature: float | None,
+    batch_size: int,
+    confidence: float | None = None,
+    flip: bool | None = None,
+):
     """Prepared-size RGB predictions of a resolved method, one per ground truth, in order."""
     if isinstance(method, str):
         fn = metrics.BASELINES[method]
@@ -258,17 +296,32 @@ def _predictions(eval_set: EvalSet, method: Any, temperature: float | None, batc
         return
     # Every model call gets exactly `batch_size` images (the last one padded): one compiled shape per
     # model, whatever the set sizes (Keras traces / XLA-compiles a function per batch shape: seconds each).
-    for result in colorize_stream(eval_set.trues, method, batch_size=batch_size, temperature=temperature,
-                                  confidence=confidence, flip=flip, even_batches=False):
+    for result in colorize_stream(
+        eval_set.trues,
+        method,
+        batch_size=batch_size,
+        temperature=temperature,
+        confidence=confidence,
+        flip=flip,
+        even_batches=False,
+    ):
         if result.error is not None:
             raise result.error
         yield result.rgb
 
 
-def score_set(eval_set: EvalSet, method: Any, *, temperature: float | None = None, confidence: float | None = None,
-              flip: bool | None = None, batch_size: int = 8, progress: bool = True, keep: int = 0,
-              desc: str | None = None
-              ) -> tuple[list[dict[str, Any]], dict[str, Any], list[np.ndarray]]:
+def score_set(
+    eval_set: EvalSet,
+    method: Any,
+    *,
+    temperature: float | None = None,
+    confidence: float | None = None,
+    flip: bool | None = None,
+    batch_size: int = 8,
+    progress: bool = True,
+    keep: int = 0,
+    desc: str | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[np.ndarray]]:
     """Score one (resolved or not) method on a loaded :class:`EvalSet`.
 
     Returns ``(per_image, summary, kept)``: per-image metric dicts (each with its ``name``), the
@@ -282,12 +335,24 @@ def score_set(eval_set: EvalSet, method: Any, *, temperature: float | None = Non
     prior = eval_set.prior if eval_set.prior is not None else metrics.ab_cell_prior(eval_set.trues)
     per_image: list[dict[str, Any]] = []
     kept: list[np.ndarray] = []
-    bar = tqdm(total=len(eval_set), desc=desc or f"{eval_set.name}: {method_label(method, temperature)}",
-               unit="img", disable=not progress, file=sys.stderr, leave=False)
+    bar = tqdm(
+        total=len(eval_set),
+        desc=desc or f"{eval_set.name}: {method_label(method, temperature)}",
+        unit="img",
+        disable=not progress,
+        file=sys.stderr,
+        leave=False,
+    )
     try:
-        for i, (pred, true) in enumerate(zip(_predictions(eval_set, method, temperature, batch_size, confidence, flip),
-                                             eval_set.trues)):
-            per_image.append({"name": eval_set.names[i], **metrics.image_metrics(pred, true, prior)})
+        for i, (pred, true) in enumerate(
+            zip(
+                _predictions(eval_set, method, temperature, batch_size, confidence, flip),
+                eval_set.trues,
+            )
+        ):
+            per_image.append(
+                {"name": eval_set.names[i], **metrics.image_metrics(pred, true, prior)}
+            )
             if i < keep:
                 kept.append(pred)
             bar.update(1)
@@ -295,7 +360,9 @@ def score_set(eval_set: EvalSet, method: Any, *, temperature: float | None = Non
         bar.close()
     summary: dict[str, Any] = metrics.summarize([_clean(r) for r in per_image])
     if _classification(method):
-        summary["temperature"], summary["confidence"] = decoding_for(method, temperature, confidence)
+        summary["temperature"], summary["confidence"] = decoding_for(
+            method, temperature, confidence
+        )
     if not isinstance(method, str):
         summary["flip"] = float(DEFAULT_FLIP if flip is None else flip)
     summary["n_skipped"] = float(len(eval_set.skipped))
@@ -303,10 +370,17 @@ def score_set(eval_set: EvalSet, method: Any, *, temperature: float | None = Non
     return per_image, summary, kept
 
 
-def evaluate_folder(folder: str | Path, method: Any, *, temperature: float | None = None,
-                    confidence: float | None = None, flip: bool | None = None,
-                    size: int = metrics.EVAL_SIZE, batch_size: int = 8, progress: bool = True
-                    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def evaluate_folder(
+    folder: str | Path,
+    method: Any,
+    *,
+    temperature: float | None = None,
+    confidence: float | None = None,
+    flip: bool | None = None,
+    size: int = metrics.EVAL_SIZE,
+    batch_size: int = 8,
+    progress: bool = True,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Score ``method`` on every photo under ``folder`` (recursively) → ``(per_image, summary)``.
 
     ``method``: a loaded Keras model, a path to a ``.keras`` file, ``"gray"`` or ``"mean-ab"``.
@@ -321,8 +395,15 @@ def evaluate_folder(folder: str | Path, method: Any, *, temperature: float | Non
     """
     method = resolve_method(method)  # fail on a missing model before decoding anything
     eval_set = load_set(folder, size)
-    per_image, summary, _ = score_set(eval_set, method, temperature=temperature, confidence=confidence, flip=flip,
-                                      batch_size=batch_size, progress=progress)
+    per_image, summary, _ = score_set(
+        eval_set,
+        method,
+        temperature=temperature,
+        confidence=confidence,
+        flip=flip,
+        batch_size=batch_size,
+        progress=progress,
+    )
     return per_image, summary
 
 
@@ -342,19 +423,39 @@ class SetScores:
     titles: list[str] = field(default_factory=lambda: ["ground truth", "gray (input)"])
 
 
-def score_methods(eval_set: EvalSet, methods: Sequence[Method], *, name: str | None = None, batch_size: int = 8,
-                  progress: bool = True, keep: int = GALLERY_ROWS) -> SetScores:
+def score_methods(
+    eval_set: EvalSet,
+    methods: Sequence[Method],
+    *,
+    name: str | None = None,
+    batch_size: int = 8,
+    progress: bool = True,
+    keep: int = GALLERY_ROWS,
+) -> SetScores:
     """Score every :class:`Method` on one loaded set, keeping the first ``keep`` predictions of each
     for the gallery (:func:`colored.viz.gallery_figure` draws ``scores.gallery``)."""
     name = name or eval_set.name
     keep = min(max(keep, 0), len(eval_set))
     scores = SetScores(name, eval_set)
-    scores.gallery = {f"{name}/{eval_set.names[i]}": [eval_set.trues[i], metrics.gray_prediction(eval_set.trues[i])]
-                      for i in range(keep)}
+    scores.gallery = {
+        f"{name}/{eval_set.names[i]}": [
+            eval_set.trues[i],
+            metrics.gray_prediction(eval_set.trues[i]),
+        ]
+        for i in range(keep)
+    }
     for m in methods:
-        per_image, summary, kept = score_set(eval_set, m.method, temperature=m.temperature, confidence=m.confidence,
-                                             flip=m.flip, batch_size=batch_size,
-                                             progress=progress, keep=keep, desc=f"{name}: {m.label}")
+        per_image, summary, kept = score_set(
+            eval_set,
+            m.method,
+            temperature=m.temperature,
+            confidence=m.confidence,
+            flip=m.flip,
+            batch_size=batch_size,
+            progress=progress,
+            keep=keep,
+            desc=f"{name}: {m.label}",
+        )
         scores.summaries[m.label] = {k: v for k, v in summary.items() if k != "skipped"}
         scores.per_image[m.label] = per_image
         scores.kept[m.label] = kept
@@ -381,9 +482,16 @@ class Evaluation:
         return results_table(self.tables)
 
 
-def evaluate_sets(folders: Sequence[str | Path], methods: Sequence[Method], *, size: int = metrics.EVAL_SIZE,
-                  batch_size: int = 8, gallery: int = GALLERY_ROWS, progress: bool = True,
-                  log: Callable[[str], Any] | None = None) -> Evaluation:
+def evaluate_sets(
+    folders: Sequence[str | Path],
+    methods: Sequence[Method],
+    *,
+    size: int = metrics.EVAL_SIZE,
+    batch_size: int = 8,
+    gallery: int = GALLERY_ROWS,
+    progress: bool = True,
+    log: Callable[[str], Any] | None = None,
+) -> Evaluation:
     """Score every method on every folder (:func:`load_set`, :func:`score_methods`).
 
     Sets are named by their folder (the path where two folders share a name). ``log`` gets one line
@@ -393,22 +501,36 @@ def evaluate_sets(folders: Sequence[str | Path], methods: Sequence[Method], *, s
     report: dict[str, Any] = {"protocol": protocol(size), "sets": {}}
     tables: dict[str, dict[str, dict[str, Any]]] = {}
     rows: dict[str, list[np.ndarray]] = {}
-    titles = ["ground truth", "gray (input)"] + [m.title or m.label for m in methods if not m.is_gray]
+    titles = ["ground truth", "gray (input)"] + [
+        m.title or m.label for m in methods if not m.is_gray
+    ]
     for folder, set_name in zip(folders, _unique_set_names(folders)):
         eval_set = load_set(folder, size)
-        scores = score_methods(eval_set, methods, name=set_name, batch_size=batch_size, progress=progress,
-                               keep=gallery)
+        scores = score_methods(
+            eval_set, methods, name=set_name, batch_size=batch_size, progress=progress, keep=gallery
+        )
         report["sets"][set_name] = {
-            "folder": str(folder), "n_images": len(eval_set),
+            "folder": str(folder),
+            "n_images": len(eval_set),
             "skipped": [{"name": n, "reason": r} for n, r in eval_set.skipped],
-            "methods": {m.label: {"temperature": m.temperature, "confidence": m.confidence, "flip": m.flip,
-                                  "mean": scores.summaries[m.label],
-                                  "per_image": scores.per_image[m.label]} for m in methods}}
+            "methods": {
+                m.label: {
+                    "temperature": m.temperature,
+                    "confidence": m.confidence,
+                    "flip": m.flip,
+                    "mean": scores.summaries[m.label],
+                    "per_image": scores.per_image[m.label],
+                }
+                for m in methods
+            },
+        }
         tables[set_name] = scores.summaries
         rows.update(scores.gallery)
         if log is not None:
-            log(f"{set_name}: {len(eval_set)} images"
-                + (f", {len(eval_set.skipped)} skipped" if eval_set.skipped else ""))
+            log(
+                f"{set_name}: {len(eval_set)} images"
+                + (f", {len(eval_set.skipped)} skipped" if eval_set.skipped else "")
+            )
     report["seconds"] = time.perf_counter() - start
     return Evaluation(report, tables, rows, titles, size)
 
@@ -435,8 +557,11 @@ def format_value(key: str, value: Any) -> str:
     return f"{value:.{metrics.DECIMALS.get(key, 3)}f}"
 
 
-def markdown_table(rows: Mapping[Any, Mapping[str, Any]], columns: Sequence[str] = metrics.DEFAULT_COLUMNS,
-                   labels: Sequence[str] = ("method",)) -> str:
+def markdown_table(
+    rows: Mapping[Any, Mapping[str, Any]],
+    columns: Sequence[str] = metrics.DEFAULT_COLUMNS,
+    labels: Sequence[str] = ("method",),
+) -> str:
     """A Markdown table of metric summaries: one row per entry of ``rows``, one column per metric.
 
     A row's key is its label (``"gray"``), or a tuple of labels, one per ``labels`` column
@@ -445,21 +570,39 @@ def markdown_table(rows: Mapping[Any, Mapping[str, Any]], columns: Sequence[str]
     a metric a row lacks shows as "–". Columns no row has are left out.
     """
     cols = [c for c in columns if any(c in r for r in rows.values())]
-    lines = ["| " + " | ".join(labels) + " | "
-             + " | ".join(metrics.HEADERS.get(c, "n" if c == "n_images" else c) for c in cols) + " |",
-             "|" + "---|" * len(labels) + "---:|" * len(cols)]
+    lines = [
+        "| "
+        + " | ".join(labels)
+        + " | "
+        + " | ".join(metrics.HEADERS.get(c, "n" if c == "n_images" else c) for c in cols)
+        + " |",
+        "|" + "---|" * len(labels) + "---:|" * len(cols),
+    ]
     for key, summary in rows.items():
         keys = key if isinstance(key, tuple) else (key,)
-        lines.append("| " + " | ".join(map(str, keys)) + " | "
-                     + " | ".join(format_value(c, summary.get(c)) for c in cols) + " |")
+        lines.append(
+            "| "
+            + " | ".join(map(str, keys))
+            + " | "
+            + " | ".join(format_value(c, summary.get(c)) for c in cols)
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def results_table(results: Mapping[str, Mapping[str, Mapping[str, Any]]],
-                  columns: Sequence[str] = TABLE_COLUMNS) -> str:
+def results_table(
+    results: Mapping[str, Mapping[str, Mapping[str, Any]]], columns: Sequence[str] = TABLE_COLUMNS
+) -> str:
     """One Markdown table, one row per method per set: ``results[set][method] = summary``."""
-    return markdown_table({(set_name, label): summary for set_name, methods in results.items()
-                           for label, summary in methods.items()}, columns, labels=("set", "method"))
+    return markdown_table(
+        {
+            (set_name, label): summary
+            for set_name, methods in results.items()
+            for label, summary in methods.items()
+        },
+        columns,
+        labels=("set", "method"),
+    )
 
 
 def _json_safe(value: Any) -> Any:
@@ -482,7 +625,9 @@ def write_json(path: str | Path, data: Any) -> Path:
     return path
 
 
-def write_reports(evaluation: Evaluation, out: str | Path, written: list[Path] | None = None) -> list[Path]:
+def write_reports(
+    evaluation: Evaluation, out: str | Path, written: list[Path] | None = None
+) -> list[Path]:
     """Write ``out/metrics.json``, ``out/metrics.md`` and (when there are gallery rows)
     ``out/gallery.png``; each path is appended to ``written`` as soon as it is complete (so a
     caller still knows what was written when a later file raises ``OSError``)."""
@@ -492,8 +637,9 @@ def write_reports(evaluation: Evaluation, out: str | Path, written: list[Path] |
     (out / "metrics.md").write_text(markdown_report(evaluation))
     written.append(out / "metrics.md")
     if evaluation.gallery:
-        from colored.viz import gallery_figure, save_figure
         import matplotlib.pyplot as plt
+
+        from colored.viz import gallery_figure, save_figure
 
         fig = gallery_figure(evaluation.gallery, evaluation.titles)
         try:
@@ -505,16 +651,18 @@ def write_reports(evaluation: Evaluation, out: str | Path, written: list[Path] |
 
 def protocol(size: int) -> dict[str, Any]:
     """The evaluation protocol, as recorded in ``metrics.json``."""
-    return {"ground_truth": f"centre crop to square, {size}x{size} PIL bicubic, RGB uint8 (colored.metrics.prepare)",
-            "models": "L of the prepared image resized (bicubic) to the network input; ab upsampled bilinearly "
-                      f"to {size}x{size} and joined with the prepared L",
-            "psnr_cap_db": metrics.PSNR_CAP,
-            "auc_thresholds": "0..150 ab units",
-            "rebalancing_prior": "22x22 ab prior of the set being scored (its ground truths)",
-            "js_histogram": "22x22 cells of 10 ab units over [-110, 110)^2, bits",
-            "confidently_wrong": f"share of pixels with predicted C*ab >= {metrics.CONFIDENT_CHROMA:g} and ab error "
-                                 f">= {metrics.WRONG_AB_ERROR:g}",
-            "ratios": "ratio of means (mean prediction / mean ground truth)"}
+    return {
+        "ground_truth": f"centre crop to square, {size}x{size} PIL bicubic, RGB uint8 (colored.metrics.prepare)",
+        "models": "L of the prepared image resized (bicubic) to the network input; ab upsampled bilinearly "
+        f"to {size}x{size} and joined with the prepared L",
+        "psnr_cap_db": metrics.PSNR_CAP,
+        "auc_thresholds": "0..150 ab units",
+        "rebalancing_prior": "22x22 ab prior of the set being scored (its ground truths)",
+        "js_histogram": "22x22 cells of 10 ab units over [-110, 110)^2, bits",
+        "confidently_wrong": f"share of pixels with predicted C*ab >= {metrics.CONFIDENT_CHROMA:g} and ab error "
+        f">= {metrics.WRONG_AB_ERROR:g}",
+        "ratios": "ratio of means (mean prediction / mean ground truth)",
+    }
 
 
 def _unique_set_names(folders: Sequence[str | Path]) -> list[str]:
@@ -524,9 +672,12 @@ def _unique_set_names(folders: Sequence[str | Path]) -> list[str]:
 
 def markdown_report(evaluation: Evaluation) -> str:
     """``metrics.md``: the protocol in one line, the table, the skipped files."""
-    lines = ["# colored evaluate\n", f"Protocol: `colored.metrics` at {evaluation.size}², rebalanced AuC with the "
-             "prior of the set being scored; ratios are ratios of means. ↑ higher is better, ↓ lower, →1 closer to 1.\n",
-             evaluation.table()]
+    lines = [
+        "# colored evaluate\n",
+        f"Protocol: `colored.metrics` at {evaluation.size}², rebalanced AuC with the "
+        "prior of the set being scored; ratios are ratios of means. ↑ higher is better, ↓ lower, →1 closer to 1.\n",
+        evaluation.table(),
+    ]
     for set_name, entry in evaluation.report["sets"].items():
         for item in entry["skipped"]:
             lines.append(f"- skipped {set_name}/{item['name']}: {item['reason']}")
@@ -539,5 +690,7 @@ def baselines_report(folder: str | Path, size: int = metrics.EVAL_SIZE) -> str:
     trues = metrics.load_prepared(folder, size)
     rows = metrics.evaluate_baselines(trues)
     cf_true = rows["gray"]["colorfulness_true"]
-    return (f"### {Path(folder).name} ({len(trues)} images, {size}², ground-truth CF {cf_true:.1f})\n\n"
-            + markdown_table(rows))
+    return (
+        f"### {Path(folder).name} ({len(trues)} images, {size}², ground-truth CF {cf_true:.1f})\n\n"
+        + markdown_table(rows)
+    )

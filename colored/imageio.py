@@ -33,6 +33,7 @@ in the same folder is written, flushed, fsynced and then renamed over the target
 encoder error never leaves a half-written file, and never damages a file already there. Output is
 always 8 bits per channel (Pillow cannot write 16-bit RGB, and the colorized result is 8-bit).
 """
+
 from __future__ import annotations
 
 import errno
@@ -42,9 +43,9 @@ import stat
 import tempfile
 import warnings
 from collections.abc import Callable
-from typing import Any, BinaryIO
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -184,11 +185,17 @@ def read_image(path: str | Path) -> DecodedImage:
     try:
         handle = _open_binary(path)
     except PermissionError:
-        raise ImageReadError(path, "permission denied",
-                             "make the file readable, e.g. chmod u+r, or copy it somewhere readable") from None
+        raise ImageReadError(
+            path,
+            "permission denied",
+            "make the file readable, e.g. chmod u+r, or copy it somewhere readable",
+        ) from None
     except OSError as error:
-        raise ImageReadError(path, f"cannot open the file ({error.strerror or error})",
-                             "check that the file is readable and the disk is mounted") from None
+        raise ImageReadError(
+            path,
+            f"cannot open the file ({error.strerror or error})",
+            "check that the file is readable and the disk is mounted",
+        ) from None
     with handle, warnings.catch_warnings(record=True) as caught:
         # Pillow warns about corrupt EXIF etc.: keep those as notes, not console noise. Our own
         # MAX_PIXELS check replaces its DecompressionBombWarning; its hard error still applies.
@@ -224,42 +231,71 @@ def _check_file(path: Path) -> None:
         info = path.stat()
     except FileNotFoundError:
         if path.is_symlink():
-            raise ImageReadError(path, f"broken symbolic link (points to {os.readlink(path)!r}, "
-                                       "which does not exist)", "fix or remove the link") from None
+            raise ImageReadError(
+                path,
+                f"broken symbolic link (points to {os.readlink(path)!r}, which does not exist)",
+                "fix or remove the link",
+            ) from None
         raise ImageReadError(path, "no such file", "check the path and its spelling") from None
     except PermissionError:
-        raise ImageReadError(path, "permission denied (cannot even look at the file)",
-                             "check the permissions of the folders above it") from None
+        raise ImageReadError(
+            path,
+            "permission denied (cannot even look at the file)",
+            "check the permissions of the folders above it",
+        ) from None
     except OSError as error:  # ELOOP, ENAMETOOLONG, ...
-        raise ImageReadError(path, f"cannot access the file ({error.strerror or error})",
-                             "check the path; a symbolic link may point to itself") from None
+        raise ImageReadError(
+            path,
+            f"cannot access the file ({error.strerror or error})",
+            "check the path; a symbolic link may point to itself",
+        ) from None
     if stat.S_ISDIR(info.st_mode):
-        raise ImageReadError(path, "is a directory, not an image file",
-                             "pass the folder itself to process the images inside it")
+        raise ImageReadError(
+            path,
+            "is a directory, not an image file",
+            "pass the folder itself to process the images inside it",
+        )
     if not stat.S_ISREG(info.st_mode):
-        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else
-                "a socket" if stat.S_ISSOCK(info.st_mode) else
-                "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else
-                "a special file")
-        raise ImageReadError(path, f"not a regular file ({kind})", "only image files can be decoded")
+        kind = (
+            "a FIFO (named pipe)"
+            if stat.S_ISFIFO(info.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(info.st_mode)
+            else "a device"
+            if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+            else "a special file"
+        )
+        raise ImageReadError(
+            path, f"not a regular file ({kind})", "only image files can be decoded"
+        )
     if info.st_size == 0:
-        raise ImageReadError(path, "empty file (0 bytes)",
-                             "the copy or download did not finish; get the file again")
+        raise ImageReadError(
+            path, "empty file (0 bytes)", "the copy or download did not finish; get the file again"
+        )
 
 
 def _check_size(path: Path, size: tuple[int, int]) -> None:
     width, height = size
     if width < 1 or height < 1:
-        raise ImageReadError(path, f"invalid dimensions {width}×{height}",
-                             "the file header is corrupt: get or export the image again")
+        raise ImageReadError(
+            path,
+            f"invalid dimensions {width}×{height}",
+            "the file header is corrupt: get or export the image again",
+        )
     if width * height > MAX_PIXELS:
         raise _bomb_error(path, f"{width}×{height} = {width * height:,} pixels")
     if max(width, height) > MAX_SIDE:
-        raise ImageReadError(path, f"absurd dimensions {width}×{height} (a side longer than {MAX_SIDE:,} "
-                                   "pixels)", "crop or resize the image first")
+        raise ImageReadError(
+            path,
+            f"absurd dimensions {width}×{height} (a side longer than {MAX_SIDE:,} pixels)",
+            "crop or resize the image first",
+        )
     if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
-        raise ImageReadError(path, f"absurd dimensions {width}×{height} (aspect ratio beyond "
-                                   f"{MAX_ASPECT_RATIO}:1)", "crop the image to a photo-like shape first")
+        raise ImageReadError(
+            path,
+            f"absurd dimensions {width}×{height} (aspect ratio beyond {MAX_ASPECT_RATIO}:1)",
+            "crop the image to a photo-like shape first",
+        )
 
 
 def _pillow_bomb_size(message: str) -> str:
@@ -268,32 +304,45 @@ def _pillow_bomb_size(message: str) -> str:
 
 
 def _bomb_error(path: Path, detail: str) -> ImageReadError:
-    return ImageReadError(path, f"decompression bomb: {detail} is more than the limit of "
-                                f"{MAX_PIXELS:,} pixels",
-                          "if the image is genuine, downscale it first, or raise "
-                          "colored.imageio.MAX_PIXELS")
+    return ImageReadError(
+        path,
+        f"decompression bomb: {detail} is more than the limit of {MAX_PIXELS:,} pixels",
+        "if the image is genuine, downscale it first, or raise colored.imageio.MAX_PIXELS",
+    )
 
 
 def _corrupt_error(path: Path, error: BaseException) -> ImageReadError:
     text = str(error) or type(error).__name__
     if isinstance(error, MemoryError):
-        return ImageReadError(path, "not enough memory to decode the image",
-                              "downscale it first or free memory")
+        return ImageReadError(
+            path, "not enough memory to decode the image", "downscale it first or free memory"
+        )
     if isinstance(error, ImageReadError):
         return error
     if isinstance(error, Image.DecompressionBombError):
         return _bomb_error(path, _pillow_bomb_size(text))
     lowered = text.lower()
     if "truncated" in lowered or isinstance(error, EOFError) or "premature end" in lowered:
-        return ImageReadError(path, f"truncated image data ({text})",
-                              "the file is incomplete: copy or download it again")
-    return ImageReadError(path, f"corrupt image data ({type(error).__name__}: {text})",
-                          "the file is damaged; re-export it or get it again")
+        return ImageReadError(
+            path,
+            f"truncated image data ({text})",
+            "the file is incomplete: copy or download it again",
+        )
+    return ImageReadError(
+        path,
+        f"corrupt image data ({type(error).__name__}: {text})",
+        "the file is damaged; re-export it or get it again",
+    )
 
 
 _SIGNATURES = (
-    (b"\x89PNG", "PNG"), (b"\xff\xd8", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
-    (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"RIFF", "RIFF/WebP"),
+    (b"\x89PNG", "PNG"),
+    (b"\xff\xd8", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"RIFF", "RIFF/WebP"),
 )
 
 
@@ -309,23 +358,44 @@ def _describe_unknown(path: Path, handle) -> tuple[str, str]:
     convert = "convert it to PNG or JPEG first"
     for signature, kind in _SIGNATURES:
         if head.startswith(signature):
-            return (f"corrupt image header (starts like a {kind} file but cannot be parsed)",
-                    "the file is damaged or truncated: get or export it again")
+            return (
+                f"corrupt image header (starts like a {kind} file but cannot be parsed)",
+                "the file is damaged or truncated: get or export it again",
+            )
     if stripped.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
-        return named + "an HTML page, not an image", "often a failed or redirected download: download it again"
+        return (
+            named + "an HTML page, not an image",
+            "often a failed or redirected download: download it again",
+        )
     if stripped.startswith(b"<?xml") or b"<svg" in stripped[:256]:
         return named + "an SVG/XML file: vector images are not supported", convert
     if head.startswith(b"%PDF"):
         return named + "a PDF document, not an image", "export the page to PNG or JPEG first"
-    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1",
-                                                 b"msf1", b"avif"):
-        return named + f"a {head[8:12].decode()} (HEIF/AVIF) file, which this Pillow cannot decode", convert
+    if head[4:8] == b"ftyp" and head[8:12] in (
+        b"heic",
+        b"heix",
+        b"hevc",
+        b"heim",
+        b"heis",
+        b"mif1",
+        b"msf1",
+        b"avif",
+    ):
+        return (
+            named + f"a {head[8:12].decode()} (HEIF/AVIF) file, which this Pillow cannot decode",
+            convert,
+        )
     if head.startswith((b"PK\x03\x04", b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!")):
         return named + "an archive (zip/gzip/7z/rar), not an image", "extract it first"
     if head and _looks_like_text(head):
         return named + "a text file, not an image", "point to the photo itself"
-    return (named + f"not a recognised image format (starts with bytes {head[:8].hex(' ') or 'nothing'})",
-            "supported: " + ", ".join(e[1:] for e in IMAGE_EXTENSIONS) + " and other formats Pillow reads")
+    return (
+        named
+        + f"not a recognised image format (starts with bytes {head[:8].hex(' ') or 'nothing'})",
+        "supported: "
+        + ", ".join(e[1:] for e in IMAGE_EXTENSIONS)
+        + " and other formats Pillow reads",
+    )
 
 
 def _looks_like_text(head: bytes) -> bool:
@@ -359,8 +429,16 @@ def decode_pil(image: Image.Image, *, path: str | Path | None = None) -> Decoded
     tiff16 = _read_tiff16(image, path) if fmt == "TIFF" and path is not None else None
     if tiff16 is not None:
         rgb, alpha = tiff16
-        return DecodedImage(_orient(rgb, orientation), None if alpha is None else _orient(alpha, orientation),
-                            16, source_mode, fmt, Path(path) if path else None, n_frames, notes)
+        return DecodedImage(
+            _orient(rgb, orientation),
+            None if alpha is None else _orient(alpha, orientation),
+            16,
+            source_mode,
+            fmt,
+            Path(path) if path else None,
+            n_frames,
+            notes,
+        )
 
     if orientation != 1:
         try:
@@ -389,8 +467,16 @@ def decode_pil(image: Image.Image, *, path: str | Path | None = None) -> Decoded
                 alpha = None  # a tRNS colour that no pixel uses
         else:
             rgb = np.asarray(image.convert("RGB"))
-    return DecodedImage(np.ascontiguousarray(rgb), None if alpha is None else np.ascontiguousarray(alpha),
-                        depth, source_mode, fmt, Path(path) if path else None, n_frames, notes)
+    return DecodedImage(
+        np.ascontiguousarray(rgb),
+        None if alpha is None else np.ascontiguousarray(alpha),
+        depth,
+        source_mode,
+        fmt,
+        Path(path) if path else None,
+        n_frames,
+        notes,
+    )
 
 
 def _unpack_raw_ycbcr_tiff(image: Image.Image) -> None:
@@ -406,13 +492,22 @@ def _unpack_raw_ycbcr_tiff(image: Image.Image) -> None:
     tags = image.tag_v2
     # Only the layout Pillow's "YCbCr" unpacker reads: 8-bit, interleaved, not subsampled (the TIFF
     # default for YCbCrSubSampling is 2, 2).
-    if (tags.get(262) != 6 or tags.get(277) != 3 or tuple(tags.get(258, ())) != (8, 8, 8)
-            or tags.get(284, 1) != 1 or tuple(tags.get(530, (2, 2))) != (1, 1)):
+    if (
+        tags.get(262) != 6
+        or tags.get(277) != 3
+        or tuple(tags.get(258, ())) != (8, 8, 8)
+        or tags.get(284, 1) != 1
+        or tuple(tags.get(530, (2, 2))) != (1, 1)
+    ):
         return
     if not image.tile or any(tile[0] != "raw" or tile[3][0] != "RGBX" for tile in image.tile):
         return
-    image.tile = [tile._replace(args=("YCbCr", *tile[3][1:])) if hasattr(tile, "_replace")  # Pillow >= 11
-                  else (*tile[:3], ("YCbCr", *tile[3][1:])) for tile in image.tile]
+    image.tile = [
+        tile._replace(args=("YCbCr", *tile[3][1:]))
+        if hasattr(tile, "_replace")  # Pillow >= 11
+        else (*tile[:3], ("YCbCr", *tile[3][1:]))
+        for tile in image.tile
+    ]
     if isinstance(getattr(type(image), "mode", None), property):
         image._mode = "YCbCr"  # Pillow >= 10.1: a read-only property over _mode
     else:
@@ -432,15 +527,22 @@ def decode_array(array: np.ndarray) -> DecodedImage:
     if array.ndim == 2:
         array = array[..., None]
     if array.ndim != 3 or array.shape[-1] not in (1, 2, 3, 4) or 0 in array.shape:
-        raise ValueError(f"expected an (H, W), (H, W, 1), (H, W, 2), (H, W, 3) or (H, W, 4) image array, "
-                         f"got shape {array.shape}")
+        raise ValueError(
+            f"expected an (H, W), (H, W, 1), (H, W, 2), (H, W, 3) or (H, W, 4) image array, "
+            f"got shape {array.shape}"
+        )
     channels = array.shape[-1]
     color = array[..., :3] if channels >= 3 else np.repeat(array[..., :1], 3, axis=-1)
     alpha = array[..., -1] if channels in (2, 4) else None
     depth = 8 if array.dtype == np.uint8 else 16 if array.dtype == np.uint16 else 32
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
-    return DecodedImage(np.ascontiguousarray(color), None if alpha is None else np.ascontiguousarray(alpha),
-                        depth, mode, None)
+    return DecodedImage(
+        np.ascontiguousarray(color),
+        None if alpha is None else np.ascontiguousarray(alpha),
+        depth,
+        mode,
+        None,
+    )
 
 
 def _gray3(gray: np.ndarray) -> np.ndarray:
@@ -479,10 +581,16 @@ def _read_tiff16(image: Image.Image, path) -> tuple[np.ndarray, np.ndarray | Non
         data = tifffile.imread(path, key=0)
     except Exception:  # noqa: BLE001 - no tifffile, odd layout: fall back to Pillow's 8 bits
         return None
-    if data.dtype != np.uint16 or data.ndim != 3 or data.shape[-1] not in (3, 4) \
-            or data.shape[:2] != (image.size[1], image.size[0]):
+    if (
+        data.dtype != np.uint16
+        or data.ndim != 3
+        or data.shape[-1] not in (3, 4)
+        or data.shape[:2] != (image.size[1], image.size[0])
+    ):
         return None
-    return np.ascontiguousarray(data[..., :3]), (data[..., 3].copy() if data.shape[-1] == 4 else None)
+    return np.ascontiguousarray(data[..., :3]), (
+        data[..., 3].copy() if data.shape[-1] == 4 else None
+    )
 
 
 def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
@@ -511,12 +619,15 @@ def output_format(path: str | Path) -> tuple[str, bool]:
     try:
         return WRITE_FORMATS[suffix]
     except KeyError:
-        raise ValueError(f"{path}: cannot choose an image format from the suffix {suffix!r}; use one of "
-                         + ", ".join(WRITE_FORMATS)) from None
+        raise ValueError(
+            f"{path}: cannot choose an image format from the suffix {suffix!r}; use one of "
+            + ", ".join(WRITE_FORMATS)
+        ) from None
 
 
-def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, *,
-                overwrite: bool = True) -> Path:
+def write_image(
+    path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, *, overwrite: bool = True
+) -> Path:
     """Write ``rgb`` (``(H, W, 3)``, uint8 / uint16 / float in [0, 1]) atomically to ``path``.
 
     The format comes from the suffix: ``.jpg``/``.jpeg`` (quality 95, alpha dropped), ``.png``,
@@ -554,7 +665,9 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     elif fmt == "PNG":
         options = {"compress_level": 3}  # ~3x faster than the default 6, a few % larger
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda handle: image.save(handle, format=fmt, **options), overwrite=overwrite)
+    atomic_write(
+        path, lambda handle: image.save(handle, format=fmt, **options), overwrite=overwrite
+    )
     return path
 
 
@@ -572,9 +685,13 @@ def image_files(folder: str | Path, recursive: bool = True) -> list[Path]:
     files start with ".". :func:`colored.data.find_images` adds the errors for a missing or empty folder."""
     root = Path(folder).expanduser()
     candidates = root.rglob("*") if recursive else root.iterdir()
-    return sorted(path for path in candidates
-                  if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
-                  and not any(part.startswith(".") for part in path.relative_to(root).parts))
+    return sorted(
+        path
+        for path in candidates
+        if path.suffix.lower() in IMAGE_EXTENSIONS
+        and path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    )
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -588,8 +705,9 @@ def atomic_save_to(path: str | Path, save: Callable[[Path], Any]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(path.suffixes) or ".tmp"  # "latest.weights.h5" → ".weights.h5"
-    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name.split('.')[0]}.partial-",
-                                        suffix=suffix)
+    descriptor, name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name.split('.')[0]}.partial-", suffix=suffix
+    )
     os.close(descriptor)
     temporary = Path(name)
     try:
@@ -612,8 +730,9 @@ def _exists_error(path: Path) -> OutputExistsError:
     return OutputExistsError(errno.EEXIST, "already exists (not overwritten)", str(path))
 
 
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any], *, overwrite: bool = True,
-                 sync: bool = True) -> Path:
+def atomic_write(
+    path: str | Path, write: Callable[[BinaryIO], Any], *, overwrite: bool = True, sync: bool = True
+) -> Path:
     """The one atomic write of the package: ``write(handle)`` fills a hidden temporary file beside
     ``path`` (``.<name>.<random>.tmp``), which then replaces ``path`` in one rename. A kill, a full disk
     or an exception in ``write`` leaves the old file (or none), never half a new one, and no temporary
@@ -621,7 +740,9 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any], *, overwrit
     ``overwrite=False``: :class:`OutputExistsError` when ``path`` exists, even if it appears meanwhile.
     The file gets the permissions a plain ``open(path, "w")`` would give. The folder must exist."""
     path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(descriptor, "wb") as handle:
             write(handle)
@@ -696,8 +817,9 @@ def _blocking_file(path: Path) -> Path | None:
     return None
 
 
-def ensure_writable_dir(path: str | Path, what: str = "the output folder",
-                        fix: str = "choose another folder") -> Path:
+def ensure_writable_dir(
+    path: str | Path, what: str = "the output folder", fix: str = "choose another folder"
+) -> Path:
     """Create folder ``path`` (and its parents) if needed and prove it writable; return it.
 
     The proof is a hidden probe file created and removed in it, so it holds for read-only mounts,
@@ -718,12 +840,18 @@ def ensure_writable_dir(path: str | Path, what: str = "the output folder",
         if blocker is None:
             reason = error.strerror or type(error).__name__
         elif blocker == path:
-            reason = "it exists and is a file" if path.exists() else "a broken symbolic link is in the way"
+            reason = (
+                "it exists and is a file"
+                if path.exists()
+                else "a broken symbolic link is in the way"
+            )
         else:
             reason = f"{blocker} is a file, not a folder"
         raise OutputDirError(path, what, reason, fix) from None
     except OSError as error:  # PermissionError, EROFS, ENOSPC, EDQUOT, ...
-        raise OutputDirError(path, what, error.strerror or f"{type(error).__name__}: {error}", fix) from None
+        raise OutputDirError(
+            path, what, error.strerror or f"{type(error).__name__}: {error}", fix
+        ) from None
     return path
 
 

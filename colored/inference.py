@@ -32,6 +32,7 @@ Python::
     model = load_model("runs/default/model.keras")     # or load_model() for the packaged default
     rgb = colorize("grandma.jpg", model)               # (H, W, 3) uint8 at the photo's size
 """
+
 from __future__ import annotations
 
 import functools
@@ -49,8 +50,7 @@ from PIL import Image
 from colored import color
 from colored.config import DEFAULT_CONFIDENCE, DEFAULT_TEMPERATURE
 from colored.imageio import DecodedImage, decode_array, decode_pil, read_image
-from colored.modelfile import IncompatibleModelError, ModelNotFoundError  # noqa: F401 - callers import them from here
-from colored.modelfile import recorded_decoding
+from colored.modelfile import IncompatibleModelError, ModelNotFoundError, recorded_decoding  # noqa: F401 - callers import them from here
 
 #: Where ``load_model()`` looks when no path is given (shipped with the package once trained).
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "weights" / "default.keras"
@@ -91,16 +91,22 @@ def resolve_model_path(path: str | Path | None = None) -> Path:
         elif DEFAULT_MODEL_PATH.is_file():
             return DEFAULT_MODEL_PATH
         else:
-            raise ModelNotFoundError(f"No model given and no default model at {DEFAULT_MODEL_PATH}.\n"
-                                     + _how_to_get_a_model())
+            raise ModelNotFoundError(
+                f"No model given and no default model at {DEFAULT_MODEL_PATH}.\n"
+                + _how_to_get_a_model()
+            )
     path = Path(path).expanduser()
     if path.is_dir():
-        raise ModelNotFoundError(f"model path {path} is a directory, not a .keras file.\n" + _how_to_get_a_model())
+        raise ModelNotFoundError(
+            f"model path {path} is a directory, not a .keras file.\n" + _how_to_get_a_model()
+        )
     if not path.is_file():
         raise ModelNotFoundError(f"model file {path} does not exist.\n" + _how_to_get_a_model())
     if path.suffix.lower() != ".keras":
-        raise ModelNotFoundError(f"model file {path} is not a .keras file (weights-only .h5/.weights.h5 "
-                                 "files do not describe the network).\n" + _how_to_get_a_model())
+        raise ModelNotFoundError(
+            f"model file {path} is not a .keras file (weights-only .h5/.weights.h5 "
+            "files do not describe the network).\n" + _how_to_get_a_model()
+        )
     return path
 
 
@@ -154,7 +160,9 @@ def save_half_precision(model, path: str | Path, config=None) -> Path:
 
 
 def _shapes_text(tensors) -> str:
-    texts = ["(" + ", ".join(str(None if d is None else int(d)) for d in t.shape) + ")" for t in tensors]
+    texts = [
+        "(" + ", ".join(str(None if d is None else int(d)) for d in t.shape) + ")" for t in tensors
+    ]
     return texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]" if texts else "none"
 
 
@@ -167,12 +175,16 @@ def check_model(model, source: str | Path | None = None):
     A ``lab_in_graph`` training wrapper (RGB input) is checked through the L-input network inside.
     ``source`` (the file) names the model in the message. Returns ``model``.
     """
-    from colored.config import Config
     from colored.bins import num_bins
+    from colored.config import Config
     from colored.model import inference_model
 
     core = inference_model(model)
-    name = f"model file {source}" if source is not None else f"model {getattr(model, 'name', type(model).__name__)!r}"
+    name = (
+        f"model file {source}"
+        if source is not None
+        else f"model {getattr(model, 'name', type(model).__name__)!r}"
+    )
     inputs = list(getattr(core, "inputs", None) or [])
     outputs = list(getattr(core, "outputs", None) or [])
     embedding_dim = Config().embedding_dim
@@ -189,7 +201,8 @@ def check_model(model, source: str | Path | None = None):
             f"{name} is not a colorization model ({' and '.join(problems)} wrong): it takes "
             f"{_shapes_text(inputs)} and outputs {_shapes_text(outputs)}; expected input (None, H, W, 1) "
             f"(lightness), optionally plus (None, {embedding_dim}) (embedding), and output (None, H, W, 2) "
-            f"(ab) or (None, H, W, {num_bins()}) (ab-bin logits): use a model saved by `colored train`")
+            f"(ab) or (None, H, W, {num_bins()}) (ab-bin logits): use a model saved by `colored train`"
+        )
     return model
 
 
@@ -247,7 +260,9 @@ def replicas(model=None) -> int:
 # the steps
 
 
-def _resize_plane(plane: np.ndarray, size: tuple[int, int], resample: Image.Resampling) -> np.ndarray:
+def _resize_plane(
+    plane: np.ndarray, size: tuple[int, int], resample: Image.Resampling
+) -> np.ndarray:
     """Resize a float32 ``(H, W)`` plane to ``size = (height, width)`` with Pillow's 'F' mode."""
     height, width = size
     if plane.shape == (height, width):
@@ -261,7 +276,13 @@ def _architecture(model) -> str | None:
     from colored.model import inference_model
 
     name = getattr(inference_model(model), "name", "")
-    return "full" if name.startswith("FullModel") else "simplified" if name.startswith("SimplifiedModel") else None
+    return (
+        "full"
+        if name.startswith("FullModel")
+        else "simplified"
+        if name.startswith("SimplifiedModel")
+        else None
+    )
 
 
 def network_size(model, height: int, width: int) -> tuple[int, int]:
@@ -282,7 +303,9 @@ def network_size(model, height: int, width: int) -> tuple[int, int]:
     side, multiple = size[0], size_multiple(architecture)
     if height == width:
         return side, side
-    long_side = max(side, int(round(side * max(height, width) / min(height, width) / multiple)) * multiple)
+    long_side = max(
+        side, int(round(side * max(height, width) / min(height, width) / multiple)) * multiple
+    )
     return (side, long_side) if height < width else (long_side, side)
 
 
@@ -298,14 +321,18 @@ def flexible_model(model):
     if needs_embedding(core) or tuple(core.inputs[0].shape[1:3]) == (None, None):
         return core
     cached = _FLEXIBLE.get(core)
-    if cached is None:  # not an attribute of `core`: Keras would track it as a sub-layer (and save it)
-        cached = keras.models.clone_model(core, input_tensors=keras.Input((None, None, 1), name="L"))
+    if (
+        cached is None
+    ):  # not an attribute of `core`: Keras would track it as a sub-layer (and save it)
+        cached = keras.models.clone_model(
+            core, input_tensors=keras.Input((None, None, 1), name="L")
+        )
         cached.set_weights(core.get_weights())
         _FLEXIBLE[core] = cached
     return cached
 
 
-_FLEXIBLE: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+_FLEXIBLE: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 def preprocess(image: DecodedImage, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -322,8 +349,15 @@ def _padded(array: np.ndarray, count: int) -> np.ndarray:
     return np.concatenate([array, np.repeat(array[-1:], count - len(array), axis=0)])
 
 
-def predict_output(model, l_norm: np.ndarray, embeddings: np.ndarray | None = None, *, embedder: Any = None,
-                   batch_size: int | None = None, flip: bool | None = None) -> np.ndarray:
+def predict_output(
+    model,
+    l_norm: np.ndarray,
+    embeddings: np.ndarray | None = None,
+    *,
+    embedder: Any = None,
+    batch_size: int | None = None,
+    flip: bool | None = None,
+) -> np.ndarray:
     """Network ``L/100`` ``(N, h, w, 1)`` → its raw output: ``ab/128`` ``(N, h, w, 2)`` (regression)
     or logits ``(N, h/2, w/2, Q)`` (classification), float32.
 
@@ -345,13 +379,21 @@ def predict_output(model, l_norm: np.ndarray, embeddings: np.ndarray | None = No
     from colored.model import inference_model, is_classification, needs_embedding
 
     core = inference_model(model)
-    network = flexible_model(core) if tuple(l_norm.shape[1:3]) != tuple(core.inputs[0].shape[1:3]) else core
+    network = (
+        flexible_model(core)
+        if tuple(l_norm.shape[1:3]) != tuple(core.inputs[0].shape[1:3])
+        else core
+    )
     count = len(l_norm)
     inputs = [np.asarray(l_norm, np.float32)]
     if needs_embedding(core):
         if embeddings is None:
-            gray = color.lab_to_rgb(color.join_lab(color.denormalize_l(inputs[0]),
-                                                   np.zeros(inputs[0].shape[:-1] + (2,), np.float32)))
+            gray = color.lab_to_rgb(
+                color.join_lab(
+                    color.denormalize_l(inputs[0]),
+                    np.zeros(inputs[0].shape[:-1] + (2,), np.float32),
+                )
+            )
             embeddings = embedder_for(core, embedder).compute(gray)
         inputs.append(np.asarray(embeddings, np.float32))
     shards = replicas(core)
@@ -361,7 +403,9 @@ def predict_output(model, l_norm: np.ndarray, embeddings: np.ndarray | None = No
 
     def run(x: list[np.ndarray]) -> np.ndarray:
         x = [_padded(v, total) for v in x]
-        return network.predict(x if len(x) > 1 else x[0], batch_size=batch, verbose=0)[:count].astype(np.float32)
+        return network.predict(x if len(x) > 1 else x[0], batch_size=batch, verbose=0)[
+            :count
+        ].astype(np.float32)
 
     output = run(inputs)
     if not (DEFAULT_FLIP if flip is None else flip):
@@ -377,16 +421,27 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=-1, keepdims=True)
 
 
-def decoding_for(model, temperature: float | None = None, confidence: float | None = None) -> tuple[float, float]:
+def decoding_for(
+    model, temperature: float | None = None, confidence: float | None = None
+) -> tuple[float, float]:
     """``(temperature, confidence)`` to decode ``model``'s output with: each one given, else the one
     saved with its model file (:func:`colored.modelfile.recorded_decoding`), else the library's default."""
     saved = recorded_decoding(model)
-    return (float(saved.get("temperature", DEFAULT_TEMPERATURE) if temperature is None else temperature),
-            float(saved.get("confidence", DEFAULT_CONFIDENCE) if confidence is None else confidence))
+    return (
+        float(
+            saved.get("temperature", DEFAULT_TEMPERATURE) if temperature is None else temperature
+        ),
+        float(saved.get("confidence", DEFAULT_CONFIDENCE) if confidence is None else confidence),
+    )
 
 
-def decode_output(model, output: np.ndarray, size: tuple[int, int], temperature: float | None = None,
-                  confidence: float | None = None) -> np.ndarray:
+def decode_output(
+    model,
+    output: np.ndarray,
+    size: tuple[int, int],
+    temperature: float | None = None,
+    confidence: float | None = None,
+) -> np.ndarray:
     """:func:`predict_output`'s raw output → ``ab`` in Lab units ``(N, h, w, 2)`` at ``size = (h, w)``
     (float32). Classification: :func:`colored.bins.decode_logits` at ``temperature`` and
     ``confidence`` (defaults: those saved in the model's file, :func:`colored.modelfile.recorded_decoding`,
@@ -404,26 +459,43 @@ def decode_output(model, output: np.ndarray, size: tuple[int, int], temperature:
     return keras.ops.convert_to_numpy(ab).astype(np.float32)
 
 
-def predict_ab(model, l_norm: np.ndarray, embeddings: np.ndarray | None = None, temperature: float | None = None,
-               *, confidence: float | None = None, flip: bool | None = None, embedder: Any = None,
-               batch_size: int | None = None) -> np.ndarray:
+def predict_ab(
+    model,
+    l_norm: np.ndarray,
+    embeddings: np.ndarray | None = None,
+    temperature: float | None = None,
+    *,
+    confidence: float | None = None,
+    flip: bool | None = None,
+    embedder: Any = None,
+    batch_size: int | None = None,
+) -> np.ndarray:
     """Network ``L/100`` ``(N, h, w, 1)`` → ``ab`` in Lab units ``(N, h, w, 2)`` (float32):
     :func:`predict_output` then :func:`decode_output`. ``temperature`` / ``confidence``:
     decoding of classification models (:func:`colored.bins.decode_logits`); ``flip``: test-time
     mirror averaging."""
-    output = predict_output(model, l_norm, embeddings, embedder=embedder, batch_size=batch_size, flip=flip)
+    output = predict_output(
+        model, l_norm, embeddings, embedder=embedder, batch_size=batch_size, flip=flip
+    )
     return decode_output(model, output, l_norm.shape[1:3], temperature, confidence)
 
 
 def recombine(l_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
     """Upsample ``ab`` (Lab units, ``(S, S, 2)``) bilinearly to ``L``'s size, join, → uint8 RGB."""
     height, width = l_full.shape
-    ab = np.stack([_resize_plane(ab_small[..., c], (height, width), Image.Resampling.BILINEAR)
-                   for c in range(2)], axis=-1)
+    ab = np.stack(
+        [
+            _resize_plane(ab_small[..., c], (height, width), Image.Resampling.BILINEAR)
+            for c in range(2)
+        ],
+        axis=-1,
+    )
     return color.lab_to_rgb_uint8(l_full, ab)
 
 
-def colour_uncertainty(image_or_path: Any, model: Any = None, *, flip: bool | None = None) -> np.ndarray:
+def colour_uncertainty(
+    image_or_path: Any, model: Any = None, *, flip: bool | None = None
+) -> np.ndarray:
     """How unsure a classification model is of each pixel's colour → ``(H, W)`` float32 at the
     photo's size: the standard deviation σ (Lab units) of the predicted colour distribution
     (:func:`colored.bins.colour_spread`), the quantity confidence-aware decoding reads (σ ≈ 5–10:
@@ -437,8 +509,10 @@ def colour_uncertainty(image_or_path: Any, model: Any = None, *, flip: bool | No
     if model is None or isinstance(model, (str, os.PathLike)):
         model = load_model(model)
     if not is_classification(inference_model(model)):
-        raise ValueError(f"{getattr(model, 'name', 'this model')} is a regression (MSE) model: it predicts one "
-                         "colour per pixel, not a distribution, so it has no colour uncertainty")
+        raise ValueError(
+            f"{getattr(model, 'name', 'this model')} is a regression (MSE) model: it predicts one "
+            "colour per pixel, not a distribution, so it has no colour uncertainty"
+        )
     decoded = as_decoded(image_or_path)
     height, width = decoded.rgb.shape[:2]
     _, l_norm = preprocess(decoded, network_size(model, height, width))
@@ -462,7 +536,9 @@ class stage_timer:
 
     def __exit__(self, *exc) -> None:
         if self.timings is not None:
-            self.timings[self.stage] = self.timings.get(self.stage, 0.0) + time.perf_counter() - self.start
+            self.timings[self.stage] = (
+                self.timings.get(self.stage, 0.0) + time.perf_counter() - self.start
+            )
 
 
 def even_batch_size(count: int, batch_size: int) -> int:
@@ -498,11 +574,21 @@ class Colorized:
     stage: str | None = None
 
 
-def colorize_stream(items: Sequence[Any], model, *, batch_size: int = 8, temperature: float | None = None,
-                    confidence: float | None = None, flip: bool | None = None, keep_aspect: bool = True,
-                    embedder: Any = None, embeddings: np.ndarray | None = None,
-                    decode: Callable[[Any], DecodedImage] = as_decoded, even_batches: bool = True,
-                    timings: dict[str, float] | None = None) -> Iterator[Colorized]:
+def colorize_stream(
+    items: Sequence[Any],
+    model,
+    *,
+    batch_size: int = 8,
+    temperature: float | None = None,
+    confidence: float | None = None,
+    flip: bool | None = None,
+    keep_aspect: bool = True,
+    embedder: Any = None,
+    embeddings: np.ndarray | None = None,
+    decode: Callable[[Any], DecodedImage] = as_decoded,
+    even_batches: bool = True,
+    timings: dict[str, float] | None = None,
+) -> Iterator[Colorized]:
     """Colorize ``items`` batch by batch → one :class:`Colorized` per item, in order.
 
     ``decode`` turns an item into a :class:`DecodedImage` (default :func:`as_decoded`: paths,
@@ -527,7 +613,7 @@ def colorize_stream(items: Sequence[Any], model, *, batch_size: int = 8, tempera
     for start in range(0, len(items), batch):
         ready: list[tuple[int, Colorized, np.ndarray, np.ndarray]] = []  # index, result, L, L/100
         results: list[Colorized] = []
-        for index, item in enumerate(items[start:start + batch], start):
+        for index, item in enumerate(items[start : start + batch], start):
             result = Colorized(item)
             results.append(result)
             try:
@@ -545,12 +631,22 @@ def colorize_stream(items: Sequence[Any], model, *, batch_size: int = 8, tempera
             try:
                 with stage_timer(timings, "model"):
                     ab: list[np.ndarray | None] = [None] * len(ready)
-                    for shape in dict.fromkeys(small.shape for *_, small in ready):  # in order of appearance
+                    for shape in dict.fromkeys(
+                        small.shape for *_, small in ready
+                    ):  # in order of appearance
                         group = [k for k, (*_, small) in enumerate(ready) if small.shape == shape]
-                        predicted = predict_ab(model, np.stack([ready[k][3] for k in group]),
-                                               None if embeddings is None else embeddings[[ready[k][0] for k in group]],
-                                               temperature, confidence=confidence, flip=flip, embedder=embedder,
-                                               batch_size=batch)
+                        predicted = predict_ab(
+                            model,
+                            np.stack([ready[k][3] for k in group]),
+                            None
+                            if embeddings is None
+                            else embeddings[[ready[k][0] for k in group]],
+                            temperature,
+                            confidence=confidence,
+                            flip=flip,
+                            embedder=embedder,
+                            batch_size=batch,
+                        )
                         for k, one in zip(group, predicted):
                             ab[k] = one
             except Exception as error:  # noqa: BLE001
@@ -568,24 +664,51 @@ def colorize_stream(items: Sequence[Any], model, *, batch_size: int = 8, tempera
         yield from results
 
 
-def colorize_batch(images: Sequence[Any], model, batch_size: int = 8, temperature: float | None = None, *,
-                   confidence: float | None = None, flip: bool | None = None, keep_aspect: bool = True,
-                   embedder: Any = None, embeddings: np.ndarray | None = None, even_batches: bool = True,
-                   timings: dict[str, float] | None = None) -> list[np.ndarray]:
+def colorize_batch(
+    images: Sequence[Any],
+    model,
+    batch_size: int = 8,
+    temperature: float | None = None,
+    *,
+    confidence: float | None = None,
+    flip: bool | None = None,
+    keep_aspect: bool = True,
+    embedder: Any = None,
+    embeddings: np.ndarray | None = None,
+    even_batches: bool = True,
+    timings: dict[str, float] | None = None,
+) -> list[np.ndarray]:
     """Colorize images in memory (or paths), ``batch_size`` per model call → uint8 RGB arrays at each
     one's size; the first failure is raised. See :func:`colorize_stream`."""
     out = []
-    for result in colorize_stream(images, model, batch_size=batch_size, temperature=temperature,
-                                  confidence=confidence, flip=flip, keep_aspect=keep_aspect, embedder=embedder,
-                                  embeddings=embeddings, even_batches=even_batches, timings=timings):
+    for result in colorize_stream(
+        images,
+        model,
+        batch_size=batch_size,
+        temperature=temperature,
+        confidence=confidence,
+        flip=flip,
+        keep_aspect=keep_aspect,
+        embedder=embedder,
+        embeddings=embeddings,
+        even_batches=even_batches,
+        timings=timings,
+    ):
         if result.error is not None:
             raise result.error
         out.append(result.rgb)
     return out
 
 
-def colorize(image_or_path: Any, model: Any = None, *, temperature: float | None = None,
-             confidence: float | None = None, flip: bool | None = None, keep_alpha: bool = False) -> np.ndarray:
+def colorize(
+    image_or_path: Any,
+    model: Any = None,
+    *,
+    temperature: float | None = None,
+    confidence: float | None = None,
+    flip: bool | None = None,
+    keep_alpha: bool = False,
+) -> np.ndarray:
     """Colorize one photo at full resolution → ``(H, W, 3)`` uint8 RGB of the input's exact size.
 
     ``image_or_path``: a file path, a Pillow image, a :class:`~colored.imageio.DecodedImage`, or an
@@ -600,7 +723,9 @@ def colorize(image_or_path: Any, model: Any = None, *, temperature: float | None
     if model is None or isinstance(model, (str, os.PathLike)):
         model = load_model(model)
     decoded = as_decoded(image_or_path)
-    rgb = colorize_batch([decoded], model, temperature=temperature, confidence=confidence, flip=flip)[0]
+    rgb = colorize_batch(
+        [decoded], model, temperature=temperature, confidence=confidence, flip=flip
+    )[0]
     if keep_alpha and decoded.alpha is not None:
         return np.dstack([rgb, decoded.alpha_uint8()])
     return rgb

@@ -12,6 +12,7 @@
   the colour folders move into place with one rename each, so an interrupted or refused download
   leaves the existing data untouched.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -158,13 +159,13 @@ class KaggleCredentialsError(RuntimeError):
         super().__init__(
             f"No Kaggle credentials found, so {KAGGLE_DATASET} cannot be downloaded."
             + (f"\nProblems seen:{problems}" if problems else "")
-            + "\n\nCreate a token at https://www.kaggle.com/settings/api (\"Generate New Token\"), "
+            + '\n\nCreate a token at https://www.kaggle.com/settings/api ("Generate New Token"), '
             "then use ONE of:\n"
             "  1. KAGGLE_API_TOKEN environment variable: the token, or a path to a file holding it\n"
             "       export KAGGLE_API_TOKEN=<your token>\n"
             "  2. Token file ~/.kaggle/access_token (chmod 600 ~/.kaggle/access_token)\n"
-            "  3. Legacy key file ~/.kaggle/kaggle.json: {\"username\": \"...\", \"key\": \"...\"}\n"
-            "       (\"Create Legacy API Key\"; chmod 600 ~/.kaggle/kaggle.json)\n"
+            '  3. Legacy key file ~/.kaggle/kaggle.json: {"username": "...", "key": "..."}\n'
+            '       ("Create Legacy API Key"; chmod 600 ~/.kaggle/kaggle.json)\n'
             "  4. KAGGLE_USERNAME and KAGGLE_KEY environment variables\n"
             "  Set KAGGLE_CONFIG_DIR to use a folder other than ~/.kaggle for the files.\n"
             "On Google Colab: open the Secrets panel (key icon, left sidebar), add KAGGLE_API_TOKEN "
@@ -172,11 +173,11 @@ class KaggleCredentialsError(RuntimeError):
             "cell again (colored.lab.setup() copies them into the environment), or by hand:\n"
             "       import os\n"
             "       from google.colab import userdata\n"
-            "       os.environ[\"KAGGLE_USERNAME\"] = userdata.get(\"KAGGLE_USERNAME\")\n"
-            "       os.environ[\"KAGGLE_KEY\"] = userdata.get(\"KAGGLE_KEY\")\n"
-            "       # or: os.environ[\"KAGGLE_API_TOKEN\"] = userdata.get(\"KAGGLE_API_TOKEN\")\n"
+            '       os.environ["KAGGLE_USERNAME"] = userdata.get("KAGGLE_USERNAME")\n'
+            '       os.environ["KAGGLE_KEY"] = userdata.get("KAGGLE_KEY")\n'
+            '       # or: os.environ["KAGGLE_API_TOKEN"] = userdata.get("KAGGLE_API_TOKEN")\n'
             "No account or no network? `colored download --source sample` works offline "
-            "(get_dataset(\"sample\") in Python)."
+            '(get_dataset("sample") in Python).'
         )
 
 
@@ -195,7 +196,9 @@ def _known_secrets(env: Mapping[str, str], home: Path) -> list[str]:
             except (OSError, ValueError):
                 continue
             if isinstance(values, dict):
-                secrets += [str(v) for k, v in values.items() if k != "username" and isinstance(v, str)]
+                secrets += [
+                    str(v) for k, v in values.items() if k != "username" and isinstance(v, str)
+                ]
     # Longest first so that a secret containing another is scrubbed whole; short values are not
     # secrets worth scrubbing and would mangle ordinary output.
     return sorted({s.strip() for s in secrets if len(s.strip()) >= 6}, key=len, reverse=True)
@@ -226,8 +229,9 @@ class _RedactingStream:
 def _scrubbed_output(secrets: list[str]) -> Iterator[None]:
     import sys
 
-    with contextlib.redirect_stdout(_RedactingStream(sys.stdout, secrets)), contextlib.redirect_stderr(
-        _RedactingStream(sys.stderr, secrets)
+    with (
+        contextlib.redirect_stdout(_RedactingStream(sys.stdout, secrets)),
+        contextlib.redirect_stderr(_RedactingStream(sys.stderr, secrets)),
     ):
         yield
 
@@ -309,7 +313,10 @@ def _extract_kaggle_zip(zip_path: Path, staging: Path) -> dict[str, Path]:
             for depth, part in enumerate(parts[:-1] if not info.is_dir() else parts):
                 if part in KAGGLE_EXPECTED_COUNTS:
                     prefix = parts[: depth + 1]
-                    if part not in prefixes or (len(prefix), prefix) < (len(prefixes[part]), prefixes[part]):
+                    if part not in prefixes or (len(prefix), prefix) < (
+                        len(prefixes[part]),
+                        prefixes[part],
+                    ):
                         prefixes[part] = prefix
                     break
         for info in members:
@@ -339,7 +346,9 @@ def _http_status(error: BaseException) -> int | None:
         status = getattr(getattr(error, "response", None), "status_code", None)
         if isinstance(status, int):
             return status
-        match = re.match(r"(\d{3}) (?:Client|Server) Error", str(error))  # requests' wording, no response kept
+        match = re.match(
+            r"(\d{3}) (?:Client|Server) Error", str(error)
+        )  # requests' wording, no response kept
         if match:
             return int(match.group(1))
         error = error.__cause__ or error.__context__
@@ -348,10 +357,14 @@ def _http_status(error: BaseException) -> int | None:
 
 def _short_source(source: str, home: Path) -> str:
     """A credential source's description with the home folder written ``~`` (as the docs name it)."""
-    return source.replace(f"{home}{os.sep}", f"~{os.sep}") if str(home) not in ("", os.sep) else source
+    return (
+        source.replace(f"{home}{os.sep}", f"~{os.sep}") if str(home) not in ("", os.sep) else source
+    )
 
 
-def _offline_message(target: Path, error: BaseException, secrets: list[str], source: str | None = None) -> str:
+def _offline_message(
+    target: Path, error: BaseException, secrets: list[str], source: str | None = None
+) -> str:
     """One line for a failed download: credentials Kaggle rejected (HTTP 401/403; ``source`` names
     where they came from, when known), another answer from Kaggle, or no answer at all (offline)."""
     detail = _redact(f"{type(error).__name__}: {error}", secrets)
@@ -361,7 +374,8 @@ def _offline_message(target: Path, error: BaseException, secrets: list[str], sou
     unchanged = f"Nothing in {target} was changed."
     if status in (401, 403):
         reason = getattr(getattr(error, "response", None), "reason", None) or (
-            "Unauthorized" if status == 401 else "Forbidden")
+            "Unauthorized" if status == 401 else "Forbidden"
+        )
         used = f"; used: {_redact(source, secrets)}" if source else ""
         return (
             f"could not download {KAGGLE_DATASET}: Kaggle rejected the credentials (HTTP {status} "
@@ -386,7 +400,9 @@ def _offline_message(target: Path, error: BaseException, secrets: list[str], sou
     )
 
 
-def download_kaggle(target: str | Path = "data/kaggle", api: Any = None, quiet: bool = True) -> Path:
+def download_kaggle(
+    target: str | Path = "data/kaggle", api: Any = None, quiet: bool = True
+) -> Path:
     """Download :data:`KAGGLE_DATASET` into ``target/train_color`` and ``target/test_color``.
 
     Idempotent: when ``target`` already holds the expected number of images
@@ -431,7 +447,10 @@ def download_kaggle(target: str | Path = "data/kaggle", api: Any = None, quiet: 
             # kagglesdk only reads ~/.kaggle/access_token; a token file in KAGGLE_CONFIG_DIR is
             # handed over by path (a path, not the secret) for the duration of the download.
             token_file = next(
-                d / n for d in _config_dirs(os.environ, home) for n in _TOKEN_FILES if _read_text(d / n)
+                d / n
+                for d in _config_dirs(os.environ, home)
+                for n in _TOKEN_FILES
+                if _read_text(d / n)
             )
             os.environ["KAGGLE_API_TOKEN"] = str(token_file)
             token_env_set = True
@@ -440,7 +459,9 @@ def download_kaggle(target: str | Path = "data/kaggle", api: Any = None, quiet: 
     try:
         # The temporary folder sits next to target (same filesystem) so that moving into place is a
         # rename; its leading dot hides it from image_files.
-        with tempfile.TemporaryDirectory(prefix=f".{target.name}-download-", dir=target.parent) as tmp:
+        with tempfile.TemporaryDirectory(
+            prefix=f".{target.name}-download-", dir=target.parent
+        ) as tmp:
             tmp_dir = Path(tmp)
             zip_dir = tmp_dir / "zip"
             zip_dir.mkdir()
@@ -449,7 +470,9 @@ def download_kaggle(target: str | Path = "data/kaggle", api: Any = None, quiet: 
             try:
                 with _scrubbed_output(secrets):
                     _ensure_authenticated(api)
-                    api.dataset_download_files(KAGGLE_DATASET, path=str(zip_dir), unzip=False, quiet=quiet)
+                    api.dataset_download_files(
+                        KAGGLE_DATASET, path=str(zip_dir), unzip=False, quiet=quiet
+                    )
             except (Exception, SystemExit) as error:  # SystemExit: kaggle exits on failed auth
                 raise RuntimeError(_offline_message(target, error, secrets, source)) from error
 

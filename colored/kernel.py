@@ -4,6 +4,7 @@ Why: TensorFlow's C++ logging writes straight to file descriptor 2; ipykernel ca
 into cell outputs, which pollutes notebooks and breaks nbval's strict comparison. This kernel runs
 with ``capture_fd_output = False`` and ``TF_CPP_MIN_LOG_LEVEL=3`` (FACTS.md).
 """
+
 from __future__ import annotations
 
 import json
@@ -15,11 +16,21 @@ KERNEL_NAME = "colored"
 
 def kernel_spec() -> dict:
     return {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-                 "--IPKernelApp.capture_fd_output=False"],
+        "argv": [
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+            "--IPKernelApp.capture_fd_output=False",
+        ],
         "display_name": "Python 3 (colored)",
         "language": "python",
-        "env": {"TF_CPP_MIN_LOG_LEVEL": "3", "NO_ALBUMENTATIONS_UPDATE": "1", "PYTHONWARNINGS": "ignore"},
+        "env": {
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "NO_ALBUMENTATIONS_UPDATE": "1",
+            "PYTHONWARNINGS": "ignore",
+        },
         "metadata": {"debugger": False},
     }
 

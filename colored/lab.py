@@ -9,6 +9,7 @@ start-up lines and albumentations' PyPI version check, which would otherwise lan
 outputs and break the regression check. ``colored/__init__.py`` does not import keras, so
 ``import colored.lab`` is early enough.
 """
+
 from __future__ import annotations
 
 import os
@@ -72,8 +73,12 @@ def drive_folder() -> Path:
     return Path(os.environ.get("COLORED_DRIVE_FOLDER") or mountpoint / DRIVE_FOLDER)
 
 
-def persist_on_drive(folder: str | Path | None = None, workdir: str | Path | None = None,
-                     names: tuple[str, ...] = PERSISTED, log=print) -> Path:
+def persist_on_drive(
+    folder: str | Path | None = None,
+    workdir: str | Path | None = None,
+    names: tuple[str, ...] = PERSISTED,
+    log=print,
+) -> Path:
     """On Colab: mount Google Drive (Colab asks for permission once) and make ``workdir/data`` and
     ``workdir/runs`` (``workdir``: the current folder) links to ``folder/data`` and ``folder/runs``
     (``folder``: :func:`drive_folder`). Each notebook runs in a runtime of its own, erased when it
@@ -103,19 +108,24 @@ def persist_on_drive(folder: str | Path | None = None, workdir: str | Path | Non
                 if not (target / entry.name).exists() and not (target / entry.name).is_symlink():
                     shutil.move(str(entry), str(target / entry.name))
             if any(link.iterdir()):
-                log(f"{link}/ is a local folder holding entries that {target}/ has too: it stays local (not "
-                    "kept after this runtime disconnects). Move or delete them, then run this cell again.")
+                log(
+                    f"{link}/ is a local folder holding entries that {target}/ has too: it stays local (not "
+                    "kept after this runtime disconnects). Move or delete them, then run this cell again."
+                )
                 continue
             link.rmdir()
         elif link.exists():
-            log(f"{link} is a file, not a folder: {name}/ stays local. Move it, then run this cell again.")
+            log(
+                f"{link} is a file, not a folder: {name}/ stays local. Move it, then run this cell again."
+            )
             continue
         link.symlink_to(target, target_is_directory=True)
     return folder
 
 
-def load_colab_secrets(names: tuple[str, ...] = KAGGLE_SECRETS,
-                       environ: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
+def load_colab_secrets(
+    names: tuple[str, ...] = KAGGLE_SECRETS, environ: dict[str, str] | None = None
+) -> tuple[list[str], list[str]]:
     """Copy Colab secrets into the environment (``os.environ``): each of ``names`` not set there yet,
     read with ``google.colab.userdata.get``. Returns ``(names copied, names this notebook may not
     read)``. Values are never printed, logged or put in a message; a secret that does not exist is
@@ -140,30 +150,48 @@ def load_colab_secrets(names: tuple[str, ...] = KAGGLE_SECRETS,
     return copied, denied
 
 
-def kaggle_secrets_note(copied: list[str], denied: list[str], environ: dict[str, str] | None = None) -> str:
+def kaggle_secrets_note(
+    copied: list[str], denied: list[str], environ: dict[str, str] | None = None
+) -> str:
     """One line about Kaggle credentials on Colab: which secrets were copied, and, when no credentials
     are found at all, which secret names to add (only names, never values)."""
     from colored.kaggle import find_kaggle_credentials  # noqa: PLC0415
 
     parts = []
     if copied:
-        parts.append(f"Kaggle: {', '.join(copied)} copied from Colab's secrets into the environment.")
+        parts.append(
+            f"Kaggle: {', '.join(copied)} copied from Colab's secrets into the environment."
+        )
     if denied:
-        parts.append(f"Kaggle: this notebook may not read the secret(s) {', '.join(denied)}: switch on "
-                     "'Notebook access' for them in the Secrets panel (key icon, left), then run this cell again.")
+        parts.append(
+            f"Kaggle: this notebook may not read the secret(s) {', '.join(denied)}: switch on "
+            "'Notebook access' for them in the Secrets panel (key icon, left), then run this cell again."
+        )
     if find_kaggle_credentials(env=os.environ if environ is None else environ) is None:
-        parts.append("Kaggle: no credentials (fine for data_source = \"sample\"). For the Kaggle dataset add the "
-                     "secret KAGGLE_API_TOKEN (or KAGGLE_USERNAME and KAGGLE_KEY) in Colab's Secrets panel "
-                     "(key icon, left), allow this notebook access, then run this cell again.")
+        parts.append(
+            'Kaggle: no credentials (fine for data_source = "sample"). For the Kaggle dataset add the '
+            "secret KAGGLE_API_TOKEN (or KAGGLE_USERNAME and KAGGLE_KEY) in Colab's Secrets panel "
+            "(key icon, left), allow this notebook access, then run this cell again."
+        )
     return "\n".join(parts)
 
 
 def _persist_default() -> bool:
-    return on_colab() and os.environ.get("COLORED_PERSIST", "1").strip().lower() not in ("0", "false", "no", "off")
+    return on_colab() and os.environ.get("COLORED_PERSIST", "1").strip().lower() not in (
+        "0",
+        "false",
+        "no",
+        "off",
+    )
 
 
-def setup(seed: int = SEED, figure_dpi: int = FIGURE_DPI, chdir: bool = True, verbose: bool = True,
-          persist: bool | None = None) -> None:
+def setup(
+    seed: int = SEED,
+    figure_dpi: int = FIGURE_DPI,
+    chdir: bool = True,
+    verbose: bool = True,
+    persist: bool | None = None,
+) -> None:
     """What every lab notebook does first.
 
     1. silence TensorFlow's C++ logs and albumentations' update check
@@ -195,8 +223,11 @@ def setup(seed: int = SEED, figure_dpi: int = FIGURE_DPI, chdir: bool = True, ve
     if on_colab():
         if _persist_default() if persist is None else persist:
             folder = persist_on_drive(log=colab_notes.append)
-            colab_notes.insert(0, f"Drive: {', '.join(n + '/' for n in PERSISTED)} are kept in {folder}/ "
-                                  "(the next notebooks find them; a disconnected training resumes there)")
+            colab_notes.insert(
+                0,
+                f"Drive: {', '.join(n + '/' for n in PERSISTED)} are kept in {folder}/ "
+                "(the next notebooks find them; a disconnected training resumes there)",
+            )
         note = kaggle_secrets_note(*load_colab_secrets())
         if note:
             colab_notes.append(note)
@@ -215,12 +246,16 @@ def setup(seed: int = SEED, figure_dpi: int = FIGURE_DPI, chdir: bool = True, ve
         for note in colab_notes:
             print(note)
         gpus = keras.distribution.list_devices("gpu")
-        print(f"colored {colored.__version__}, keras {keras.__version__}, {keras.backend.backend()} backend")
+        print(
+            f"colored {colored.__version__}, keras {keras.__version__}, {keras.backend.backend()} backend"
+        )
         if gpus:
             print("GPU:", ", ".join(gpus))
         else:
-            print("No GPU: running on the CPU (fine for the reference parameters, slow for real training).\n"
-                  "On Colab: Runtime > Change runtime type > GPU, then run all cells again.")
+            print(
+                "No GPU: running on the CPU (fine for the reference parameters, slow for real training).\n"
+                "On Colab: Runtime > Change runtime type > GPU, then run all cells again."
+            )
         from colored.config import speed_summary
 
         print(speed_summary())  # what the speed switches' "auto" (Config's default) means here
@@ -231,8 +266,9 @@ def setup(seed: int = SEED, figure_dpi: int = FIGURE_DPI, chdir: bool = True, ve
 # --------------------------------------------------------------------------------------------------
 
 
-def file_upload_contents(value: Mapping[str, Mapping[str, Any]] | Sequence[Mapping[str, Any]] | None
-                         ) -> dict[str, bytes]:
+def file_upload_contents(
+    value: Mapping[str, Mapping[str, Any]] | Sequence[Mapping[str, Any]] | None,
+) -> dict[str, bytes]:
     """``{file name: content}`` of an ``ipywidgets.FileUpload``'s ``value``; ``{}`` for None or no upload.
 
     ipywidgets 8.0 changed the value's shape, and both are in use: Colab ships 7.x (7.7.1), whose value

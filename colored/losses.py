@@ -7,6 +7,7 @@
 - :class:`AbAccuracy` — the fraction of pixels whose ab error is within a threshold in Lab units
   (replaces the seed's "accuracy", which tests float equality and means nothing for regression).
 """
+
 from __future__ import annotations
 
 import keras
@@ -47,14 +48,18 @@ class SoftEncodedCrossEntropy(keras.losses.Loss):
 
     def __init__(self, class_weights=None, name: str = "soft_encoded_cross_entropy", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.class_weights = None if class_weights is None else [float(w) for w in np.asarray(class_weights)]
+        self.class_weights = (
+            None if class_weights is None else [float(w) for w in np.asarray(class_weights)]
+        )
 
     def call(self, y_true, y_pred):
         target, nearest = soft_encode(_ab_at(y_true, y_pred.shape[1]))
         log_probabilities = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
         loss = -ops.sum(target * log_probabilities, axis=-1)
         if self.class_weights is not None:
-            loss = loss * ops.take(ops.convert_to_tensor(np.asarray(self.class_weights, np.float32)), nearest)
+            loss = loss * ops.take(
+                ops.convert_to_tensor(np.asarray(self.class_weights, np.float32)), nearest
+            )
         return ops.mean(loss, axis=(1, 2))
 
     def get_config(self):
@@ -68,8 +73,13 @@ class AbAccuracy(keras.metrics.MeanMetricWrapper):
     Works for both heads: classification logits are decoded by annealed mean first.
     """
 
-    def __init__(self, threshold: float = 10.0, temperature: float = DEFAULT_TEMPERATURE, name: str | None = None,
-                 **kwargs):
+    def __init__(
+        self,
+        threshold: float = 10.0,
+        temperature: float = DEFAULT_TEMPERATURE,
+        name: str | None = None,
+        **kwargs,
+    ):
         self.threshold = float(threshold)
         self.temperature = float(temperature)
         super().__init__(fn=self._accuracy, name=name or f"ab_acc_{threshold:g}", **kwargs)
@@ -78,10 +88,17 @@ class AbAccuracy(keras.metrics.MeanMetricWrapper):
         if y_pred.shape[-1] == 2:
             ab_pred = ops.cast(y_pred, "float32") * color.AB_SCALE
         else:
-            ab_pred = decode_logits(y_pred, self.temperature, 0.0)  # plain annealed mean: comparable across runs
+            ab_pred = decode_logits(
+                y_pred, self.temperature, 0.0
+            )  # plain annealed mean: comparable across runs
         ab_true = _ab_at(y_true, ab_pred.shape[1])
         error = ops.sqrt(ops.sum(ops.square(ab_pred - ab_true), axis=-1))
         return ops.mean(ops.cast(error <= self.threshold, "float32"), axis=(1, 2))
 
     def get_config(self):
-        return {"threshold": self.threshold, "temperature": self.temperature, "name": self.name, "dtype": self.dtype}
+        return {
+            "threshold": self.threshold,
+            "temperature": self.temperature,
+            "name": self.name,
+            "dtype": self.dtype,
+        }

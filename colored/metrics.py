@@ -41,6 +41,7 @@ colour; report them side by side (:func:`colored.evaluate.markdown_table`) and l
 
 Conversions are :mod:`colored.color`'s (skimage), never re-implemented here.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -52,7 +53,11 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from colored.color import lab_to_rgb, rgb_to_gray, rgb_to_lab, to_float_rgb
-from colored.imageio import IMAGE_EXTENSIONS, read_rgb, to_uint8  # the package's one decode / 8-bit rounding
+from colored.imageio import (  # the package's one decode / 8-bit rounding
+    IMAGE_EXTENSIONS,
+    read_rgb,
+    to_uint8,
+)
 
 EVAL_SIZE = 256
 RESAMPLE = Image.Resampling.BICUBIC  # see the module docstring for why bicubic
@@ -66,21 +71,45 @@ WRONG_AB_ERROR = 40.0  # ab distance from which it is another colour (e.g. C 30 
 
 # Default table columns (colored.evaluate.markdown_table), their rounding (decimal places) and headers.
 DEFAULT_COLUMNS: tuple[str, ...] = (
-    "psnr", "ssim", "colorfulness", "colorfulness_ratio", "chroma_ratio",
-    "auc", "auc_rebalanced", "ab_rmse", "js_divergence", "confidently_wrong",
+    "psnr",
+    "ssim",
+    "colorfulness",
+    "colorfulness_ratio",
+    "chroma_ratio",
+    "auc",
+    "auc_rebalanced",
+    "ab_rmse",
+    "js_divergence",
+    "confidently_wrong",
 )
 DECIMALS: dict[str, int] = {
-    "psnr": 2, "ssim": 3,
-    "colorfulness": 1, "colorfulness_true": 1, "chroma": 1, "chroma_true": 1,
-    "colorfulness_ratio": 2, "chroma_ratio": 2,
-    "auc": 3, "auc_rebalanced": 3, "ab_rmse": 1, "js_divergence": 3,
+    "psnr": 2,
+    "ssim": 3,
+    "colorfulness": 1,
+    "colorfulness_true": 1,
+    "chroma": 1,
+    "chroma_true": 1,
+    "colorfulness_ratio": 2,
+    "chroma_ratio": 2,
+    "auc": 3,
+    "auc_rebalanced": 3,
+    "ab_rmse": 1,
+    "js_divergence": 3,
     "confidently_wrong": 3,
 }
 HEADERS: dict[str, str] = {
-    "psnr": "PSNR (dB) ↑", "ssim": "SSIM ↑",
-    "colorfulness": "CF", "colorfulness_true": "CF (GT)", "chroma": "C*ab", "chroma_true": "C*ab (GT)",
-    "colorfulness_ratio": "CF ratio →1", "chroma_ratio": "chroma ratio →1",
-    "auc": "AuC ↑", "auc_rebalanced": "AuC rebal. ↑", "ab_rmse": "ab RMSE ↓", "js_divergence": "JS (bits) ↓",
+    "psnr": "PSNR (dB) ↑",
+    "ssim": "SSIM ↑",
+    "colorfulness": "CF",
+    "colorfulness_true": "CF (GT)",
+    "chroma": "C*ab",
+    "chroma_true": "C*ab (GT)",
+    "colorfulness_ratio": "CF ratio →1",
+    "chroma_ratio": "chroma ratio →1",
+    "auc": "AuC ↑",
+    "auc_rebalanced": "AuC rebal. ↑",
+    "ab_rmse": "ab RMSE ↓",
+    "js_divergence": "JS (bits) ↓",
     "confidently_wrong": "conf. wrong ↓",
 }
 
@@ -115,7 +144,9 @@ def _ab(rgb: np.ndarray) -> np.ndarray:
     return rgb_to_lab(rgb)[..., 1:].astype(np.float64)
 
 
-def _ab_cell_indices(ab: np.ndarray, bins: int, range: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+def _ab_cell_indices(
+    ab: np.ndarray, bins: int, range: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
     """Cell indices of ab values on a ``bins``×``bins`` grid over ``range``², clipped into the edges.
 
     Clipping (not dropping) keeps every pixel counted: a few sRGB colours reach |b| > 107.
@@ -127,7 +158,9 @@ def _ab_cell_indices(ab: np.ndarray, bins: int, range: tuple[float, float]) -> t
     return idx[:, 0], idx[:, 1]
 
 
-def _ab_cell_counts(ab: np.ndarray, bins: int = AB_BINS, range: tuple[float, float] = AB_RANGE) -> np.ndarray:
+def _ab_cell_counts(
+    ab: np.ndarray, bins: int = AB_BINS, range: tuple[float, float] = AB_RANGE
+) -> np.ndarray:
     """Pixel counts ``(bins, bins)`` of ab values per cell (:func:`_ab_cell_indices`), float64."""
     ia, ib = _ab_cell_indices(ab, bins, range)
     return np.bincount(ia * bins + ib, minlength=bins * bins).astype(np.float64).reshape(bins, bins)
@@ -148,7 +181,7 @@ def prepare(rgb: np.ndarray, size: int = EVAL_SIZE) -> np.ndarray:
     h, w = rgb.shape[:2]
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
-    square = np.ascontiguousarray(rgb[top:top + side, left:left + side])
+    square = np.ascontiguousarray(rgb[top : top + side, left : left + side])
     if side == size:
         return square
     return np.asarray(Image.fromarray(square).resize((size, size), RESAMPLE))
@@ -175,7 +208,9 @@ def psnr(pred: np.ndarray, true: np.ndarray) -> float:
 def ssim(pred: np.ndarray, true: np.ndarray) -> float:
     """SSIM on RGB uint8 (skimage defaults: 7×7 window, mean over the three channels)."""
     _check_pair(pred, true)
-    return float(structural_similarity(to_uint8(true), to_uint8(pred), data_range=255, channel_axis=-1))
+    return float(
+        structural_similarity(to_uint8(true), to_uint8(pred), data_range=255, channel_axis=-1)
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -191,7 +226,9 @@ def colorfulness(rgb: np.ndarray) -> float:
     x = _to_255(rgb)
     rg = np.abs(x[..., 0] - x[..., 1])
     yb = np.abs(0.5 * (x[..., 0] + x[..., 1]) - x[..., 2])
-    return float(np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2))
+    return float(
+        np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
+    )
 
 
 def _mean_chroma_ab(ab: np.ndarray) -> float:
@@ -213,8 +250,9 @@ def ab_errors(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     return np.linalg.norm(_ab(pred) - _ab(true), axis=-1)
 
 
-def auc_from_errors(errors: np.ndarray, thresholds: np.ndarray = AUC_THRESHOLDS,
-                    weights: np.ndarray | None = None) -> float:
+def auc_from_errors(
+    errors: np.ndarray, thresholds: np.ndarray = AUC_THRESHOLDS, weights: np.ndarray | None = None
+) -> float:
     """AuC from per-pixel ab errors (Lab units), optionally weighted per pixel: what :func:`auc`,
     :func:`rebalanced_auc` and :func:`image_metrics` compute once the errors are known."""
     d = errors.ravel().astype(np.float64)
@@ -231,8 +269,12 @@ def auc_from_errors(errors: np.ndarray, thresholds: np.ndarray = AUC_THRESHOLDS,
     return float(np.mean(cum[counts] / total))
 
 
-def auc(pred: np.ndarray, true: np.ndarray, thresholds: np.ndarray = AUC_THRESHOLDS,
-        weights: np.ndarray | None = None) -> float:
+def auc(
+    pred: np.ndarray,
+    true: np.ndarray,
+    thresholds: np.ndarray = AUC_THRESHOLDS,
+    weights: np.ndarray | None = None,
+) -> float:
     """Raw AuC: mean over ``thresholds`` of the (optionally ``weights``-weighted) fraction of pixels
     whose ab error is ≤ t. 1.0 for a perfect prediction; with the default t = 0..150, a constant
     error d (integer) gives (150 − d + 1) / 151."""
@@ -259,8 +301,9 @@ def rebalanced_auc(pred: np.ndarray, true: np.ndarray, prior: np.ndarray) -> flo
     return auc_from_errors(errors, AUC_THRESHOLDS, _prior_weights(true_ab, prior))
 
 
-def ab_histogram(rgb: np.ndarray, bins: int = AB_BINS,
-                 range: tuple[float, float] = AB_RANGE) -> np.ndarray:  # noqa: A002 (numpy's name)
+def ab_histogram(
+    rgb: np.ndarray, bins: int = AB_BINS, range: tuple[float, float] = AB_RANGE
+) -> np.ndarray:  # noqa: A002 (numpy's name)
     """Normalised ``bins``×``bins`` histogram of the image's ab values (axis 0 = a, axis 1 = b).
 
     Cells are half-open [lo + k·w, lo + (k+1)·w); values outside ``range`` are clipped into the edge
@@ -271,8 +314,9 @@ def ab_histogram(rgb: np.ndarray, bins: int = AB_BINS,
     return histogram_ab(_ab(rgb), bins, range)
 
 
-def histogram_ab(ab: np.ndarray, bins: int = AB_BINS,
-                 range: tuple[float, float] = AB_RANGE) -> np.ndarray:  # noqa: A002
+def histogram_ab(
+    ab: np.ndarray, bins: int = AB_BINS, range: tuple[float, float] = AB_RANGE
+) -> np.ndarray:  # noqa: A002
     """:func:`ab_histogram` on raw ``(..., 2)`` ab values (lets callers and tests bin arbitrary ab)."""
     counts = _ab_cell_counts(ab, bins, range)
     return counts / counts.sum()
@@ -330,8 +374,12 @@ def ab_rmse(pred: np.ndarray, true: np.ndarray) -> float:
     return float(np.sqrt(np.mean(ab_errors(pred, true) ** 2)))
 
 
-def wrong_colour_share(pred_ab: np.ndarray, true_ab: np.ndarray, chroma: float = CONFIDENT_CHROMA,
-                       error: float = WRONG_AB_ERROR) -> float:
+def wrong_colour_share(
+    pred_ab: np.ndarray,
+    true_ab: np.ndarray,
+    chroma: float = CONFIDENT_CHROMA,
+    error: float = WRONG_AB_ERROR,
+) -> float:
     """:func:`confidently_wrong` on raw ab arrays ``(..., 2)`` (Lab units)."""
     pred_ab, true_ab = np.asarray(pred_ab, np.float64), np.asarray(true_ab, np.float64)
     strong = np.hypot(pred_ab[..., 0], pred_ab[..., 1]) >= chroma
@@ -339,8 +387,12 @@ def wrong_colour_share(pred_ab: np.ndarray, true_ab: np.ndarray, chroma: float =
     return float(np.mean(strong & wrong))
 
 
-def confidently_wrong(pred: np.ndarray, true: np.ndarray, chroma: float = CONFIDENT_CHROMA,
-                      error: float = WRONG_AB_ERROR) -> float:
+def confidently_wrong(
+    pred: np.ndarray,
+    true: np.ndarray,
+    chroma: float = CONFIDENT_CHROMA,
+    error: float = WRONG_AB_ERROR,
+) -> float:
     """Share of pixels (0..1) whose predicted colour is strong (C*ab ≥ ``chroma``) and far from the
     truth (ab error ≥ ``error``): colour a viewer sees as a colour, and as the wrong one.
 
@@ -356,7 +408,9 @@ def confidently_wrong(pred: np.ndarray, true: np.ndarray, chroma: float = CONFID
 # --------------------------------------------------------------------------------------------------
 # per image, per set
 # --------------------------------------------------------------------------------------------------
-def image_metrics(pred: np.ndarray, true: np.ndarray, prior: np.ndarray | None = None) -> dict[str, float]:
+def image_metrics(
+    pred: np.ndarray, true: np.ndarray, prior: np.ndarray | None = None
+) -> dict[str, float]:
     """All metrics for one already-:func:`prepare`\\ d pair (Lab computed once per image)."""
     _check_pair(pred, true)
     pred_ab, true_ab = _ab(pred), _ab(true)
@@ -371,8 +425,10 @@ def image_metrics(pred: np.ndarray, true: np.ndarray, prior: np.ndarray | None =
         "auc": auc_from_errors(errors),
     }
     if prior is not None:
-        out["auc_rebalanced"] = auc_from_errors(errors, AUC_THRESHOLDS, _prior_weights(true_ab, prior))
-    out["ab_rmse"] = float(np.sqrt(np.mean(errors ** 2)))
+        out["auc_rebalanced"] = auc_from_errors(
+            errors, AUC_THRESHOLDS, _prior_weights(true_ab, prior)
+        )
+    out["ab_rmse"] = float(np.sqrt(np.mean(errors**2)))
     out["js_divergence"] = js_divergence(histogram_ab(pred_ab), histogram_ab(true_ab))
     out["confidently_wrong"] = wrong_colour_share(pred_ab, true_ab)
     return out
@@ -410,8 +466,9 @@ def summarize(per_image: Sequence[Mapping[str, float]]) -> dict[str, float]:
     return out
 
 
-def evaluate(preds: Sequence[np.ndarray], trues: Sequence[np.ndarray],
-             prior: np.ndarray | None = None) -> tuple[list[dict[str, float]], dict[str, float]]:
+def evaluate(
+    preds: Sequence[np.ndarray], trues: Sequence[np.ndarray], prior: np.ndarray | None = None
+) -> tuple[list[dict[str, float]], dict[str, float]]:
     """Score prepared predictions against prepared ground truths: (per-image dicts, summary).
 
     With ``prior=None`` the rebalancing prior is computed over ``trues``, i.e. the evaluation set
@@ -448,7 +505,9 @@ def mean_ab_prediction(rgb: np.ndarray) -> np.ndarray:
     _check_rgb(rgb)
     lab = rgb_to_lab(rgb)
     lab[..., 1:] = lab[..., 1:].reshape(-1, 2).mean(axis=0)
-    with warnings.catch_warnings():  # very dark/bright L + mean ab can leave the gamut: clipped, as documented
+    with (
+        warnings.catch_warnings()
+    ):  # very dark/bright L + mean ab can leave the gamut: clipped, as documented
         warnings.filterwarnings("ignore", message=".*negative Z values.*")
         return to_uint8(lab_to_rgb(lab))
 
@@ -483,13 +542,19 @@ def verdict(pred: np.ndarray, true: np.ndarray) -> tuple[bool, str]:
             key = (ab_colour_name(*t), ab_colour_name(*q))
             swaps[key] = swaps.get(key, 0) + 1
         (was, became), count = max(swaps.items(), key=lambda item: item[1])
-        return False, f"{was} painted {became} on {count / wrong.size:.0%} of the pixels ({share:.0%} confidently wrong)"
+        return (
+            False,
+            f"{was} painted {became} on {count / wrong.size:.0%} of the pixels ({share:.0%} confidently wrong)",
+        )
     return False, f"no closer than a flat colour (ab error {error:.1f} vs {oracle:.1f})"
 
 
-def evaluate_baselines(trues: Sequence[np.ndarray],
-                       prior: np.ndarray | None = None) -> dict[str, dict[str, float]]:
+def evaluate_baselines(
+    trues: Sequence[np.ndarray], prior: np.ndarray | None = None
+) -> dict[str, dict[str, float]]:
     """Summaries of every :data:`BASELINES` entry on prepared ground truths: ``{name: summary}``."""
     if prior is None:
         prior = ab_cell_prior(trues)
-    return {name: evaluate([fn(t) for t in trues], trues, prior)[1] for name, fn in BASELINES.items()}
+    return {
+        name: evaluate([fn(t) for t in trues], trues, prior)[1] for name, fn in BASELINES.items()
+    }

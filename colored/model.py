@@ -12,6 +12,7 @@ Heads:
 
 Networks only: loading a saved model and predicting with it is :mod:`colored.inference`.
 """
+
 from __future__ import annotations
 
 import keras
@@ -20,12 +21,16 @@ from keras import layers
 from colored.bins import num_bins
 from colored.config import ARCHITECTURES, Config, resolve_speed, size_multiple
 
+
 def _conv(x, filters: int, stride: int, batch_norm: bool, name: str, dtype=None):
     """3×3 'same' convolution with ReLU (and BatchNormalization before the ReLU when asked)."""
     if not batch_norm:
-        return layers.Conv2D(filters, 3, strides=stride, padding="same", activation="relu", name=name,
-                             dtype=dtype)(x)
-    x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=name, dtype=dtype)(x)
+        return layers.Conv2D(
+            filters, 3, strides=stride, padding="same", activation="relu", name=name, dtype=dtype
+        )(x)
+    x = layers.Conv2D(
+        filters, 3, strides=stride, padding="same", use_bias=False, name=name, dtype=dtype
+    )(x)
     x = layers.BatchNormalization(name=f"{name}_bn", dtype=dtype)(x)
     return layers.ReLU(name=f"{name}_relu", dtype=dtype)(x)
 
@@ -52,9 +57,12 @@ def build_model(config: Config) -> keras.Model:
     if config.fusion:
         embedding = keras.Input((config.embedding_dim,), name="embedding")
         inputs.append(embedding)
-        tiled = layers.RepeatVector(bottleneck * bottleneck, name="fusion_repeat", dtype=policy)(embedding)
-        tiled = layers.Reshape((bottleneck, bottleneck, config.embedding_dim), name="fusion_reshape",
-                               dtype=policy)(tiled)
+        tiled = layers.RepeatVector(bottleneck * bottleneck, name="fusion_repeat", dtype=policy)(
+            embedding
+        )
+        tiled = layers.Reshape(
+            (bottleneck, bottleneck, config.embedding_dim), name="fusion_reshape", dtype=policy
+        )(tiled)
         x = layers.Concatenate(name="fusion_concat", dtype=policy)([x, tiled])
     x = layers.Conv2D(256, 1, activation="relu", name="fusion", dtype=policy)(x)
 
@@ -70,11 +78,16 @@ def build_model(config: Config) -> keras.Model:
         # float32 output: logits must not be float16 under mixed precision (softmax overflows).
         outputs = layers.Conv2D(num_bins(), 1, name="ab_logits", dtype="float32")(x)
     else:
-        x = layers.Conv2D(2, 3, padding="same", activation="tanh", name="ab_conv", dtype="float32")(x)
+        x = layers.Conv2D(2, 3, padding="same", activation="tanh", name="ab_conv", dtype="float32")(
+            x
+        )
         outputs = layers.UpSampling2D(2, name="ab", dtype="float32")(x)
     name = {"full": "FullModel", "simplified": "SimplifiedModel"}[config.model]
-    return keras.Model(inputs if len(inputs) > 1 else lightness, outputs,
-                       name=name if config.fusion else f"{name}_nofusion")
+    return keras.Model(
+        inputs if len(inputs) > 1 else lightness,
+        outputs,
+        name=name if config.fusion else f"{name}_nofusion",
+    )
 
 
 @keras.saving.register_keras_serializable("colored")

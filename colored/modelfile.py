@@ -15,6 +15,7 @@ really is: a Keras 2 HDF5 file, a truncated or damaged zip, a file from another 
 this one cannot read (both versions named, from the zip's ``metadata.json``), or not a colorization
 network (:class:`IncompatibleModelError`, raised by :func:`colored.inference.check_model`).
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,8 @@ DECODING_FIELDS = ("temperature", "confidence")
 _FORMAT = 1
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # network → the colored.json fields it was loaded from (not an attribute: Keras would track and save it)
-_LOADED: "weakref.WeakKeyDictionary[Any, dict[str, Any]]" = weakref.WeakKeyDictionary()
-_DECODING: "weakref.WeakKeyDictionary[Any, dict[str, float]]" = weakref.WeakKeyDictionary()
+_LOADED: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+_DECODING: weakref.WeakKeyDictionary[Any, dict[str, float]] = weakref.WeakKeyDictionary()
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -53,8 +54,12 @@ class ModelFileInfo:
     """What a model file says about itself without loading it."""
 
     keras_version: str | None  # the Keras that wrote it (metadata.json)
-    architecture: dict[str, Any] | None  # the Config fields of colored.json; None: Keras' config only
-    decoding: dict[str, float] | None = None  # DECODING_FIELDS saved with it; None: the library's defaults
+    architecture: (
+        dict[str, Any] | None
+    )  # the Config fields of colored.json; None: Keras' config only
+    decoding: dict[str, float] | None = (
+        None  # DECODING_FIELDS saved with it; None: the library's defaults
+    )
 
 
 def installed_keras_version() -> str:
@@ -68,21 +73,28 @@ def architecture_of(model, config: Config | None = None) -> dict[str, Any] | Non
     ``config``, the config it was built from; else read off the network (the fusion backbone is then
     the seed's) and checked by building it once: None when the rebuilt network's weights would not
     match (a network built by other code), and the file then stays Keras-only."""
-    if config is not None:  # no test build: building draws from Keras' seed and would shift training
+    if (
+        config is not None
+    ):  # no test build: building draws from Keras' seed and would shift training
         return {name: getattr(config, name) for name in ARCHITECTURE_FIELDS}
     from colored.model import build_model
 
-    kind = {"FullModel": "full", "SimplifiedModel": "simplified"}.get(model.name.removesuffix("_nofusion"))
+    kind = {"FullModel": "full", "SimplifiedModel": "simplified"}.get(
+        model.name.removesuffix("_nofusion")
+    )
     size = model.inputs[0].shape[1]
     if kind is None or size is None or len(model.inputs) > 2:
         return None
     layer_names = {layer.name for layer in model.layers}
     fusion = len(model.inputs) == 2
-    architecture = {"model": kind, "image_size": int(size),
-                    "backbone": "inception_resnet_v2" if fusion else "none",
-                    "embedding_dim": int(model.inputs[1].shape[-1]) if fusion else Config().embedding_dim,
-                    "batch_norm": any(name.endswith("_bn") for name in layer_names),
-                    "loss": "classification" if "ab_logits" in layer_names else "mse"}
+    architecture = {
+        "model": kind,
+        "image_size": int(size),
+        "backbone": "inception_resnet_v2" if fusion else "none",
+        "embedding_dim": int(model.inputs[1].shape[-1]) if fusion else Config().embedding_dim,
+        "batch_norm": any(name.endswith("_bn") for name in layer_names),
+        "loss": "classification" if "ab_logits" in layer_names else "mse",
+    }
     try:
         rebuilt = build_model(Config(**architecture, mixed_precision="none"))
     except ValueError:  # ConfigError: not a network build_model makes
@@ -99,7 +111,11 @@ def save(model, path: str | Path, config: Config | None = None, *, weights_of=No
 
     architecture = architecture_of(model, config)
     content: dict[str, Any] = {"format": _FORMAT, "config": architecture}
-    decoding = {name: getattr(config, name) for name in DECODING_FIELDS} if config is not None else recorded_decoding(model)
+    decoding = (
+        {name: getattr(config, name) for name in DECODING_FIELDS}
+        if config is not None
+        else recorded_decoding(model)
+    )
     if decoding:
         content["decoding"] = decoding
     record = json.dumps(content, indent=1)
@@ -123,26 +139,40 @@ def read_info(path: str | Path) -> ModelFileInfo:
         raise ModelNotFoundError(
             f"model file {path} is an HDF5 file (Keras 2's .h5 format, or weights only), not a Keras 3 "
             ".keras file: load it in the Keras that wrote it and save it again with model.save('NAME.keras'), "
-            "or train a model with `colored train`")
+            "or train a model with `colored train`"
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
             damaged = archive.testzip()
             metadata = json.loads(archive.read("metadata.json")) if "metadata.json" in names else {}
-            record = json.loads(archive.read(ARCHITECTURE_MEMBER)) if ARCHITECTURE_MEMBER in names else None
+            record = (
+                json.loads(archive.read(ARCHITECTURE_MEMBER))
+                if ARCHITECTURE_MEMBER in names
+                else None
+            )
     except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError) as error:
         raise ModelNotFoundError(
             f"model file {path} is damaged ({type(error).__name__}: {error}): it is not a complete .keras "
-            f"file (an interrupted download or copy?); copy or download it again, or retrain it with `colored train`") from None
+            f"file (an interrupted download or copy?); copy or download it again, or retrain it with `colored train`"
+        ) from None
     if damaged is not None or not {"config.json", "model.weights.h5"} <= names:
-        problem = f"member {damaged} fails its checksum" if damaged else "config.json or model.weights.h5 is missing"
-        raise ModelNotFoundError(f"model file {path} is damaged ({problem}): copy or download it again, "
-                                 "or retrain it with `colored train`")
+        problem = (
+            f"member {damaged} fails its checksum"
+            if damaged
+            else "config.json or model.weights.h5 is missing"
+        )
+        raise ModelNotFoundError(
+            f"model file {path} is damaged ({problem}): copy or download it again, "
+            "or retrain it with `colored train`"
+        )
     architecture = record.get("config") if isinstance(record, dict) else None
     decoding = record.get("decoding") if isinstance(record, dict) else None
     if decoding is not None:  # checked like Config's own fields, naming the file
-        Config.from_dict({k: v for k, v in decoding.items() if k in DECODING_FIELDS},
-                         source=f"{path}:{ARCHITECTURE_MEMBER} decoding")
+        Config.from_dict(
+            {k: v for k, v in decoding.items() if k in DECODING_FIELDS},
+            source=f"{path}:{ARCHITECTURE_MEMBER} decoding",
+        )
         decoding = {k: float(v) for k, v in decoding.items() if k in DECODING_FIELDS}
     return ModelFileInfo(metadata.get("keras_version"), architecture, decoding or None)
 
@@ -159,7 +189,9 @@ def load(path: str | Path):
     try:
         if info.architecture is None:
             return keras.saving.load_model(path, safe_mode=True, compile=False)
-        config = Config.from_dict({**info.architecture, "mixed_precision": "none"}, source=f"{path}:{ARCHITECTURE_MEMBER}")
+        config = Config.from_dict(
+            {**info.architecture, "mixed_precision": "none"}, source=f"{path}:{ARCHITECTURE_MEMBER}"
+        )
         model = colored.model.build_model(config)
         model.load_weights(str(path))
         _LOADED[model] = dict(info.architecture)
@@ -177,7 +209,10 @@ def recorded_decoding(model) -> dict[str, float]:
 
 def record_decoding(model, **decoding: float) -> None:
     """Attach a decoding to ``model`` (e.g. one chosen on validation) for :func:`save` to write."""
-    _DECODING[model] = {**_DECODING.get(model, {}), **{k: float(v) for k, v in decoding.items() if k in DECODING_FIELDS}}
+    _DECODING[model] = {
+        **_DECODING.get(model, {}),
+        **{k: float(v) for k, v in decoding.items() if k in DECODING_FIELDS},
+    }
 
 
 def recorded_architecture(model) -> dict[str, Any] | None:
@@ -188,20 +223,29 @@ def recorded_architecture(model) -> dict[str, Any] | None:
 
 def load_error_message(path: Path, info: ModelFileInfo, error: BaseException) -> str:
     """One honest sentence: the file, which Keras wrote it and which is installed, and what to do."""
-    while error.__cause__ is not None or error.__context__ is not None:  # Keras wraps the real cause
+    while (
+        error.__cause__ is not None or error.__context__ is not None
+    ):  # Keras wraps the real cause
         error = error.__cause__ or error.__context__
     text = " ".join(str(error).split())
     cause = f"{type(error).__name__}: {text[:160] + '…' if len(text) > 160 else text}"
     installed = installed_keras_version()
     if info.keras_version and info.keras_version != installed:
         newer = _version_key(info.keras_version) > _version_key(installed)
-        advice = (f"upgrade Keras (pip install -U 'keras>={info.keras_version}')" if newer
-                  else "save it again with this Keras, or install the Keras that wrote it")
-        return (f"could not load the model {path}: it was written by Keras {info.keras_version} and this is "
-                f"Keras {installed}, which cannot read it ({cause}); {advice}, or retrain it with `colored train`")
-    return (f"could not load the model {path} (written by Keras {info.keras_version or 'unknown'}, "
-            f"installed {installed}): {cause}; it is a .keras zip whose network this version of colored cannot "
-            "build: retrain it with `colored train`")
+        advice = (
+            f"upgrade Keras (pip install -U 'keras>={info.keras_version}')"
+            if newer
+            else "save it again with this Keras, or install the Keras that wrote it"
+        )
+        return (
+            f"could not load the model {path}: it was written by Keras {info.keras_version} and this is "
+            f"Keras {installed}, which cannot read it ({cause}); {advice}, or retrain it with `colored train`"
+        )
+    return (
+        f"could not load the model {path} (written by Keras {info.keras_version or 'unknown'}, "
+        f"installed {installed}): {cause}; it is a .keras zip whose network this version of colored cannot "
+        "build: retrain it with `colored train`"
+    )
 
 
 def _version_key(version: str) -> tuple:

@@ -13,6 +13,7 @@ Differences from the seed, on purpose:
   draws one view per photo. Each view's embedding is computed once and cached on disk, instead of
   once per batch per epoch (the seed), and never mismatched with its L/ab (also the seed).
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,16 @@ class ColorizationDataset(keras.utils.PyDataset):
     every image in order, unaugmented.
     """
 
-    def __init__(self, paths: list[str | Path], config: Config, *, training: bool = True,
-                 embedder: Embedder | None = None, cache_images: bool = True, **pydataset_kwargs) -> None:
+    def __init__(
+        self,
+        paths: list[str | Path],
+        config: Config,
+        *,
+        training: bool = True,
+        embedder: Embedder | None = None,
+        cache_images: bool = True,
+        **pydataset_kwargs,
+    ) -> None:
         config = resolve_speed(config, photos=len(paths))  # "auto" switches: GPU or CPU values
         pydataset_kwargs.setdefault("workers", config.workers)
         pydataset_kwargs.setdefault("max_queue_size", config.max_queue_size)
@@ -59,11 +68,15 @@ class ColorizationDataset(keras.utils.PyDataset):
         self.augmented = training and config.augment
         self.views = max(1, config.augment_views) if self.augmented else 1
         if config.fusion and embedder is None:
-            embedder = Embedder(config.backbone_weights, cache_dir=config.cache_dir, backbone=config.backbone)
+            embedder = Embedder(
+                config.backbone_weights, cache_dir=config.cache_dir, backbone=config.backbone
+            )
         self.embedder = embedder if config.fusion else None
         self._images: dict[int, np.ndarray] | None = {} if cache_images else None
         self._views: dict[tuple[int, int], np.ndarray] | None = {} if config.cache_views else None
-        self._embedding_keys: dict[tuple[int, int], str] = {}  # hashing stats the photo: once per view
+        self._embedding_keys: dict[
+            tuple[int, int], str
+        ] = {}  # hashing stats the photo: once per view
         self.epoch = 0
         self._order = self._epoch_order(0)
 
@@ -96,7 +109,9 @@ class ColorizationDataset(keras.utils.PyDataset):
     def view_of(self, index: int) -> int:
         if self.views == 1:
             return 0
-        return int(np.random.default_rng([self.config.seed, self.epoch, index]).integers(self.views))
+        return int(
+            np.random.default_rng([self.config.seed, self.epoch, index]).integers(self.views)
+        )
 
     def augmented_image(self, index: int, view: int) -> np.ndarray:
         """Steps 2–3: this photo's fixed augmentation number ``view`` (uint8, geometric only)."""
@@ -116,8 +131,9 @@ class ColorizationDataset(keras.utils.PyDataset):
         key = self._embedding_keys.get((index, view))
         if key is None:
             kind = f"aug{self.config.seed}-{view}" if self.augmented else "plain"
-            key = self._embedding_keys[index, view] = Embedder.cache_key(self.paths[index],
-                                                                         f"{self.config.image_size}:{kind}")
+            key = self._embedding_keys[index, view] = Embedder.cache_key(
+                self.paths[index], f"{self.config.image_size}:{kind}"
+            )
         return key
 
     def precompute(self, batch_size: int = 32) -> None:
@@ -125,7 +141,7 @@ class ColorizationDataset(keras.utils.PyDataset):
         during the first epochs (the embeddings land in the disk cache; views in memory if cached)."""
         pairs = [(i, v) for i in range(len(self.paths)) for v in range(self.views)]
         for start in range(0, len(pairs), batch_size):
-            chunk = pairs[start:start + batch_size]
+            chunk = pairs[start : start + batch_size]
             rgb = [self.augmented_image(i, v) for i, v in chunk]
             if self.embedder is not None:
                 keys = [self.embedding_key(i, v) for i, v in chunk]
@@ -136,7 +152,7 @@ class ColorizationDataset(keras.utils.PyDataset):
         if not 0 <= batch_index < len(self):
             raise IndexError(f"batch {batch_index} out of range (0..{len(self) - 1})")
         start = batch_index * self.batch_size
-        indices = self._order[start:start + self.batch_size]
+        indices = self._order[start : start + self.batch_size]
         views = [self.view_of(int(i)) for i in indices]
         rgb = np.stack([self.augmented_image(int(i), v) for i, v in zip(indices, views)])
         if self.config.lab_in_graph:

@@ -14,6 +14,7 @@ command, commits and pushes::
 ``colored notebooks`` alone lists every place that disagrees with :data:`PUBLISHED` (exit 1 if any);
 ``tests/test_colab.py`` runs the same check.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,9 +30,11 @@ DEFAULT_REF = "main"
 #: The checkout whose files :func:`set_published` rewrites (the notebooks are not part of the wheel).
 ROOT = Path(__file__).resolve().parents[1]
 #: What a fork must run, named by every error about the repository setting.
-HOW_TO_SET = ("run `colored notebooks --repo OWNER/NAME@REF` in a checkout of your fork (it rewrites "
-              "colored/publish.py, every notebook's Colab badge and install line, and the READMEs), "
-              "commit, push, and open the notebook from your fork's badge")
+HOW_TO_SET = (
+    "run `colored notebooks --repo OWNER/NAME@REF` in a checkout of your fork (it rewrites "
+    "colored/publish.py, every notebook's Colab badge and install line, and the READMEs), "
+    "commit, push, and open the notebook from your fork's badge"
+)
 
 _OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})"
 _NAME = r"[A-Za-z0-9._-]+"
@@ -39,7 +42,9 @@ _REF = r"[A-Za-z0-9._/-]+"
 _SPEC = re.compile(rf"(?P<owner>{_OWNER})/(?P<name>{_NAME})(?:@(?P<ref>{_REF}))?")
 
 # What is rewritten, wherever it appears (the repository part of each is replaced):
-_BADGE = re.compile(rf"https://colab\.research\.google\.com/github/{_OWNER}/{_NAME}/blob/{_REF}?/notebooks/")
+_BADGE = re.compile(
+    rf"https://colab\.research\.google\.com/github/{_OWNER}/{_NAME}/blob/{_REF}?/notebooks/"
+)
 _GIT_URL = re.compile(rf"git\+https://github\.com/{_OWNER}/{_NAME}(?:@{_REF})?(?<![./-])")
 _SETUP_LINE = re.compile(r'^(LAB_REPOSITORY = )"[^"\n]*"', re.M)  # the notebooks' setup cell
 _CONSTANT = re.compile(r'^(PUBLISHED = )"[^"\n]*"', re.M)  # this module
@@ -77,10 +82,16 @@ def parse_repository(text: str) -> Repository:
     spec = re.sub(r"^(?:git\+)?https?://(?:www\.)?github\.com/", "", spec)
     spec = re.sub(r"\.git(?=@|$)", "", spec).rstrip("/")
     match = _SPEC.fullmatch(spec)
-    if not match or (match["ref"] or "").startswith("/") or (match["ref"] or "").endswith("/") \
-            or ".." in (match["ref"] or ""):
-        raise ValueError(f"--repo {text!r} is not a GitHub repository: give OWNER/NAME or OWNER/NAME@REF "
-                         "(REF a branch, tag or commit; default main), e.g. --repo alice/colored@main")
+    if (
+        not match
+        or (match["ref"] or "").startswith("/")
+        or (match["ref"] or "").endswith("/")
+        or ".." in (match["ref"] or "")
+    ):
+        raise ValueError(
+            f"--repo {text!r} is not a GitHub repository: give OWNER/NAME or OWNER/NAME@REF "
+            "(REF a branch, tag or commit; default main), e.g. --repo alice/colored@main"
+        )
     return Repository(match["owner"], match["name"], match["ref"] or DEFAULT_REF)
 
 
@@ -116,7 +127,7 @@ def find_mismatches(root: str | Path | None = None, repo: Repository | None = No
     constant = _CONSTANT.search(source)
     problems: list[str] = []
     if constant is None:
-        return [f"{root / 'colored' / 'publish.py'}: no PUBLISHED = \"OWNER/NAME@REF\" line"]
+        return [f'{root / "colored" / "publish.py"}: no PUBLISHED = "OWNER/NAME@REF" line']
     setting = parse_repository(constant[0].split("=", 1)[1].strip().strip('"'))
     repo = repo or setting
     if setting != repo:
@@ -131,12 +142,12 @@ def find_mismatches(root: str | Path | None = None, repo: Repository | None = No
                 problems.append(f"{where}: install URL {match[0]} is not {repo.pip_url}")
         for match in _SETUP_LINE.finditer(text):
             if match[0] != f'LAB_REPOSITORY = "{repo}"':
-                problems.append(f"{where}: {match[0]} is not LAB_REPOSITORY = \"{repo}\"")
+                problems.append(f'{where}: {match[0]} is not LAB_REPOSITORY = "{repo}"')
         if notebook is not None:
             if repo.badge_url(notebook) not in text:
                 problems.append(f"{where}: no Colab badge opening {repo.badge_url(notebook)}")
             if not _SETUP_LINE.search(text):
-                problems.append(f"{where}: no LAB_REPOSITORY = \"{repo}\" line in the setup cell")
+                problems.append(f'{where}: no LAB_REPOSITORY = "{repo}" line in the setup cell')
 
     for path in _notebooks(root):
         nb = nbformat.read(str(path), as_version=4)

@@ -8,6 +8,7 @@ is learned, naming the fields and the two ways out (a new ``run_dir``, or ``rest
 training that runs out of memory ends in one :class:`TrainingOutOfMemoryError` that says what to
 lower, and what the run folder kept.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,12 +26,12 @@ import keras
 import numpy as np
 
 from colored import color, modelfile, viz
+from colored.bins import cached_prior, rebalancing_weights
 from colored.config import Config, ConfigError, resolve_speed, speed_summary
 from colored.distributed import multi_worker_workarounds, worker_config, workers_agree
 from colored.imageio import atomic_save_to, atomic_write_text, ensure_writable_dir
-from colored.bins import cached_prior, rebalancing_weights
-from colored.losses import AbAccuracy, AbMeanSquaredError, SoftEncodedCrossEntropy
 from colored.inference import colorize_batch
+from colored.losses import AbAccuracy, AbMeanSquaredError, SoftEncodedCrossEntropy
 from colored.model import build_model, inference_model, training_model
 from colored.pipeline import ColorizationDataset, load_resized
 
@@ -72,7 +73,9 @@ def compile_model(model: keras.Model, config: Config, loss) -> keras.Model:
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )
-    return multi_worker_workarounds(model)  # fit under MultiWorkerMirroredStrategy (no-op otherwise)
+    return multi_worker_workarounds(
+        model
+    )  # fit under MultiWorkerMirroredStrategy (no-op otherwise)
 
 
 def distribution_scope(config: Config):
@@ -80,8 +83,10 @@ def distribution_scope(config: Config):
     DataParallel. The batch size stays the global one (split across devices)."""
     if config.distribute in ("mirrored", "multi_worker"):
         if keras.backend.backend() != "tensorflow":
-            raise ValueError(f"distribute='{config.distribute}' needs the TensorFlow backend; "
-                             "use 'data_parallel' on JAX")
+            raise ValueError(
+                f"distribute='{config.distribute}' needs the TensorFlow backend; "
+                "use 'data_parallel' on JAX"
+            )
         import tensorflow as tf
 
         if config.distribute == "multi_worker":  # cluster described by the TF_CONFIG variable
@@ -89,7 +94,9 @@ def distribution_scope(config: Config):
         return tf.distribute.MirroredStrategy().scope()
     if config.distribute == "data_parallel":
         if keras.backend.backend() != "jax":
-            raise ValueError("distribute='data_parallel' needs the JAX backend; use 'mirrored' on TensorFlow")
+            raise ValueError(
+                "distribute='data_parallel' needs the JAX backend; use 'mirrored' on TensorFlow"
+            )
         return keras.distribution.DataParallel(devices=keras.distribution.list_devices()).scope()
     return contextlib.nullcontext()
 
@@ -111,7 +118,9 @@ def demo_photos(paths: list[Path], count: int = 3) -> list[Path]:
     for path in paths:
         groups.setdefault(photo_source(path), []).append(path)
     sources = list(groups.values())
-    if len(sources) >= count:  # one photo (the first: e.g. the sample's whole-photo crop) per spread source
+    if (
+        len(sources) >= count
+    ):  # one photo (the first: e.g. the sample's whole-photo crop) per spread source
         chosen = [sources[i * len(sources) // count][0] for i in range(count)]
     else:  # every source, then more photos of each in turn, spread within it
         quota = [0] * len(sources)
@@ -120,8 +129,12 @@ def demo_photos(paths: list[Path], count: int = 3) -> list[Path]:
                 if quota[i] < len(group) and sum(quota) < count:
                     quota[i] += 1
         # round by round (one photo of every source first), so the figure's rows alternate sources
-        chosen = [group[j * len(group) // q] for j in range(max(quota, default=0))
-                  for group, q in zip(sources, quota) if j < q]
+        chosen = [
+            group[j * len(group) // q]
+            for j in range(max(quota, default=0))
+            for group, q in zip(sources, quota)
+            if j < q
+        ]
     return chosen
 
 
@@ -129,8 +142,14 @@ class ComparisonFigure(keras.callbacks.Callback):
     """Every ``every`` epochs (and after the last), plot original | gray | predicted for a few photos,
     save it as ``figures/epoch_NNN.png`` in the run folder and show it inline in notebooks."""
 
-    def __init__(self, images: list[np.ndarray], folder: str | Path, every: int = 10,
-                 temperature: float | None = None, embeddings: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        images: list[np.ndarray],
+        folder: str | Path,
+        every: int = 10,
+        temperature: float | None = None,
+        embeddings: np.ndarray | None = None,
+    ) -> None:
         super().__init__()
         self.images = np.stack(images)
         self.folder = Path(folder)
@@ -143,8 +162,9 @@ class ComparisonFigure(keras.callbacks.Callback):
         last = epoch + 1 == self.params.get("epochs")
         if (epoch + 1) % self.every and not last:
             return
-        predicted = colorize_batch(list(self.images), self.model, temperature=self.temperature,
-                                   embeddings=self.embeddings)
+        predicted = colorize_batch(
+            list(self.images), self.model, temperature=self.temperature, embeddings=self.embeddings
+        )
         fig = viz.comparison_figure(list(self.images), predicted, title=f"epoch {epoch + 1}")
         self.saved.append(viz.save_figure(fig, self.folder / f"epoch_{epoch + 1:03d}.png"))
         viz.show_or_close(fig)
@@ -199,12 +219,16 @@ def read_history(path: str | Path) -> dict[str, list[float]]:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        raise RuntimeError(f"cannot read {path} ({error}): run again with --restart (restart=True) to start "
-                           "this run over, or choose a new --run-dir") from None
+        raise RuntimeError(
+            f"cannot read {path} ({error}): run again with --restart (restart=True) to start "
+            "this run over, or choose a new --run-dir"
+        ) from None
 
 
 def _history_csv(history: dict[str, list[float]]) -> str:
-    keys = ["epoch"] + sorted(k for k in history if k not in ("epoch", RESUMED_AFTER))  # per-epoch columns
+    keys = ["epoch"] + sorted(
+        k for k in history if k not in ("epoch", RESUMED_AFTER)
+    )  # per-epoch columns
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(keys)
@@ -231,8 +255,16 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self.folder.mkdir(parents=True, exist_ok=True)
         weights = self.folder / f"epoch_{self._current_epoch:04d}.weights.h5"
         atomic_save_to(weights, lambda temporary: self.model.save_weights(str(temporary)))
-        atomic_write_text(self.folder / self.STATE, json.dumps({"epoch": self._current_epoch, "weights": weights.name,
-                                                                "keras_version": keras.__version__}))
+        atomic_write_text(
+            self.folder / self.STATE,
+            json.dumps(
+                {
+                    "epoch": self._current_epoch,
+                    "weights": weights.name,
+                    "keras_version": keras.__version__,
+                }
+            ),
+        )
         for old in self.folder.glob("epoch_*.weights.h5"):
             if old != weights:
                 old.unlink(missing_ok=True)
@@ -247,13 +279,20 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             self.model.load_weights(str(self.folder / state["weights"]))
         except Exception as error:  # noqa: BLE001 - h5py and Keras raise many kinds; all mean "unusable"
             writer = state.get("keras_version")
-            versions = (f"; it was written by Keras {writer} and this is Keras {keras.__version__}"
-                        if writer and writer != keras.__version__ else "")
-            raise RuntimeError(f"the backup {self.folder / state['weights']} cannot be loaded "
-                               f"({type(error).__name__}: {str(error).splitlines()[0][:120]}){versions}: run again "
-                               "with --restart (restart=True) to start over, or choose a new --run-dir (this "
-                               "run folder is left as it is)") from None
-        self.model._initial_epoch = state["epoch"]  # how BackupAndRestore tells fit() where to resume
+            versions = (
+                f"; it was written by Keras {writer} and this is Keras {keras.__version__}"
+                if writer and writer != keras.__version__
+                else ""
+            )
+            raise RuntimeError(
+                f"the backup {self.folder / state['weights']} cannot be loaded "
+                f"({type(error).__name__}: {str(error).splitlines()[0][:120]}){versions}: run again "
+                "with --restart (restart=True) to start over, or choose a new --run-dir (this "
+                "run folder is left as it is)"
+            ) from None
+        self.model._initial_epoch = state[
+            "epoch"
+        ]  # how BackupAndRestore tells fit() where to resume
 
 
 def backup_state(folder: str | Path) -> dict | None:
@@ -269,8 +308,10 @@ def backup_state(folder: str | Path) -> dict | None:
         if not (folder / weights).is_file():
             raise FileNotFoundError(f"{weights} is missing")
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise RuntimeError(f"the backup in {folder} is unusable ({error}): run again with --restart "
-                           "(restart=True) to start over, or choose a new --run-dir") from None
+        raise RuntimeError(
+            f"the backup in {folder} is unusable ({error}): run again with --restart "
+            "(restart=True) to start over, or choose a new --run-dir"
+        ) from None
     return {"epoch": epoch, "weights": weights, "keras_version": state.get("keras_version")}
 
 
@@ -280,8 +321,13 @@ class BestModelCheckpoint(keras.callbacks.Callback):
     resume never replaces the true best (Keras' ModelCheckpoint restarts from infinity, and writes
     in place)."""
 
-    def __init__(self, path: str | Path, config: Config | None = None, monitor: str = "val_loss",
-                 best: float = float("inf")) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        config: Config | None = None,
+        monitor: str = "val_loss",
+        best: float = float("inf"),
+    ) -> None:
         super().__init__()
         self.path = Path(path)
         self.config = config
@@ -329,14 +375,33 @@ RUN_FOLDERS = ("backup",)
 #: Config fields that may change when a run resumes: how long and how fast it trains, where its
 #: caches live. Every other field changes what is learned, so the run folder refuses it.
 # (temperature, confidence: how predictions are decoded, not what is learnt; the model file saves the new one)
-RESUMABLE_FIELDS = frozenset({"epochs", "max_minutes", "figure_every", "workers", "max_queue_size",
-                              "cache_views", "jit_compile", "steps_per_execution", "cache_dir", "run_dir",
-                              "temperature", "confidence"})
+RESUMABLE_FIELDS = frozenset(
+    {
+        "epochs",
+        "max_minutes",
+        "figure_every",
+        "workers",
+        "max_queue_size",
+        "cache_views",
+        "jit_compile",
+        "steps_per_execution",
+        "cache_dir",
+        "run_dir",
+        "temperature",
+        "confidence",
+    }
+)
 
 
-def standard_callbacks(config: Config, run_dir: Path, demo_images: list[np.ndarray],
-                       validation: bool, demo_embeddings: np.ndarray | None = None,
-                       best: float = float("inf"), resumed_after: int = 0) -> list[keras.callbacks.Callback]:
+def standard_callbacks(
+    config: Config,
+    run_dir: Path,
+    demo_images: list[np.ndarray],
+    validation: bool,
+    demo_embeddings: np.ndarray | None = None,
+    best: float = float("inf"),
+    resumed_after: int = 0,
+) -> list[keras.callbacks.Callback]:
     """The run's bookkeeping, in the order it must happen at an epoch's end: checkpoint, history and
     figure first, the backup last. The backup is the commit point: once it names epoch k, every
     record of epoch k is already on disk. ``resumed_after``: epochs done before this call (0: a
@@ -345,10 +410,17 @@ def standard_callbacks(config: Config, run_dir: Path, demo_images: list[np.ndarr
     limit = [TimeLimit(config.max_minutes)] if config.max_minutes else []
     return limit + [
         BestModelCheckpoint(run_dir / "best.keras", config, monitor=monitor, best=best),
-        keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.2, patience=config.lr_patience, min_lr=1e-5),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="loss", factor=0.2, patience=config.lr_patience, min_lr=1e-5
+        ),
         HistoryJSON(run_dir / "history.json", resumed_after),
-        ComparisonFigure(demo_images, run_dir / "figures", config.figure_every, config.temperature,
-                         demo_embeddings),
+        ComparisonFigure(
+            demo_images,
+            run_dir / "figures",
+            config.figure_every,
+            config.temperature,
+            demo_embeddings,
+        ),
         AtomicBackupAndRestore(run_dir / "backup"),
     ]
 
@@ -369,8 +441,11 @@ def config_differences(saved: Config, wanted: Config) -> dict[str, tuple]:
     old, new = saved.to_dict(), wanted.to_dict()
     for values in (old, new):  # one folder, however it is spelled
         values["data_dir"] = str(Path(values["data_dir"]).resolve())
-    return {name: (old[name], new[name]) for name in new
-            if name not in RESUMABLE_FIELDS and old.get(name) != new[name]}
+    return {
+        name: (old[name], new[name])
+        for name in new
+        if name not in RESUMABLE_FIELDS and old.get(name) != new[name]
+    }
 
 
 def check_run_dir(config: Config) -> dict | None:
@@ -383,14 +458,20 @@ def check_run_dir(config: Config) -> dict | None:
         try:
             saved = Config.load(saved_file)
         except (ConfigError, OSError) as error:
-            raise RuntimeError(f"the run folder {run_dir} holds a config.json this version cannot read "
-                               f"({error}); use a new --run-dir, or --restart to discard that run") from None
+            raise RuntimeError(
+                f"the run folder {run_dir} holds a config.json this version cannot read "
+                f"({error}); use a new --run-dir, or --restart to discard that run"
+            ) from None
         differences = config_differences(saved, config)
         if differences:
-            listed = ", ".join(f"{name}: {old!r} → {new!r}" for name, (old, new) in differences.items())
-            raise ConfigError(f"the run folder {run_dir} holds a run with another config ({listed}); use a "
-                              "new --run-dir (notebook 05: run_dir), or --restart (fresh_start = True) to "
-                              "discard that run and start over")
+            listed = ", ".join(
+                f"{name}: {old!r} → {new!r}" for name, (old, new) in differences.items()
+            )
+            raise ConfigError(
+                f"the run folder {run_dir} holds a run with another config ({listed}); use a "
+                "new --run-dir (notebook 05: run_dir), or --restart (fresh_start = True) to "
+                "discard that run and start over"
+            )
     return backup_state(run_dir / "backup")
 
 
@@ -399,9 +480,14 @@ def _ensure_writable(folder: Path) -> None:
     ensure_writable_dir(folder, "the run folder", "choose another --run-dir (run_dir)")
 
 
-def train(config: Config, callbacks: list[keras.callbacks.Callback] | None = None,
-          verbose: int | str = 2, *, restart: bool = False,
-          log: Callable[[str], None] | None = None) -> TrainResult:
+def train(
+    config: Config,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    verbose: int | str = 2,
+    *,
+    restart: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
     """Train a model as ``config`` says, in ``config.run_dir``.
 
     Rerunning resumes a killed run at its last finished epoch. A finished run is not trained again
@@ -411,7 +497,9 @@ def train(config: Config, callbacks: list[keras.callbacks.Callback] | None = Non
     "auto" speed switches mean on this machine (:func:`colored.config.resolve_speed`: the run folder's
     ``config.json`` records the values used).
     """
-    config = worker_config(config)  # a multi-worker run's non-chief workers write in run_dir/workers/<i>
+    config = worker_config(
+        config
+    )  # a multi-worker run's non-chief workers write in run_dir/workers/<i>
     train_paths, test_paths = training_paths(config)
     requested, config = config, resolve_speed(config, photos=len(train_paths))
     run_dir = Path(config.run_dir)
@@ -423,12 +511,22 @@ def train(config: Config, callbacks: list[keras.callbacks.Callback] | None = Non
     done = state["epoch"] if state else 0
     if state and done >= config.epochs and model_path.is_file():
         if log:
-            log(f"{run_dir} already finished its {_count(done, 'epoch')} (model: {model_path}); pass --epochs above "
-                f"{done} to train on, --restart to start over, or a new --run-dir")
+            log(
+                f"{run_dir} already finished its {_count(done, 'epoch')} (model: {model_path}); pass --epochs above "
+                f"{done} to train on, --restart to start over, or a new --run-dir"
+            )
         figures = sorted((run_dir / "figures").glob("epoch_*.png"))
-        return TrainResult(modelfile.load(model_path), read_history(run_dir / "history.json"),
-                           run_dir, model_path, figures, epochs_trained=0)
-    if log and requested != config:  # what "auto" means here, before training (not for a finished run)
+        return TrainResult(
+            modelfile.load(model_path),
+            read_history(run_dir / "history.json"),
+            run_dir,
+            model_path,
+            figures,
+            epochs_trained=0,
+        )
+    if (
+        log and requested != config
+    ):  # what "auto" means here, before training (not for a finished run)
         log(speed_summary(requested, photos=len(train_paths)))
     if state and log:
         log(f"resuming {run_dir} after epoch {done} of {config.epochs}")
@@ -445,7 +543,9 @@ def train(config: Config, callbacks: list[keras.callbacks.Callback] | None = Non
 def _best_so_far(run_dir: Path, monitor: str, epochs_done: int) -> float:
     """The best ``monitor`` value among the epochs the backup holds (what best.keras was chosen on)."""
     history = read_history(run_dir / "history.json")
-    values = [v for e, v in zip(history.get("epoch", []), history.get(monitor, [])) if e < epochs_done]
+    values = [
+        v for e, v in zip(history.get("epoch", []), history.get(monitor, [])) if e < epochs_done
+    ]
     finite = [v for v in values if np.isfinite(v)]
     return min(finite) if finite else float("inf")
 
@@ -463,9 +563,11 @@ def load_initial_weights(core: keras.Model, path: str | Path) -> None:
     from colored.inference import load_model
 
     source = inference_model(load_model(path))
-    mismatch = ConfigError(f"init_weights = {path}: its network does not match this config's: layers "
-                           f"{sorted(layer.name for layer in source.layers if layer.weights)} vs "
-                           f"{sorted(layer.name for layer in core.layers if layer.weights)}")
+    mismatch = ConfigError(
+        f"init_weights = {path}: its network does not match this config's: layers "
+        f"{sorted(layer.name for layer in source.layers if layer.weights)} vs "
+        f"{sorted(layer.name for layer in core.layers if layer.weights)}"
+    )
     trained = {layer.name: layer for layer in source.layers if layer.weights}
     if set(trained) != {layer.name for layer in core.layers if layer.weights}:
         raise mismatch
@@ -479,10 +581,17 @@ def load_initial_weights(core: keras.Model, path: str | Path) -> None:
             if a.shape == b.shape:
                 continue
             # only a kernel whose input axis (the one before the last) grew may differ
-            if index != 0 or a.ndim < 2 or a.shape[:-2] != b.shape[:-2] or a.shape[-1] != b.shape[-1] \
-                    or a.shape[-2] > b.shape[-2]:
-                raise ConfigError(f"init_weights = {path}: layer {layer.name} has weights of shape {a.shape} "
-                                  f"there and {b.shape} here") from None
+            if (
+                index != 0
+                or a.ndim < 2
+                or a.shape[:-2] != b.shape[:-2]
+                or a.shape[-1] != b.shape[-1]
+                or a.shape[-2] > b.shape[-2]
+            ):
+                raise ConfigError(
+                    f"init_weights = {path}: layer {layer.name} has weights of shape {a.shape} "
+                    f"there and {b.shape} here"
+                ) from None
             widened = np.zeros(b.shape, dtype=a.dtype)
             widened[..., : a.shape[-2], :] = a
             old[index] = widened
@@ -537,7 +646,9 @@ def _oom_device(error: BaseException) -> tuple[str, bool]:
     with the GPU's model when known, else this machine's GPU or the CPU; and whether the error itself
     named a GPU (then the machine's RAM is not what ran out)."""
     text = str(error)
-    if isinstance(error, MemoryError) and not ({c.__name__ for c in type(error).__mro__} & _OOM_NAMES):
+    if isinstance(error, MemoryError) and not (
+        {c.__name__ for c in type(error).__mro__} & _OOM_NAMES
+    ):
         return "the CPU (the machine's RAM)", False
     match = re.search(r"device:(GPU|CPU):(\d+)", text) or re.search(r"\b(GPU) (\d+)\b", text)
     if match and match.group(1) == "CPU":
@@ -578,29 +689,40 @@ def out_of_memory_message(config: Config, run_dir: Path, error: BaseException) -
         state = backup_state(run_dir / "backup")
     except RuntimeError:
         state = None
-    ways_out = "use a new run_dir (--run-dir), or fresh_start = True (--restart) to discard this run"
+    ways_out = (
+        "use a new run_dir (--run-dir), or fresh_start = True (--restart) to discard this run"
+    )
     if state:
-        kept = (f"The last finished epoch ({state['epoch']}) is kept in {run_dir / 'backup'}"
-                + (" (a rerun with only cache_views changed resumes after it)" if views else "")
-                + "; but a new batch_size or image_size is another config, which this run folder refuses: "
-                + f"{ways_out}.")
+        kept = (
+            f"The last finished epoch ({state['epoch']}) is kept in {run_dir / 'backup'}"
+            + (" (a rerun with only cache_views changed resumes after it)" if views else "")
+            + "; but a new batch_size or image_size is another config, which this run folder refuses: "
+            + f"{ways_out}."
+        )
     else:
-        kept = (f"No epoch finished (nothing to resume), but {run_dir} already records this config, so it "
-                f"refuses a new batch_size or image_size: {ways_out}.")
+        kept = (
+            f"No epoch finished (nothing to resume), but {run_dir} already records this config, so it "
+            f"refuses a new batch_size or image_size: {ways_out}."
+        )
     original = (str(error).strip().splitlines() or [""])[0]
     if len(original) > 200:
         original = original[:200] + "…"
-    return (f"training ran out of memory at image_size {size}, batch_size {batch} on {device}: "
-            f"lower {fix}{ram}.\n"
-            f"{kept} In a notebook, restart the kernel first (Colab: Runtime > Restart session): the "
-            "failed run may still hold its memory.\n"
-            f"({type(error).__name__}: {original})")
+    return (
+        f"training ran out of memory at image_size {size}, batch_size {batch} on {device}: "
+        f"lower {fix}{ram}.\n"
+        f"{kept} In a notebook, restart the kernel first (Colab: Runtime > Restart session): the "
+        "failed run may still hold its memory.\n"
+        f"({type(error).__name__}: {original})"
+    )
 
 
 def _fit(config, run_dir, train_paths, test_paths, callbacks, verbose, epochs_done) -> TrainResult:
     train_data = ColorizationDataset(train_paths, config, training=True)
-    validation = ColorizationDataset(test_paths, config, training=False,
-                                     embedder=train_data.embedder) if test_paths else None
+    validation = (
+        ColorizationDataset(test_paths, config, training=False, embedder=train_data.embedder)
+        if test_paths
+        else None
+    )
     core = build_model(config)
     if config.init_weights and not epochs_done:  # a resumed run restores its own backup instead
         load_initial_weights(core, config.init_weights)
@@ -611,11 +733,18 @@ def _fit(config, run_dir, train_paths, test_paths, callbacks, verbose, epochs_do
     if train_data.embedder is not None:
         demo_embeddings = train_data.embedder.compute(color.rgb_to_gray(np.stack(demo_images)))
     best = _best_so_far(run_dir, "val_loss" if validation is not None else "loss", epochs_done)
-    all_callbacks = standard_callbacks(config, run_dir, demo_images, validation is not None,
-                                       demo_embeddings, best, epochs_done) + list(callbacks or [])
+    all_callbacks = standard_callbacks(
+        config, run_dir, demo_images, validation is not None, demo_embeddings, best, epochs_done
+    ) + list(callbacks or [])
     try:
-        keras_history = model.fit(train_data, validation_data=validation, epochs=config.epochs,
-                                  steps_per_epoch=config.steps_per_epoch, callbacks=all_callbacks, verbose=verbose)
+        keras_history = model.fit(
+            train_data,
+            validation_data=validation,
+            epochs=config.epochs,
+            steps_per_epoch=config.steps_per_epoch,
+            callbacks=all_callbacks,
+            verbose=verbose,
+        )
     except Exception as error:  # noqa: BLE001 - only an out-of-memory error is translated, by its name
         if not is_out_of_memory(error):
             raise
@@ -624,4 +753,6 @@ def _fit(config, run_dir, train_paths, test_paths, callbacks, verbose, epochs_do
     modelfile.save(core, model_path, config)  # the L-input network, whatever wrapper was trained
     figures = next(c for c in all_callbacks if isinstance(c, ComparisonFigure)).saved
     trained = len(keras_history.epoch) if keras_history is not None else 0
-    return TrainResult(core, read_history(run_dir / "history.json"), run_dir, model_path, figures, trained)
+    return TrainResult(
+        core, read_history(run_dir / "history.json"), run_dir, model_path, figures, trained
+    )

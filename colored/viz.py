@@ -1,12 +1,17 @@
 """Figures: original | gray | predicted comparisons, image grids, training curves, ab histograms."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import matplotlib
 
-if not matplotlib.get_backend().lower().startswith(("module://matplotlib_inline", "module://ipykernel")):
+if (
+    not matplotlib.get_backend()
+    .lower()
+    .startswith(("module://matplotlib_inline", "module://ipykernel"))
+):
     matplotlib.use("Agg")  # headless everywhere except inside a notebook kernel
 import matplotlib.pyplot as plt
 import numpy as np
@@ -14,9 +19,14 @@ import numpy as np
 from colored import color
 
 
-def gallery_figure(rows: Mapping[str, Sequence[np.ndarray]] | Sequence[Sequence[np.ndarray]],
-                   titles: Sequence[str], cell: float = 2.0, *, title: str | None = None,
-                   fontsize: int = 8) -> plt.Figure:
+def gallery_figure(
+    rows: Mapping[str, Sequence[np.ndarray]] | Sequence[Sequence[np.ndarray]],
+    titles: Sequence[str],
+    cell: float = 2.0,
+    *,
+    title: str | None = None,
+    fontsize: int = 8,
+) -> plt.Figure:
     """A grid of images: one row per entry of ``rows``, one column per image in it (``titles``
     label the columns), e.g. ground truth | gray | method A | method B. ``rows`` is a mapping (its
     keys label the rows) or a plain sequence of rows (no labels: the axes are hidden entirely).
@@ -48,15 +58,31 @@ def gallery_figure(rows: Mapping[str, Sequence[np.ndarray]] | Sequence[Sequence[
     return fig
 
 
-def comparison_figure(originals: Sequence[np.ndarray], predictions: Sequence[np.ndarray],
-                      title: str | None = None, cell: float = 2.2) -> plt.Figure:
+def comparison_figure(
+    originals: Sequence[np.ndarray],
+    predictions: Sequence[np.ndarray],
+    title: str | None = None,
+    cell: float = 2.2,
+) -> plt.Figure:
     """Rows of original | gray | predicted (the seed's callback figure, for several images)."""
-    rows = [(original, color.rgb_to_gray(original), predicted) for original, predicted in zip(originals, predictions)]
-    return gallery_figure(rows, ("original", "gray (input)", "predicted"), cell, title=title, fontsize=9)
+    rows = [
+        (original, color.rgb_to_gray(original), predicted)
+        for original, predicted in zip(originals, predictions)
+    ]
+    return gallery_figure(
+        rows, ("original", "gray (input)", "predicted"), cell, title=title, fontsize=9
+    )
 
 
-def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, columns: int = 6,
-               cell: float = 1.6, *, min_cell: float = 1.5, max_width: float = 10.0) -> plt.Figure:
+def image_grid(
+    images: Sequence[np.ndarray],
+    titles: Sequence[str] | None = None,
+    columns: int = 6,
+    cell: float = 1.6,
+    *,
+    min_cell: float = 1.5,
+    max_width: float = 10.0,
+) -> plt.Figure:
     """Images in a grid, ``cell`` inches per image (titles above them get their own room).
 
     Readable by default in JupyterLab and Colab: a cell is at least ``min_cell`` inches (a 64² view at
@@ -70,8 +96,12 @@ def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None
     if columns > fit:
         columns = int(np.ceil(count / np.ceil(count / fit)))  # fewest rows that fit, filled evenly
     rows = int(np.ceil(count / columns))
-    title_room = 0.3 if titles else 0.05  # inches per row for an 8-pt title, so the image keeps ``cell``
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * cell, rows * (cell + title_room)), squeeze=False)
+    title_room = (
+        0.3 if titles else 0.05
+    )  # inches per row for an 8-pt title, so the image keeps ``cell``
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(columns * cell, rows * (cell + title_room)), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if i < len(images):
@@ -99,7 +129,10 @@ def metric_labels(key: str, loss: str | None = None) -> tuple[str, str]:
         if loss == "mse":
             return "loss: mean squared error of ab/128", "MSE, (ab/128)²"
         if loss == "classification":
-            return "loss: cross-entropy over the ab bins (rebalanced)", "weighted cross-entropy (nats/pixel)"
+            return (
+                "loss: cross-entropy over the ab bins (rebalanced)",
+                "weighted cross-entropy (nats/pixel)",
+            )
         return "loss (the training objective)", "loss"
     if key.startswith("ab_acc_"):
         threshold = key.removeprefix("ab_acc_")
@@ -113,12 +146,19 @@ def _epoch_ticks(last: int) -> list[int]:
     """Integer epoch ticks from 1: every epoch for short runs, else 1 and round multiples."""
     if last <= 15:
         return list(range(1, last + 1))
-    step = int(np.diff(matplotlib.ticker.MaxNLocator(nbins=6, integer=True).tick_values(1, last))[0])
+    step = int(
+        np.diff(matplotlib.ticker.MaxNLocator(nbins=6, integer=True).tick_values(1, last))[0]
+    )
     return [1] + [t for t in range(step, last + 1, step) if t - 1 >= step / 2]
 
 
-def history_figure(history: Mapping[str, Sequence[float]], keys: Sequence[str] | None = None, *,
-                   loss: str | None = None, width: float = 9.0) -> plt.Figure:
+def history_figure(
+    history: Mapping[str, Sequence[float]],
+    keys: Sequence[str] | None = None,
+    *,
+    loss: str | None = None,
+    width: float = 9.0,
+) -> plt.Figure:
     """Training curves from a run's ``history.json``: one panel per metric (default: every per-epoch
     metric, e.g. the loss and the ab accuracy), training and validation together.
 
@@ -130,12 +170,22 @@ def history_figure(history: Mapping[str, Sequence[float]], keys: Sequence[str] |
     there can come from the interruption. ``width`` in inches (about 9 fits JupyterLab and Colab)."""
     epochs = list(history.get("epoch", []))
     if keys is None:
-        keys = [k for k, v in history.items() if not k.startswith("val_") and k not in NOT_METRICS
-                and isinstance(v, (list, tuple)) and (not epochs or len(v) == len(epochs))]
-    keys = sorted(keys, key=lambda k: k != "loss") or ["loss"]  # the objective first, then the metrics
+        keys = [
+            k
+            for k, v in history.items()
+            if not k.startswith("val_")
+            and k not in NOT_METRICS
+            and isinstance(v, (list, tuple))
+            and (not epochs or len(v) == len(epochs))
+        ]
+    keys = sorted(keys, key=lambda k: k != "loss") or [
+        "loss"
+    ]  # the objective first, then the metrics
     count = len(next((history[k] for k in keys if k in history), epochs))
     x = [int(e) + 1 for e in epochs] if len(epochs) == count else list(range(1, count + 1))
-    fig, axes = plt.subplots(1, len(keys), figsize=(width if len(keys) > 1 else width / 1.8, 3.4), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(keys), figsize=(width if len(keys) > 1 else width / 1.8, 3.4), squeeze=False
+    )
     for ax, key in zip(axes[0], keys):
         title, ylabel = metric_labels(key, loss)
         marker = "o" if len(x) <= 30 else None  # a few epochs: show the measured points
@@ -144,8 +194,12 @@ def history_figure(history: Mapping[str, Sequence[float]], keys: Sequence[str] |
         if f"val_{key}" in history:
             ax.plot(x, history[f"val_{key}"], marker=marker, markersize=4, label="validation")
         resumed = [int(done) for done in history.get(RESUMED_AFTER, [])]
-        for i, done in enumerate(resumed):  # between epoch `done` and the next one; one legend entry
-            label = f"resumed after epoch {', '.join(map(str, resumed))}" if i == 0 else "_nolegend_"
+        for i, done in enumerate(
+            resumed
+        ):  # between epoch `done` and the next one; one legend entry
+            label = (
+                f"resumed after epoch {', '.join(map(str, resumed))}" if i == 0 else "_nolegend_"
+            )
             ax.axvline(done + 0.5, color="0.4", linestyle="--", linewidth=1, label=label)
         if key.startswith("ab_acc_"):
             ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
@@ -168,20 +222,25 @@ class AbHistogram:
     ``low_chroma``). Memory is the ``bins``² grid, not the pixels: a whole dataset at 256² never has
     to be in memory at once (5,000 photos' ab as float32 alone would take 2.6 GB)."""
 
-    def __init__(self, bins: int = 44, range: tuple[float, float] = (-110.0, 110.0),
-                 low_chroma: float = 10.0) -> None:
+    def __init__(
+        self, bins: int = 44, range: tuple[float, float] = (-110.0, 110.0), low_chroma: float = 10.0
+    ) -> None:
         self.bins = bins
         self.range = range
         self.low_chroma = low_chroma
-        self.counts = np.zeros((bins, bins), np.int64)  # axis 0: a, axis 1: b (values outside: dropped)
+        self.counts = np.zeros(
+            (bins, bins), np.int64
+        )  # axis 0: a, axis 1: b (values outside: dropped)
         self.pixels = 0
         self._sum = np.zeros(2, np.float64)
         self._low = 0
 
-    def add(self, ab: np.ndarray) -> "AbHistogram":
+    def add(self, ab: np.ndarray) -> AbHistogram:
         """Count the ab values of ``ab`` (any shape ending in 2, e.g. one image's ``(H, W, 2)``)."""
         flat = np.asarray(ab).reshape(-1, 2)
-        counts, _, _ = np.histogram2d(flat[:, 0], flat[:, 1], bins=self.bins, range=[self.range, self.range])
+        counts, _, _ = np.histogram2d(
+            flat[:, 0], flat[:, 1], bins=self.bins, range=[self.range, self.range]
+        )
         self.counts += counts.astype(np.int64)
         self.pixels += len(flat)
         self._sum += flat.astype(np.float64).sum(axis=0)
@@ -199,20 +258,32 @@ class AbHistogram:
         return self._low / max(1, self.pixels)
 
 
-def ab_histogram_figure(ab_sets: Mapping[str, np.ndarray | AbHistogram], bins: int = 44, *,
-                        cell: float = 3.6) -> plt.Figure:
+def ab_histogram_figure(
+    ab_sets: Mapping[str, np.ndarray | AbHistogram], bins: int = 44, *, cell: float = 3.6
+) -> plt.Figure:
     """2-D histograms of ab values, one panel per named set: arrays of ab values or
     :class:`AbHistogram` accumulations (whose own grid is drawn). Colour: pixels per bin on a log
     scale, with one normalisation and one colour bar for all panels, so the same colour means the
     same count in every panel (true vs predicted compare by eye). ``cell``: inches per panel."""
-    histograms = [ab if isinstance(ab, AbHistogram) else AbHistogram(bins).add(ab) for ab in ab_sets.values()]
+    histograms = [
+        ab if isinstance(ab, AbHistogram) else AbHistogram(bins).add(ab) for ab in ab_sets.values()
+    ]
     top = max([int(h.counts.max()) for h in histograms] + [1])
-    norm = matplotlib.colors.LogNorm(vmin=1, vmax=max(top, 10))  # shared: counts of 1 up to the fullest bin
-    fig, axes = plt.subplots(1, len(histograms), figsize=(cell * len(histograms) + 1.2, cell),
-                             squeeze=False, layout="constrained")  # constrained: room for the colour bar
+    norm = matplotlib.colors.LogNorm(
+        vmin=1, vmax=max(top, 10)
+    )  # shared: counts of 1 up to the fullest bin
+    fig, axes = plt.subplots(
+        1,
+        len(histograms),
+        figsize=(cell * len(histograms) + 1.2, cell),
+        squeeze=False,
+        layout="constrained",
+    )  # constrained: room for the colour bar
     for ax, name, histogram in zip(axes[0], ab_sets, histograms):
         edges = np.linspace(*histogram.range, histogram.bins + 1)
-        counts = np.ma.masked_equal(histogram.counts, 0)  # empty cells: background, as hist2d draws them
+        counts = np.ma.masked_equal(
+            histogram.counts, 0
+        )  # empty cells: background, as hist2d draws them
         mesh = ax.pcolormesh(edges, edges, counts, cmap="magma", norm=norm)
         ax.axhline(0, color="0.6", linewidth=0.5)  # a = b = 0: neutral gray
         ax.axvline(0, color="0.6", linewidth=0.5)
@@ -223,7 +294,9 @@ def ab_histogram_figure(ab_sets: Mapping[str, np.ndarray | AbHistogram], bins: i
         ax.set_title(name, fontsize=10)
     bar = fig.colorbar(mesh, ax=list(axes[0]), shrink=0.9)
     bar.set_label("pixels per bin (log scale)", fontsize=9)
-    bar.ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))  # 1, 10, 100
+    bar.ax.yaxis.set_major_formatter(
+        matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}")
+    )  # 1, 10, 100
     bar.ax.tick_params(labelsize=8)
     return fig
 
@@ -265,7 +338,9 @@ def lab_channels_figure(rgb: np.ndarray, cell: float = 2.4) -> plt.Figure:
     ]
     fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * cell, cell + 0.3))
     for ax, (image, cmap, limits, title) in zip(axes, panels):
-        shown = ax.imshow(image, cmap=cmap, vmin=limits[0] if limits else None, vmax=limits[1] if limits else None)
+        shown = ax.imshow(
+            image, cmap=cmap, vmin=limits[0] if limits else None, vmax=limits[1] if limits else None
+        )
         ax.set_title(title, fontsize=9)
         ax.set_axis_off()
         if cmap:
@@ -283,17 +358,23 @@ def parameter_table(model) -> str:
         block = names.get(layer.name.split("_")[0], "other")
         blocks[block] = blocks.get(block, 0) + int(layer.count_params())
     total = int(model.count_params())
-    lines = [f"{block:<10} {count:>10,}  {100 * count / max(total, 1):5.1f} %" for block, count in blocks.items()
-             if count or block != "other"]
+    lines = [
+        f"{block:<10} {count:>10,}  {100 * count / max(total, 1):5.1f} %"
+        for block, count in blocks.items()
+        if count or block != "other"
+    ]
     return "\n".join(lines + [f"{'total':<10} {total:>10,}"])
 
 
-def photo_row_figure(images: Sequence[np.ndarray], titles: Sequence[str], cell: float = 3.0) -> plt.Figure:
+def photo_row_figure(
+    images: Sequence[np.ndarray], titles: Sequence[str], cell: float = 3.0
+) -> plt.Figure:
     """Photos of one size side by side, ``cell`` inches wide each, at their own aspect ratio (e.g.
     before | after)."""
     height, width = np.asarray(images[0]).shape[:2]
-    fig, axes = plt.subplots(1, len(images), figsize=(len(images) * cell, cell * height / width + 0.4),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(images), figsize=(len(images) * cell, cell * height / width + 0.4), squeeze=False
+    )
     for ax, image, title in zip(axes[0], images, titles):
         ax.imshow(image)
         ax.set_title(title, fontsize=9)
@@ -320,7 +401,9 @@ def temperature_label(temperature: float) -> str:
     return f"T = {temperature} ({kind})"
 
 
-def temperature_figure(images: Sequence[np.ndarray], temperatures: Sequence[float], cell: float = 3.0) -> plt.Figure:
+def temperature_figure(
+    images: Sequence[np.ndarray], temperatures: Sequence[float], cell: float = 3.0
+) -> plt.Figure:
     """One photo colorized at several decoding temperatures, side by side, each titled with
     :func:`temperature_label`."""
     return photo_row_figure(images, [temperature_label(t) for t in temperatures], cell=cell)
@@ -329,24 +412,35 @@ def temperature_figure(images: Sequence[np.ndarray], temperatures: Sequence[floa
 BACKBONE_NAMES = {"inception_resnet_v2": "InceptionResNetV2", "mobilenet_v2": "MobileNetV2"}
 
 
-def embedding_figure(embedding: np.ndarray, trained: bool, top: int = 5,
-                     backbone: str = "inception_resnet_v2") -> plt.Figure:
+def embedding_figure(
+    embedding: np.ndarray, trained: bool, top: int = 5, backbone: str = "inception_resnet_v2"
+) -> plt.Figure:
     """The 1,000 ImageNet class probabilities of one image as a bar chart, the ``top`` largest
     marked: peaked for a trained backbone, flat (every class ≈ 1/1000) for random weights."""
     probabilities = np.asarray(embedding, np.float64).ravel()
     fig, ax = plt.subplots(figsize=(8, 2.6))
     # One filled step curve, not 1,000 bar patches (seconds to draw, the same picture).
-    ax.fill_between(np.arange(len(probabilities)), probabilities, step="mid", color="0.35", linewidth=0)
+    ax.fill_between(
+        np.arange(len(probabilities)), probabilities, step="mid", color="0.35", linewidth=0
+    )
     best = np.argsort(probabilities)[::-1][:top]
     ax.plot(best, probabilities[best], "v", color="tab:red", label=f"top {top}")
-    ax.axhline(1 / len(probabilities), color="tab:blue", linestyle=":", linewidth=1,
-               label=f"uniform (1/{len(probabilities):,})")
+    ax.axhline(
+        1 / len(probabilities),
+        color="tab:blue",
+        linestyle=":",
+        linewidth=1,
+        label=f"uniform (1/{len(probabilities):,})",
+    )
     ax.set_xlim(-5, len(probabilities) + 5)
     ax.set_ylim(0, max(probabilities.max() * 1.15, 1.5 / len(probabilities)))
     ax.set_xlabel("ImageNet class index")
     ax.set_ylabel("probability")
-    ax.set_title(f"the embedding: {BACKBONE_NAMES.get(backbone, backbone)}'s class probabilities "
-                 + ("(ImageNet weights)" if trained else "(random weights: meaningless)"), fontsize=10)
+    ax.set_title(
+        f"the embedding: {BACKBONE_NAMES.get(backbone, backbone)}'s class probabilities "
+        + ("(ImageNet weights)" if trained else "(random weights: meaningless)"),
+        fontsize=10,
+    )
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig

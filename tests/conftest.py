@@ -1,4 +1,5 @@
 """Shared fixtures: small synthetic photo folders, the shared real-photo folder, quiet logs."""
+
 from __future__ import annotations
 
 import os
@@ -46,14 +47,21 @@ def photo_folder(tmp_path: Path) -> Path:
 @pytest.fixture
 def shared_data() -> Path:
     if not (SHARED_DATA / "train").is_dir():
-        pytest.skip(f"real photos not available: {SHARED_DATA} is absent (it is only on the dev machines)")
+        pytest.skip(
+            f"real photos not available: {SHARED_DATA} is absent (it is only on the dev machines)"
+        )
     return SHARED_DATA
 
 
 def pytest_terminal_summary(terminalreporter):
     """Lines a test asks to show at the end of the run (``record_property("report_line", text)``): where
     tests/test_browser.py left its screenshots."""
-    lines = [value for reports in terminalreporter.stats.values() for report in reports
-             for name, value in getattr(report, "user_properties", ()) if name == "report_line"]
+    lines = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        for name, value in getattr(report, "user_properties", ())
+        if name == "report_line"
+    ]
     for line in dict.fromkeys(lines):  # each test's reports (setup, call, teardown) all carry it
         terminalreporter.write_line(line)

@@ -9,7 +9,9 @@ def test_augmentation_never_changes_a_solid_colour():
     for seed in range(20):
         out = augment(build_augmenter(True, seed=seed), solid)
         assert out.shape == solid.shape
-        assert (out == solid).all(), f"augmentation (seed {seed}) changed a solid colour image's pixels"
+        assert (out == solid).all(), (
+            f"augmentation (seed {seed}) changed a solid colour image's pixels"
+        )
 
 
 def test_augmentation_is_geometric_and_reproducible():
@@ -20,11 +22,14 @@ def test_augmentation_is_geometric_and_reproducible():
     assert np.array_equal(again, outputs[5]), "same seed gave a different augmentation"
     # nearest interpolation + reflection only move pixels: no new colours are invented
     palette = {tuple(p) for p in photo.reshape(-1, 3)}
-    assert all(tuple(p) in palette for o in outputs for p in o.reshape(-1, 3)), "augmentation invented colours"
+    assert all(tuple(p) in palette for o in outputs for p in o.reshape(-1, 3)), (
+        "augmentation invented colours"
+    )
 
 
 def test_augmentation_can_be_switched_off():
     photo = synthetic_photo(np.random.default_rng(4))
     for seed in range(5):
-        assert np.array_equal(augment(build_augmenter(False, seed=seed), photo), photo), \
+        assert np.array_equal(augment(build_augmenter(False, seed=seed), photo), photo), (
             "augment disabled but the image changed"
+        )

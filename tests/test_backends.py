@@ -4,6 +4,7 @@ The backend is fixed when keras is first imported, so each check runs in a fresh
 uses torch's CPU build; without torch the test is skipped with the reason (`pip install torch` pulls a
 multi-GB CUDA build from PyPI by default, so torch is not in the [test] extra: see README, "Backends").
 """
+
 import importlib.util
 import json
 import os
@@ -47,22 +48,43 @@ TRAIN_ON_TORCH = textwrap.dedent("""
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None,
-                    reason="torch not installed: the torch-backend check needs torch's CPU build "
-                           "(CI installs torch==2.13.0 when a local CPU wheel is available, see .ci/run)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None,
+    reason="torch not installed: the torch-backend check needs torch's CPU build "
+    "(CI installs torch==2.13.0 when a local CPU wheel is available, see .ci/run)",
+)
 # (loss, in-graph Lab, steps, how far the loss must fall): MSE falls ~3x in 40 steps, the
 # cross-entropy over 261 bins ~1.5x (4.3 -> 2.9) in 40: an untrained model's stays put.
-@pytest.mark.parametrize("loss,lab_in_graph,steps,ratio", [("mse", False, 40, 0.5), ("classification", True, 40, 0.8)])
+@pytest.mark.parametrize(
+    "loss,lab_in_graph,steps,ratio", [("mse", False, 40, 0.5), ("classification", True, 40, 0.8)]
+)
 def test_training_on_the_torch_backend(photo_folder, tmp_path, loss, lab_in_graph, steps, ratio):
     env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="")
-    run = subprocess.run([sys.executable, "-c", TRAIN_ON_TORCH, str(photo_folder), str(tmp_path), loss,
-                          "1" if lab_in_graph else "0", str(steps)],
-                         env=env, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            TRAIN_ON_TORCH,
+            str(photo_folder),
+            str(tmp_path),
+            loss,
+            "1" if lab_in_graph else "0",
+            str(steps),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, f"{loss} training on torch failed:\n{run.stderr[-3000:]}"
     result = json.loads(run.stdout.strip().splitlines()[-1])
     losses = result["losses"]
     assert result["device"] == "cpu", result
     assert all(np.isfinite(losses)), f"non-finite {loss} loss on torch: {losses}"
     first, last = np.mean(losses[:3]), np.mean(losses[-3:])
-    assert last < ratio * first, f"{loss} loss on torch did not fall clearly: {first:.4f} -> {last:.4f}"
-    assert result["ab_shape"] == [2, 64, 64, 2] and result["ab_finite"], f"predict_ab after reload: {result}"
+    assert last < ratio * first, (
+        f"{loss} loss on torch did not fall clearly: {first:.4f} -> {last:.4f}"
+    )
+    assert result["ab_shape"] == [2, 64, 64, 2] and result["ab_finite"], (
+        f"predict_ab after reload: {result}"
+    )

@@ -18,6 +18,7 @@ downloads; the test skips, saying so, without it (``.ci/run`` installs it). Only
 in pytest's summary; ``COLORED_BROWSER_OUT=DIR``: ``DIR/<timestamp>/`` instead) keeps the screenshots,
 ``summary.json`` (timings per notebook), the notebooks as the browser saved them and JupyterLab's log.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -40,11 +41,21 @@ import pytest
 
 from colored import chain
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own download does not work offline
+CHROMIUM = Path(
+    "/usr/bin/chromium"
+)  # Debian's package; Playwright's own download does not work offline
 # --headless and no sandbox (root in CI); no GPU; and nothing that phones home: on a closed network the
 # refused background connections (QUIC, component updates, sync...) otherwise disturb the page.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 #: Per notebook, from Run All to idle (the headless chain takes 10-45 s each on a 2-core CPU).
 RUN_TIMEOUT_S = 600
 #: The notebook shown in JupyterLab's main area (the one just opened; ``?reset`` closes the others).
@@ -58,9 +69,15 @@ TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s*Cell In\[\d+\],
 
 def _missing() -> str | None:
     if not os.access(CHROMIUM, os.X_OK):
-        return (f"Debian's chromium is not installed ({CHROMIUM} missing): `apt-get install chromium` "
-                "(.ci/run installs it); a browser Playwright downloads is not used")
-    for module, package in (("playwright", "playwright"), ("jupyterlab", "jupyterlab"), ("papermill", "papermill")):
+        return (
+            f"Debian's chromium is not installed ({CHROMIUM} missing): `apt-get install chromium` "
+            "(.ci/run installs it); a browser Playwright downloads is not used"
+        )
+    for module, package in (
+        ("playwright", "playwright"),
+        ("jupyterlab", "jupyterlab"),
+        ("papermill", "papermill"),
+    ):
         if importlib.util.find_spec(module) is None:
             return f"{package} is not installed: `pip install -e '.[test]' -c constraints.txt` (make setup)"
     return None
@@ -75,8 +92,12 @@ needs_browser = pytest.mark.skipif(MISSING is not None, reason=str(MISSING))
 # --------------------------------------------------------------------------------------------------
 
 
-def prepare_notebooks(folder: Path, parameters: dict[str, str], notebooks=chain.NOTEBOOKS,
-                      notebook_dir: Path = chain.NOTEBOOK_DIR) -> list[Path]:
+def prepare_notebooks(
+    folder: Path,
+    parameters: dict[str, str],
+    notebooks=chain.NOTEBOOKS,
+    notebook_dir: Path = chain.NOTEBOOK_DIR,
+) -> list[Path]:
     """Copies of the lab's notebooks in ``folder``, each with papermill's injected-parameters cell for
     the ``parameters`` it declares (as ``colored chain`` passes them), not executed, outputs cleared (so
     that the browser can only show what this run produced)."""
@@ -88,8 +109,9 @@ def prepare_notebooks(folder: Path, parameters: dict[str, str], notebooks=chain.
         source, target = notebook_dir / name, folder / name
         declared = chain.notebook_parameters(source)
         given = {key: value for key, value in parameters.items() if key in declared}
-        papermill.execute_notebook(str(source), str(target), parameters=given, prepare_only=True,
-                                   progress_bar=False)
+        papermill.execute_notebook(
+            str(source), str(target), parameters=given, prepare_only=True, progress_bar=False
+        )
         nb = nbformat.read(str(target), as_version=4)
         for cell in nb.cells:
             if cell.cell_type == "code":
@@ -113,19 +135,42 @@ class Lab:
         self.url = f"http://127.0.0.1:{self.port}"
         settings = home / "settings"
         # every cell in the DOM (no virtual scrolling: the checks read all outputs); no news, no update check
-        for plugin, values in (("notebook-extension/tracker", {"windowingMode": "none"}),
-                               ("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False})):
+        for plugin, values in (
+            ("notebook-extension/tracker", {"windowingMode": "none"}),
+            ("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False}),
+        ):
             path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(values))
-        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-                   JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"))
+        env = dict(
+            os.environ,
+            JUPYTER_CONFIG_DIR=str(home / "config"),
+            JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+            JUPYTERLAB_SETTINGS_DIR=str(settings),
+            JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+        )
         self.log = log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-             f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", f"--ServerApp.token={self.token}",
-             f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False", "--ServerApp.allow_root=True"],
-            env=env, cwd=root, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "jupyter",
+                "lab",
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={self.port}",
+                "--ServerApp.port_retries=0",
+                f"--ServerApp.token={self.token}",
+                f"--ServerApp.root_dir={root}",
+                "--ServerApp.open_browser=False",
+                "--ServerApp.allow_root=True",
+            ],
+            env=env,
+            cwd=root,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -134,12 +179,17 @@ class Lab:
             except (urllib.error.URLError, ConnectionError, OSError):
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.close()
-                    raise RuntimeError(f"JupyterLab did not start (exit {self.process.returncode}): see {log}") from None
+                    raise RuntimeError(
+                        f"JupyterLab did not start (exit {self.process.returncode}): see {log}"
+                    ) from None
                 time.sleep(0.5)
 
     def api(self, path: str, method: str = "GET"):
-        request = urllib.request.Request(f"{self.url}/api/{path}", method=method,
-                                         headers={"Authorization": f"token {self.token}"})
+        request = urllib.request.Request(
+            f"{self.url}/api/{path}",
+            method=method,
+            headers={"Authorization": f"token {self.token}"},
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             body = response.read()
         return json.loads(body) if body else None
@@ -168,9 +218,16 @@ def workspace(tmp_path_factory):
     (screenshots, summary.json, the saved notebooks, JupyterLab's log) is a new ``<timestamp>/`` there,
     to keep them."""
     base = tmp_path_factory.mktemp("browser")
-    folders = {"lab": base / "lab", "run": base / "run", "data": base / "data", "jupyter": base / "jupyter"}
+    folders = {
+        "lab": base / "lab",
+        "run": base / "run",
+        "data": base / "data",
+        "jupyter": base / "jupyter",
+    }
     keep = os.environ.get("COLORED_BROWSER_OUT")
-    folders["out"] = chain.timestamped_run_dir(Path(keep).resolve()) if keep else folders["run"] / "browser"
+    folders["out"] = (
+        chain.timestamped_run_dir(Path(keep).resolve()) if keep else folders["run"] / "browser"
+    )
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
     return folders
@@ -189,10 +246,17 @@ def browser(workspace):
     """A Playwright browser context of Debian's chromium, with a fresh profile."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright, tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+    with (
+        sync_playwright() as playwright,
+        tempfile.TemporaryDirectory(prefix="chromium-") as profile,
+    ):
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1000})
+            profile,
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000},
+        )
         context.set_default_timeout(120_000)
         yield context
         context.close()
@@ -209,10 +273,13 @@ def open_notebook(page, lab: Lab, name: str) -> dict:
     page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-Cell")
     deadline = time.monotonic() + 120
     while (session := lab.session(name)) is None or session["kernel"]["execution_state"] != "idle":
-        assert time.monotonic() < deadline, f"{name}: no idle kernel 120 s after opening it: {session}"
+        assert time.monotonic() < deadline, (
+            f"{name}: no idle kernel 120 s after opening it: {session}"
+        )
         time.sleep(0.5)
-    assert session["kernel"]["name"] == chain.KERNEL_NAME, \
+    assert session["kernel"]["name"] == chain.KERNEL_NAME, (
         f"{name}: JupyterLab started the {session['kernel']['name']!r} kernel, not {chain.KERNEL_NAME!r}"
+    )
     page.wait_for_selector(f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']")
     return session
 
@@ -224,23 +291,32 @@ def menu(page, bar: str, command: str) -> None:
 
 
 def prompts(page) -> list[str]:
-    return page.eval_on_selector_all(f"{PANEL} .jp-CodeCell .jp-InputArea-prompt",
-                                     "els => els.map(e => e.innerText.trim())")
+    return page.eval_on_selector_all(
+        f"{PANEL} .jp-CodeCell .jp-InputArea-prompt", "els => els.map(e => e.innerText.trim())"
+    )
 
 
-def wait_until_idle(page, lab: Lab, session: dict, name: str, timeout: float = RUN_TIMEOUT_S) -> list[str]:
+def wait_until_idle(
+    page, lab: Lab, session: dict, name: str, timeout: float = RUN_TIMEOUT_S
+) -> list[str]:
     """After Run All: wait until the kernel is idle (the server's and the toolbar's view) and no cell is
     queued or running (``[*]``), twice in a row a second apart; the code cells' prompts."""
     deadline, quiet = time.monotonic() + timeout, 0
     while quiet < 2:
         if time.monotonic() > deadline:
-            raise AssertionError(f"{name}: still running after {timeout} s of Run All; prompts: {prompts(page)}")
+            raise AssertionError(
+                f"{name}: still running after {timeout} s of Run All; prompts: {prompts(page)}"
+            )
         time.sleep(1)
         shown = prompts(page)
         kernel = next((s["kernel"] for s in lab.api("sessions") if s["id"] == session["id"]), {})
         indicator = page.get_attribute(f"{PANEL} .jp-Notebook-ExecutionIndicator", "data-status")
         started = any(re.fullmatch(r"\[\d+\]:", p) for p in shown)
-        busy = any("*" in p for p in shown) or kernel.get("execution_state") != "idle" or indicator != "idle"
+        busy = (
+            any("*" in p for p in shown)
+            or kernel.get("execution_state") != "idle"
+            or indicator != "idle"
+        )
         quiet = quiet + 1 if started and not busy else 0
     return shown
 
@@ -252,22 +328,35 @@ def shown_errors(page) -> list[str]:
         """els => els.map(e => {
              const cell = e.closest('.jp-Cell');
              return [Array.from(cell.parentElement.children).indexOf(cell), e.innerText];
-           })""")
-    return [f"cell {index}: " + " | ".join([line for line in text.strip().splitlines() if line.strip("-")][:5])[:600]
-            for index, text in found if TRACEBACK.search(text)]
+           })""",
+    )
+    return [
+        f"cell {index}: "
+        + " | ".join([line for line in text.strip().splitlines() if line.strip("-")][:5])[:600]
+        for index, text in found
+        if TRACEBACK.search(text)
+    ]
 
 
 def saved_errors(notebook: dict) -> list[str]:
-    return [f"cell {index}: {output.get('ename')}: {output.get('evalue')}"
-            for index, cell in enumerate(notebook["cells"]) if cell["cell_type"] == "code"
-            for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+    return [
+        f"cell {index}: {output.get('ename')}: {output.get('evalue')}"
+        for index, cell in enumerate(notebook["cells"])
+        if cell["cell_type"] == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
 
 
 def save_from_the_browser(page, lab: Lab, name: str) -> dict:
     """File → Save Notebook; the notebook as saved, once the server has answered the save (reading it
     while it is being written would race the server's atomic write)."""
-    with page.expect_response(lambda r: r.request.method == "PUT" and r.url.split("?")[0].endswith(
-            f"/api/contents/{name}"), timeout=60_000) as response:
+    with page.expect_response(
+        lambda r: (
+            r.request.method == "PUT" and r.url.split("?")[0].endswith(f"/api/contents/{name}")
+        ),
+        timeout=60_000,
+    ) as response:
         menu(page, "File", "docmanager:save")
     assert response.value.ok, f"{name}: File → Save Notebook failed: HTTP {response.value.status}"
     return json.loads((lab.root / name).read_text())
@@ -291,8 +380,13 @@ def screenshot_last_figure(page, out: Path, stem: str) -> Path | None:
 
 def committed_has_figure(name: str) -> bool:
     nb = nbformat.read(str(chain.NOTEBOOK_DIR / name), as_version=4)
-    return any(mime.startswith("image/") for cell in nb.cells if cell.cell_type == "code"
-               for output in cell.outputs for mime in output.get("data", {}))
+    return any(
+        mime.startswith("image/")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        for mime in output.get("data", {})
+    )
 
 
 def run_all(page, lab: Lab, name: str, out: Path) -> dict:
@@ -308,28 +402,37 @@ def run_all(page, lab: Lab, name: str, out: Path) -> dict:
         "seconds_open": round(opened - started, 1),
         "seconds_run_all": round(ran - opened, 1),
         "code_cells": len(shown),
-        "not_run": [i for i, p in enumerate(shown) if not re.fullmatch(r"\[\d+\]:", p)],  # Nth code cell
+        "not_run": [
+            i for i, p in enumerate(shown) if not re.fullmatch(r"\[\d+\]:", p)
+        ],  # Nth code cell
         "tracebacks_shown": shown_errors(page),
         "figures_shown": page.locator(f"{PANEL} .jp-OutputArea-output img").count(),
     }
     saved = save_from_the_browser(page, lab, name)
     (out / name).write_text(json.dumps(saved, indent=1))
     result["errors_saved"] = saved_errors(saved)
-    result["not_run_saved"] = [index for index, cell in enumerate(saved["cells"])
-                               if cell["cell_type"] == "code" and cell.get("execution_count") is None]
+    result["not_run_saved"] = [
+        index
+        for index, cell in enumerate(saved["cells"])
+        if cell["cell_type"] == "code" and cell.get("execution_count") is None
+    ]
     screenshot = screenshot_last_figure(page, out, stem)
     result["screenshot"] = screenshot.name if screenshot else None
     if name.startswith("07_"):
         upload = page.locator(f"{PANEL} .jupyter-widgets.widget-upload")
-        result["upload_button"] = {"count": upload.count(),
-                                   "visible": upload.count() == 1 and upload.first.is_visible(),
-                                   "tag": upload.first.evaluate("e => e.tagName") if upload.count() else None,
-                                   "text": upload.first.inner_text().strip() if upload.count() else None}
+        result["upload_button"] = {
+            "count": upload.count(),
+            "visible": upload.count() == 1 and upload.first.is_visible(),
+            "tag": upload.first.evaluate("e => e.tagName") if upload.count() else None,
+            "text": upload.first.inner_text().strip() if upload.count() else None,
+        }
         if result["upload_button"]["visible"]:
             upload.first.scroll_into_view_if_needed()
             upload.first.screenshot(path=str(out / f"{stem}-upload-button.png"))
             result["upload_screenshot"] = f"{stem}-upload-button.png"
-    lab.api(f"sessions/{session['id']}", method="DELETE")  # its kernel's memory, before the next one
+    lab.api(
+        f"sessions/{session['id']}", method="DELETE"
+    )  # its kernel's memory, before the next one
     result["seconds"] = round(time.monotonic() - started, 1)
     return result
 
@@ -345,14 +448,21 @@ def test_the_served_copies_write_into_the_temporary_run_folder(tmp_path):
     assert [p.name for p in copies] == list(chain.NOTEBOOKS)
     for path in copies:
         nb = nbformat.read(str(path), as_version=4)
-        injected = [c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        injected = [
+            c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])
+        ]
         declared = chain.notebook_parameters(chain.NOTEBOOK_DIR / path.name)
         wanted = {"run_dir", "data_dir"} & set(declared)  # 03 declares neither: nothing to inject
         assert len(injected) == (1 if wanted else 0), f"{path.name}: {injected}"
         for key, value in (("run_dir", run), ("data_dir", data)):
-            assert (f"{key} = {json.dumps(str(value))}" in "".join(injected)) == (key in wanted), path.name
-        assert all(not c.outputs and c.execution_count is None for c in nb.cells if c.cell_type == "code"), \
+            assert (f"{key} = {json.dumps(str(value))}" in "".join(injected)) == (key in wanted), (
+                path.name
+            )
+        assert all(
+            not c.outputs and c.execution_count is None for c in nb.cells if c.cell_type == "code"
+        ), (
             f"{path.name}: committed outputs left in the copy (the browser would show them as if they were this run's)"
+        )
 
 
 @needs_browser
@@ -360,10 +470,16 @@ def test_the_served_copies_write_into_the_temporary_run_folder(tmp_path):
 def test_the_check_sees_an_error_in_the_browser(lab, browser, workspace, tmp_path):
     """The checks below are real: a notebook whose cell raises fails them (Run All stops there)."""
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("import sys\nprint('a warning, not an error', file=sys.stderr)"),
-                nbformat.v4.new_code_cell("raise ValueError('on purpose')"),
-                nbformat.v4.new_code_cell("print('never reached')")]
-    nb.metadata["kernelspec"] = {"name": chain.KERNEL_NAME, "display_name": "Python 3 (colored)", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("import sys\nprint('a warning, not an error', file=sys.stderr)"),
+        nbformat.v4.new_code_cell("raise ValueError('on purpose')"),
+        nbformat.v4.new_code_cell("print('never reached')"),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": chain.KERNEL_NAME,
+        "display_name": "Python 3 (colored)",
+        "language": "python",
+    }
     nbformat.write(nb, str(workspace["lab"] / "scratch_error.ipynb"))
     page = browser.new_page()
     try:
@@ -372,7 +488,10 @@ def test_the_check_sees_an_error_in_the_browser(lab, browser, workspace, tmp_pat
         page.close()
         (workspace["lab"] / "scratch_error.ipynb").unlink()
     assert [line.split(":")[0] for line in result["tracebacks_shown"]] == ["cell 1"], result
-    assert "ValueError" in result["tracebacks_shown"][0] and "on purpose" in result["tracebacks_shown"][0]
+    assert (
+        "ValueError" in result["tracebacks_shown"][0]
+        and "on purpose" in result["tracebacks_shown"][0]
+    )
     assert result["errors_saved"] == ["cell 1: ValueError: on purpose"], result
     assert result["not_run"] == [2] and result["not_run_saved"] == [2], result
 
@@ -384,7 +503,10 @@ def test_run_all_in_jupyterlab_for_each_notebook(lab, browser, workspace, record
     prepare_notebooks(workspace["lab"], {"run_dir": str(run), "data_dir": str(workspace["data"])})
     summary = {"run_dir": str(run), "chromium": str(CHROMIUM), "notebooks": {}}
     started = time.monotonic()
-    record_property("report_line", f"browser test (tests/test_browser.py): screenshots and summary.json in {out}")
+    record_property(
+        "report_line",
+        f"browser test (tests/test_browser.py): screenshots and summary.json in {out}",
+    )
     try:
         for name in chain.NOTEBOOKS:
             page = browser.new_page()
@@ -394,25 +516,38 @@ def test_run_all_in_jupyterlab_for_each_notebook(lab, browser, workspace, record
                 page.close()
                 summary["seconds"] = round(time.monotonic() - started, 1)
                 (out / "summary.json").write_text(json.dumps(summary, indent=1))
-            print(f"{name:<32} {result['seconds']:6.1f} s (Run All {result['seconds_run_all']:.1f} s)  "
-                  f"{result['screenshot']}")
+            print(
+                f"{name:<32} {result['seconds']:6.1f} s (Run All {result['seconds_run_all']:.1f} s)  "
+                f"{result['screenshot']}"
+            )
             problems = [f"traceback shown in {line}" for line in result["tracebacks_shown"]] + [
-                f"error output saved in {line}" for line in result["errors_saved"]]
+                f"error output saved in {line}" for line in result["errors_saved"]
+            ]
             if result["not_run"] or result["not_run_saved"]:
-                problems.append(f"{len(result['not_run'])} of {result['code_cells']} code cells not run (Run All "
-                                f"stops at an error); in the notebook as saved, cells {result['not_run_saved']}")
-            assert not problems, f"{name} in the browser: " + "\n".join(problems) + f"\n(notebook as saved: {out / name})"
+                problems.append(
+                    f"{len(result['not_run'])} of {result['code_cells']} code cells not run (Run All "
+                    f"stops at an error); in the notebook as saved, cells {result['not_run_saved']}"
+                )
+            assert not problems, (
+                f"{name} in the browser: "
+                + "\n".join(problems)
+                + f"\n(notebook as saved: {out / name})"
+            )
             if committed_has_figure(name):
                 assert result["figures_shown"], f"{name}: no figure shown in the browser"
-            assert result["screenshot"] and (out / result["screenshot"]).stat().st_size > 0, f"{name}: no screenshot"
+            assert result["screenshot"] and (out / result["screenshot"]).stat().st_size > 0, (
+                f"{name}: no screenshot"
+            )
             if name.startswith("07_"):
                 button = result["upload_button"]
-                assert button["visible"] and button["tag"] == "BUTTON" and "Upload" in button["text"], \
-                    f"07: the upload widget is not rendered as a visible button: {button}"
+                assert (
+                    button["visible"] and button["tag"] == "BUTTON" and "Upload" in button["text"]
+                ), f"07: the upload widget is not rendered as a visible button: {button}"
     finally:
         summary["seconds"] = round(time.monotonic() - started, 1)
         (out / "summary.json").write_text(json.dumps(summary, indent=1))
     # run_dir was injected (test_the_served_copies_write_into_the_temporary_run_folder): 05's model and
     # 07's photo are here, not in the repository's runs/reference
-    assert (run / "model.keras").is_file() and (run / "colorized" / "chelsea_colorized.png").is_file(), \
-        "the notebooks did not write into the temporary run folder"
+    assert (run / "model.keras").is_file() and (
+        run / "colorized" / "chelsea_colorized.png"
+    ).is_file(), "the notebooks did not write into the temporary run folder"

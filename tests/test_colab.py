@@ -13,13 +13,13 @@ and what ``colored.lab.setup()`` does in a Colab runtime (Drive folder, Kaggle s
 instead of hiding it. The notebooks' pip install is skipped with ``COLORED_SKIP_INSTALL=1`` (the package
 is installed already); its failure path is run with a fake ``subprocess.run``.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -47,7 +47,8 @@ def write_fake_colab(folder: Path, secrets: dict[str, str], denied: tuple[str, .
     package.mkdir(parents=True)
     (package / "__init__.py").write_text('"""Fake google.colab for tests/test_colab.py."""\n')
     (package / "secrets.json").write_text(json.dumps({"secrets": secrets, "denied": list(denied)}))
-    (package / "userdata.py").write_text(textwrap.dedent('''\
+    (package / "userdata.py").write_text(
+        textwrap.dedent("""\
         import json
         from pathlib import Path
 
@@ -69,8 +70,10 @@ def write_fake_colab(folder: Path, secrets: dict[str, str], denied: tuple[str, .
             if key not in store["secrets"]:
                 raise SecretNotFoundError(key)
             return store["secrets"][key]
-        '''))
-    (package / "drive.py").write_text(textwrap.dedent('''\
+        """)
+    )
+    (package / "drive.py").write_text(
+        textwrap.dedent("""\
         import os
 
         MOUNTS = []
@@ -80,8 +83,11 @@ def write_fake_colab(folder: Path, secrets: dict[str, str], denied: tuple[str, .
             os.makedirs(os.path.join(mountpoint, "MyDrive"), exist_ok=True)
             MOUNTS.append(mountpoint)
             print(f"Mounted at {mountpoint}")
-        '''))
-    (folder / "sitecustomize.py").write_text("import google.colab  # noqa: F401 - as Colab's kernel does\n")
+        """)
+    )
+    (folder / "sitecustomize.py").write_text(
+        "import google.colab  # noqa: F401 - as Colab's kernel does\n"
+    )
     return folder
 
 
@@ -92,8 +98,15 @@ def colab_env(tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
-    for name in [*lab.KAGGLE_SECRETS, "KAGGLE_CONFIG_DIR", "COLORED_DRIVE_FOLDER", "COLORED_PERSIST"]:
-        monkeypatch.setenv(name, "")  # recorded, so that what setup() copies in is removed afterwards
+    for name in [
+        *lab.KAGGLE_SECRETS,
+        "KAGGLE_CONFIG_DIR",
+        "COLORED_DRIVE_FOLDER",
+        "COLORED_PERSIST",
+    ]:
+        monkeypatch.setenv(
+            name, ""
+        )  # recorded, so that what setup() copies in is removed afterwards
         monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("COLORED_DRIVE_MOUNTPOINT", str(tmp_path / "drive"))
@@ -136,11 +149,17 @@ def test_secrets_reach_the_environment_and_are_never_printed(fake_colab, monkeyp
     assert copied == ["KAGGLE_API_TOKEN", "KAGGLE_USERNAME"] and denied == ["KAGGLE_KEY"]
     assert os.environ["KAGGLE_API_TOKEN"] == TOKEN and os.environ["KAGGLE_USERNAME"] == USERNAME
     note = lab.kaggle_secrets_note(copied, denied)
-    assert "KAGGLE_API_TOKEN, KAGGLE_USERNAME copied" in note and "KAGGLE_KEY" in note and "Notebook access" in note
+    assert (
+        "KAGGLE_API_TOKEN, KAGGLE_USERNAME copied" in note
+        and "KAGGLE_KEY" in note
+        and "Notebook access" in note
+    )
     assert TOKEN not in note and USERNAME not in note
 
     monkeypatch.setenv("KAGGLE_API_TOKEN", "already-set-by-hand-123456")
-    assert lab.load_colab_secrets() == ([], ["KAGGLE_KEY"]), "a variable set by hand is not replaced"
+    assert lab.load_colab_secrets() == ([], ["KAGGLE_KEY"]), (
+        "a variable set by hand is not replaced"
+    )
     assert os.environ["KAGGLE_API_TOKEN"] == "already-set-by-hand-123456"
 
 
@@ -151,8 +170,14 @@ def test_missing_secrets_give_one_clear_message(fake_colab):
     assert not any(os.environ.get(name) for name in lab.KAGGLE_SECRETS)
     note = lab.kaggle_secrets_note(copied, denied)
     assert len(note.splitlines()) == 1, note
-    for needle in ("no credentials", 'data_source = "sample"', "KAGGLE_API_TOKEN", "KAGGLE_USERNAME and KAGGLE_KEY",
-                   "Secrets panel", "run this cell again"):
+    for needle in (
+        "no credentials",
+        'data_source = "sample"',
+        "KAGGLE_API_TOKEN",
+        "KAGGLE_USERNAME and KAGGLE_KEY",
+        "Secrets panel",
+        "run this cell again",
+    ):
         assert needle in note, f"{needle!r} missing from {note!r}"
 
 
@@ -167,12 +192,18 @@ def test_persist_on_drive_links_data_and_runs_into_the_drive_folder(fake_colab, 
 
     assert drive.MOUNTS == [str(colab_env / "drive")], "Drive is mounted once, at the mount point"
     for name in lab.PERSISTED:
-        assert (work / name).is_symlink() and (work / name).resolve() == (folder / name).resolve(), name
+        assert (work / name).is_symlink() and (work / name).resolve() == (
+            folder / name
+        ).resolve(), name
     assert (folder / "runs" / "old" / "history.json").is_file(), "the local runs/ moved into Drive"
 
     (work / "runs" / "new").mkdir()  # written through the link: on Drive
-    assert lab.persist_on_drive(workdir=work) == folder  # a second run (setup cell re-run) changes nothing
-    assert drive.MOUNTS == [str(colab_env / "drive")], "an already mounted Drive is not mounted again"
+    assert (
+        lab.persist_on_drive(workdir=work) == folder
+    )  # a second run (setup cell re-run) changes nothing
+    assert drive.MOUNTS == [str(colab_env / "drive")], (
+        "an already mounted Drive is not mounted again"
+    )
     assert (folder / "runs" / "new").is_dir()
 
 
@@ -183,7 +214,9 @@ def test_a_clash_keeps_the_local_folder_and_says_so(fake_colab, colab_env):
     (colab_env / "drive" / "MyDrive" / "colored-lab" / "data" / "sample").mkdir(parents=True)
     notes: list[str] = []
     lab.persist_on_drive(workdir=work, log=notes.append)
-    assert not (work / "data").is_symlink() and (work / "data" / "sample").is_dir(), "nothing is overwritten"
+    assert not (work / "data").is_symlink() and (work / "data" / "sample").is_dir(), (
+        "nothing is overwritten"
+    )
     assert (work / "runs").is_symlink()
     assert len(notes) == 1 and "stays local" in notes[0] and "data" in notes[0], notes
 
@@ -197,7 +230,9 @@ def test_setup_on_colab_persists_unless_told_not_to(fake_colab, colab_env, monke
     lab.setup()
     out = capsys.readouterr().out
     assert (work / "runs").is_symlink() and (work / "data").is_symlink()
-    assert f"kept in {lab.drive_folder()}/" in out and "KAGGLE_USERNAME, KAGGLE_KEY copied" in out, out
+    assert (
+        f"kept in {lab.drive_folder()}/" in out and "KAGGLE_USERNAME, KAGGLE_KEY copied" in out
+    ), out
     assert USERNAME not in out and KEY not in out
     assert os.environ["KAGGLE_KEY"] == KEY
 
@@ -216,7 +251,11 @@ def test_off_colab_setup_touches_no_drive(colab_env, monkeypatch, capsys):
     monkeypatch.setattr(lab, "_ipython", lambda: None)
     monkeypatch.chdir(colab_env)
     lab.setup(persist=True)
-    assert not lab.on_colab() and not (colab_env / "runs").exists() and not (colab_env / "drive").exists()
+    assert (
+        not lab.on_colab()
+        and not (colab_env / "runs").exists()
+        and not (colab_env / "drive").exists()
+    )
     assert "Drive" not in capsys.readouterr().out
 
 
@@ -226,7 +265,9 @@ def test_off_colab_setup_touches_no_drive(colab_env, monkeypatch, capsys):
 
 
 def _setup_cell(notebook: Path) -> str:
-    return next(c for c in nbformat.read(str(notebook), as_version=4).cells if c.cell_type == "code").source
+    return next(
+        c for c in nbformat.read(str(notebook), as_version=4).cells if c.cell_type == "code"
+    ).source
 
 
 def test_every_badge_and_install_line_names_the_published_repository():
@@ -234,26 +275,48 @@ def test_every_badge_and_install_line_names_the_published_repository():
     assert publish.find_mismatches() == [], "run `colored notebooks --repo " + str(repo) + "`"
     for name in chain.NOTEBOOKS:
         nb = nbformat.read(str(REPO / "notebooks" / name), as_version=4)
-        assert repo.badge_url(name) in nb.cells[0].source, f"{name}: its badge does not open itself in {repo}"
+        assert repo.badge_url(name) in nb.cells[0].source, (
+            f"{name}: its badge does not open itself in {repo}"
+        )
         setup = _setup_cell(REPO / "notebooks" / name)
-        assert f'LAB_REPOSITORY = "{repo}"' in setup and "%pip install -q git+https://github.com/{LAB_REPOSITORY}" in setup, name
+        assert (
+            f'LAB_REPOSITORY = "{repo}"' in setup
+            and "%pip install -q git+https://github.com/{LAB_REPOSITORY}" in setup
+        ), name
         assert "COLORED_SKIP_INSTALL" in setup, name
     for doc in ("README.md", "notebooks/README.md"):
         text = (REPO / doc).read_text()
         assert repo.badge_url("01_data_download.ipynb") in text, f"{doc}: no badge for notebook 01"
-        assert "colored notebooks --repo" in text, f"{doc}: does not say how a fork sets its repository"
+        assert "colored notebooks --repo" in text, (
+            f"{doc}: does not say how a fork sets its repository"
+        )
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("alice/colored", "alice/colored@main"), ("alice/colored@v2", "alice/colored@v2"),
-    ("https://github.com/alice/my.lab.git", "alice/my.lab@main"), ("bob-x/lab@feature/colab", "bob-x/lab@feature/colab"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("alice/colored", "alice/colored@main"),
+        ("alice/colored@v2", "alice/colored@v2"),
+        ("https://github.com/alice/my.lab.git", "alice/my.lab@main"),
+        ("bob-x/lab@feature/colab", "bob-x/lab@feature/colab"),
+    ],
+)
 def test_parse_repository(text, expected):
     assert str(publish.parse_repository(text)) == expected
 
 
-@pytest.mark.parametrize("text", ["alice", "alice/", "/colored", "alice/colored@", "a b/c", "alice/colored@x..y",
-                                  'alice/"colored"'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "alice",
+        "alice/",
+        "/colored",
+        "alice/colored@",
+        "a b/c",
+        "alice/colored@x..y",
+        'alice/"colored"',
+    ],
+)
 def test_parse_repository_refuses_what_is_not_one(text):
     with pytest.raises(ValueError, match="OWNER/NAME or OWNER/NAME@REF"):
         publish.parse_repository(text)
@@ -271,22 +334,32 @@ def checkout(tmp_path):
 
 
 def test_the_command_rewrites_every_place_consistently(checkout):
-    before = {name: nbformat.read(str(checkout / "notebooks" / name), as_version=4) for name in chain.NOTEBOOKS}
+    before = {
+        name: nbformat.read(str(checkout / "notebooks" / name), as_version=4)
+        for name in chain.NOTEBOOKS
+    }
     fork = publish.parse_repository("alice/colored-fork@spring-2026")
     changed = publish.set_published(fork, root=checkout)
     assert len(changed) == 1 + len(chain.NOTEBOOKS) + 2, changed
     assert publish.find_mismatches(checkout) == [], "after the rewrite everything names the fork"
-    assert publish.find_mismatches(checkout, publish.published()) != [], "…and nothing names the old one"
+    assert publish.find_mismatches(checkout, publish.published()) != [], (
+        "…and nothing names the old one"
+    )
     assert f'PUBLISHED = "{fork}"' in (checkout / "colored" / "publish.py").read_text()
     for name in chain.NOTEBOOKS:
         after = nbformat.read(str(checkout / "notebooks" / name), as_version=4)
         assert fork.badge_url(name) in after.cells[0].source
         assert f'LAB_REPOSITORY = "{fork}"' in _setup_cell(checkout / "notebooks" / name)
-        assert [c.get("outputs") for c in after.cells] == [c.get("outputs") for c in before[name].cells], \
-            f"{name}: the rewrite must keep the committed outputs"
+        assert [c.get("outputs") for c in after.cells] == [
+            c.get("outputs") for c in before[name].cells
+        ], f"{name}: the rewrite must keep the committed outputs"
     text = (checkout / "README.md").read_text()
     old = publish.published()
-    assert old.badge_prefix not in text and old.pip_url not in text and fork.badge_url("01_data_download.ipynb") in text
+    assert (
+        old.badge_prefix not in text
+        and old.pip_url not in text
+        and fork.badge_url("01_data_download.ipynb") in text
+    )
     assert publish.set_published(fork, root=checkout) == [], "a second run changes nothing"
 
 
@@ -309,7 +382,9 @@ def test_colored_notebooks_command(monkeypatch, capsys, checkout):
     assert "OWNER/NAME" in capsys.readouterr().err
     assert main(["notebooks", "--repo", "alice/lab"]) == 0
     out = capsys.readouterr().out
-    assert "published at alice/lab@main" in out and "rewrote notebooks/01_data_download.ipynb" in out, out
+    assert (
+        "published at alice/lab@main" in out and "rewrote notebooks/01_data_download.ipynb" in out
+    ), out
     assert 'PUBLISHED = "alice/lab@main"' in (checkout / "colored" / "publish.py").read_text()
 
 
@@ -341,8 +416,11 @@ def test_the_install_runs_on_colab_only_and_names_the_repository_setting(fake_co
     assert shell.calls, "on Colab the setup cell must install the lab"
     name, line = shell.calls[0]
     # IPython expands {LAB_REPOSITORY} in a magic's line from the namespace
-    assert name == "pip" and line.replace("{LAB_REPOSITORY}", namespace["LAB_REPOSITORY"]).split()[-1] == \
-        publish.published().pip_url, shell.calls
+    assert (
+        name == "pip"
+        and line.replace("{LAB_REPOSITORY}", namespace["LAB_REPOSITORY"]).split()[-1]
+        == publish.published().pip_url
+    ), shell.calls
     # where pip fails, the next line is what raises: its comment says why, in the traceback
     import_line = next(line for line in setup.splitlines() if line.startswith("import colored.lab"))
     assert "pip above could not install LAB_REPOSITORY" in import_line
@@ -362,29 +440,46 @@ def test_the_install_runs_on_colab_only_and_names_the_repository_setting(fake_co
 def test_notebook_01_on_the_fake_colab(colab_env, monkeypatch):
     fake = write_fake_colab(colab_env / "fake", {"KAGGLE_USERNAME": USERNAME, "KAGGLE_KEY": KEY})
     # The kernel inherits this process's environment (plus the kernel spec's variables).
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(fake), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(fake), os.environ.get("PYTHONPATH")]))
+    )
     monkeypatch.setenv("COLORED_SKIP_INSTALL", "1")
     content = colab_env / "content"  # Colab's working folder: the notebook alone, no checkout
     content.mkdir()
     shutil.copy(REPO / "notebooks" / "01_data_download.ipynb", content)
     out = colab_env / "out"
-    chain.run_chain({"data_source": "sample", "run_dir": "runs/colab"}, out, ["01_data_download.ipynb"],
-                    notebook_dir=content, log=None)
+    chain.run_chain(
+        {"data_source": "sample", "run_dir": "runs/colab"},
+        out,
+        ["01_data_download.ipynb"],
+        notebook_dir=content,
+        log=None,
+    )
 
     drive = lab.drive_folder()
     assert drive == colab_env / "drive" / "MyDrive" / "colored-lab"
     assert (content / "runs").is_symlink() and (content / "data").is_symlink()
-    assert (drive / "runs" / "colab" / "figures" / "01_train_photos.png").is_file(), "the run folder is on Drive"
-    assert len(list((drive / "data" / "sample" / "train").iterdir())) == len(data._sample_plan()["train"]), "the dataset is on Drive"
+    assert (drive / "runs" / "colab" / "figures" / "01_train_photos.png").is_file(), (
+        "the run folder is on Drive"
+    )
+    assert len(list((drive / "data" / "sample" / "train").iterdir())) == len(
+        data._sample_plan()["train"]
+    ), "the dataset is on Drive"
 
     executed = nbformat.read(str(out / "01_data_download.ipynb"), as_version=4)
-    printed = "\n".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
+    printed = "\n".join(
+        o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs
+    )
     assert "KAGGLE_USERNAME, KAGGLE_KEY copied from Colab's secrets" in printed, printed
-    assert "Kaggle credentials: KAGGLE_USERNAME and KAGGLE_KEY environment variables" in printed, \
+    assert "Kaggle credentials: KAGGLE_USERNAME and KAGGLE_KEY environment variables" in printed, (
         "the secrets reached the kernel's environment"
+    )
     assert f"kept in {drive}/" in printed, printed
-    everything = (out / "01_data_download.ipynb").read_text() + (out / "kernels.log").read_text() \
+    everything = (
+        (out / "01_data_download.ipynb").read_text()
+        + (out / "kernels.log").read_text()
         + (out / "chain.json").read_text()
+    )
     for secret in (KEY, USERNAME):
         assert secret not in everything, "a secret was printed"
     assert re.search(r"dataset 'sample' in data/sample", printed)

@@ -4,6 +4,7 @@ A tiny untrained 64² model is enough: what is tested is the plumbing (sizes, th
 full-resolution L, alpha, folders, bad files, exit codes, never overwriting inputs), not the colours.
 Its output bias is set so it predicts a definite colour, which makes "it was colorized" checkable.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,14 +14,13 @@ import pytest
 from PIL import Image
 
 import colored
-from colored import color
+from colored import color, inference
 from colored import colorize as colorize_module
-from colored import inference
 from colored.cli import build_parser
 from colored.colorize import ColorizeReport, colorize_paths
+from colored.imageio import read_image
 from colored.inference import ModelNotFoundError, colorize, colorize_batch, load_model
 from colored.model import input_size as model_input_size
-from colored.imageio import read_image
 
 SIZE = 64
 
@@ -79,14 +79,21 @@ def test_no_model_gives_a_clear_error(monkeypatch, tmp_path):
         load_model()
     message = str(caught.value)
     assert isinstance(caught.value, FileNotFoundError)
-    for needed in ("--model", "colored train", "notebook 05", str(tmp_path / "weights" / "default.keras")):
+    for needed in (
+        "--model",
+        "colored train",
+        "notebook 05",
+        str(tmp_path / "weights" / "default.keras"),
+    ):
         assert needed in message, f"the no-model message must mention {needed!r}:\n{message}"
 
 
 def test_missing_corrupt_and_wrong_model_files_are_named(tmp_path):
-    for path, words in ((tmp_path / "nope.keras", "does not exist"),
-                        (tmp_path / "weights.h5", "not a .keras file"),
-                        (tmp_path, "directory")):
+    for path, words in (
+        (tmp_path / "nope.keras", "does not exist"),
+        (tmp_path / "weights.h5", "not a .keras file"),
+        (tmp_path, "directory"),
+    ):
         if path.suffix == ".h5":
             path.write_bytes(b"\x89HDF")
         with pytest.raises(ModelNotFoundError, match=words) as caught:
@@ -94,7 +101,9 @@ def test_missing_corrupt_and_wrong_model_files_are_named(tmp_path):
         assert str(path) in str(caught.value)
     corrupt = tmp_path / "corrupt.keras"
     corrupt.write_bytes(b"this is not a zip file")
-    with pytest.raises(ModelNotFoundError, match="is damaged") as caught:  # tests/test_modelfile.py: each kind
+    with pytest.raises(
+        ModelNotFoundError, match="is damaged"
+    ) as caught:  # tests/test_modelfile.py: each kind
         load_model(corrupt)
     assert str(corrupt) in str(caught.value) and "colored train" in str(caught.value)
 
@@ -111,7 +120,9 @@ def test_default_model_from_environment(monkeypatch, model_path):
 @pytest.mark.parametrize("shape", [(333, 517), (517, 333), (3, 5), (64, 64)])
 def test_output_has_the_input_exact_size(model, shape):
     out = colorize(detailed_photo(*shape), model)
-    assert out.shape == (*shape, 3) and out.dtype == np.uint8, f"input {shape} gave output {out.shape}"
+    assert out.shape == (*shape, 3) and out.dtype == np.uint8, (
+        f"input {shape} gave output {out.shape}"
+    )
 
 
 def test_full_resolution_lightness_is_reattached(model):
@@ -120,18 +131,27 @@ def test_full_resolution_lightness_is_reattached(model):
     error = np.abs(color.rgb_to_lab(out)[..., 0] - color.rgb_to_lab(photo)[..., 0])
     assert error.mean() < 0.5 and np.percentile(error, 99) < 1.0, (
         f"output L differs from input L by {error.mean():.2f} on average (99th percentile "
-        f"{np.percentile(error, 99):.2f}): the full-resolution L was not reattached")
+        f"{np.percentile(error, 99):.2f}): the full-resolution L was not reattached"
+    )
     chroma = np.hypot(*np.moveaxis(color.rgb_to_lab(out)[..., 1:], -1, 0))
-    assert np.median(chroma) > 5, "the output should be coloured (the test model predicts a definite ab)"
+    assert np.median(chroma) > 5, (
+        "the output should be coloured (the test model predicts a definite ab)"
+    )
 
 
 def test_gray_inputs_work(model, tmp_path):
     gray = detailed_photo(40, 60)[..., 0]
-    for image in (gray, save(tmp_path / "g.png", gray), Image.fromarray(gray),
-                  save(tmp_path / "g16.png", gray.astype(np.uint16) * 257)):
+    for image in (
+        gray,
+        save(tmp_path / "g.png", gray),
+        Image.fromarray(gray),
+        save(tmp_path / "g16.png", gray.astype(np.uint16) * 257),
+    ):
         out = colorize(image, model)
         assert out.shape == (40, 60, 3)
-        assert np.ptp(out.astype(int), axis=-1).mean() > 3, f"{type(image).__name__}: gray in, gray out"
+        assert np.ptp(out.astype(int), axis=-1).mean() > 3, (
+            f"{type(image).__name__}: gray in, gray out"
+        )
 
 
 def test_exif_rotated_photo_comes_out_upright(model, tmp_path):
@@ -165,12 +185,17 @@ def test_batches_several_images_per_model_call_with_one_shape(model, monkeypatch
 
     monkeypatch.setattr(model, "predict", counting)
     images = [inference.as_decoded(detailed_photo(20 + i, 30)) for i in range(5)]
-    outs = colorize_batch(images, model, batch_size=4, keep_aspect=False)  # all squashed to the square
+    outs = colorize_batch(
+        images, model, batch_size=4, keep_aspect=False
+    )  # all squashed to the square
     # 5 images, at most 4 per call → 3 + 2, the 2 padded to 3: one batch shape, one compile
     assert shapes == [(3, SIZE, SIZE, 1)] * 2, f"expected two model calls of 3 images, got {shapes}"
     assert [o.shape[:2] for o in outs] == [(20 + i, 30) for i in range(5)]
-    np.testing.assert_array_equal(outs[4], colorize_batch([images[4]], model, keep_aspect=False)[0],
-                                  err_msg="padding changed a result")
+    np.testing.assert_array_equal(
+        outs[4],
+        colorize_batch([images[4]], model, keep_aspect=False)[0],
+        err_msg="padding changed a result",
+    )
     assert [inference.even_batch_size(n, 8) for n in (1, 8, 9, 13, 16, 17)] == [1, 8, 5, 7, 8, 6]
 
 
@@ -180,16 +205,34 @@ def test_batches_several_images_per_model_call_with_one_shape(model, monkeypatch
 
 def test_folder_with_good_and_bad_files(model_path, tmp_path, capsys):
     folder = tmp_path / "photos"
-    good = [save(folder / "a.jpg", detailed_photo(40, 60)), save(folder / "b.png", detailed_photo(61, 33, 1)),
-            save(folder / "c.tif", detailed_photo(20, 20, 2)), save(folder / "d.bmp", detailed_photo(25, 30, 3)),
-            save(folder / "e.webp", detailed_photo(30, 25, 4)), save(folder / "f.gif", detailed_photo(15, 35, 5))]
+    good = [
+        save(folder / "a.jpg", detailed_photo(40, 60)),
+        save(folder / "b.png", detailed_photo(61, 33, 1)),
+        save(folder / "c.tif", detailed_photo(20, 20, 2)),
+        save(folder / "d.bmp", detailed_photo(25, 30, 3)),
+        save(folder / "e.webp", detailed_photo(30, 25, 4)),
+        save(folder / "f.gif", detailed_photo(15, 35, 5)),
+    ]
     (folder / "empty.jpg").write_bytes(b"")
     (folder / "notes.png").write_text("not an image")
     (folder / "cut.jpg").write_bytes((folder / "a.jpg").read_bytes()[:300])
     (folder / "dir.jpg").mkdir()
     (folder / "readme.txt").write_text("ignored: not an image extension")
-    (folder / "._a.jpg").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # macOS metadata: skipped quietly
-    status = cli([str(folder), "-o", str(tmp_path / "out"), "--model", str(model_path), "-q", "--batch-size", "4"])
+    (folder / "._a.jpg").write_bytes(
+        b"\x00\x05\x16\x07 AppleDouble"
+    )  # macOS metadata: skipped quietly
+    status = cli(
+        [
+            str(folder),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(model_path),
+            "-q",
+            "--batch-size",
+            "4",
+        ]
+    )
     captured = capsys.readouterr()
     assert status == 1, f"a failed file must give exit status 1, got {status}"
     for path in good:
@@ -197,12 +240,21 @@ def test_folder_with_good_and_bad_files(model_path, tmp_path, capsys):
         out = tmp_path / "out" / (path.stem + suffix)
         assert out.is_file(), f"{out.name} was not written although {path.name} is fine"
         assert read_image(out).size == read_image(path).size
-    for name, reason in (("empty.jpg", "empty"), ("notes.png", "text file"), ("cut.jpg", "truncated"),
-                         ("dir.jpg", "directory")):
+    for name, reason in (
+        ("empty.jpg", "empty"),
+        ("notes.png", "text file"),
+        ("cut.jpg", "truncated"),
+        ("dir.jpg", "directory"),
+    ):
         line = next((line for line in captured.out.splitlines() if name in line), "")
-        assert reason in line, f"{name} must be reported with its reason ({reason!r}); output:\n{captured.out}"
+        assert reason in line, (
+            f"{name} must be reported with its reason ({reason!r}); output:\n{captured.out}"
+        )
     assert "6 colorized, 4 failed" in captured.out
-    assert not (tmp_path / "out" / "empty.jpg").exists() and not (tmp_path / "out" / "._a.jpg").exists()
+    assert (
+        not (tmp_path / "out" / "empty.jpg").exists()
+        and not (tmp_path / "out" / "._a.jpg").exists()
+    )
 
 
 def test_recursive_keeps_the_folder_structure(model, tmp_path):
@@ -211,11 +263,15 @@ def test_recursive_keeps_the_folder_structure(model, tmp_path):
         save(root / relative, detailed_photo(24, 36))
     report = colorize_paths([root], tmp_path / "out", model, recursive=True, progress=False)
     assert report.ok, report.summary()
-    written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
+    written = sorted(
+        str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file()
+    )
     assert written == ["1950s/beach.png", "1950s/family/xmas.TIF", "top.jpg"]
     flat = colorize_paths([root], tmp_path / "flat", model, progress=False)
     assert [p.name for _, p in flat.done] == ["top.jpg"]
-    assert any("recursive" in reason for _, reason in flat.skipped), "sub-folders are reported as skipped"
+    assert any("recursive" in reason for _, reason in flat.skipped), (
+        "sub-folders are reported as skipped"
+    )
 
 
 def test_output_folder_inside_the_input_is_not_read_back(model, tmp_path):
@@ -226,20 +282,34 @@ def test_output_folder_inside_the_input_is_not_read_back(model, tmp_path):
     first = colorize_paths([root], root / "colorized", model, recursive=True, progress=False)
     assert sorted(str(p.relative_to(root)) for _, p in first.done) == expected
     for overwrite in (False, True):  # a second run must not colorize the first run's outputs
-        again = colorize_paths([root], root / "colorized", model, recursive=True, progress=False, overwrite=overwrite)
+        again = colorize_paths(
+            [root], root / "colorized", model, recursive=True, progress=False, overwrite=overwrite
+        )
         outputs = again.done if overwrite else again.kept
         assert sorted(str(p.relative_to(root)) for _, p in outputs) == expected, (
-            f"overwrite={overwrite}: {again.summary()}")
+            f"overwrite={overwrite}: {again.summary()}"
+        )
         assert len(again.done) + len(again.kept) == 2 and not again.failed, again.summary()
-    same = colorize_paths([root / "old"], root / "old", model, recursive=True, progress=False)  # outdir == input
-    assert [p.name for _, p in same.done] == ["b_colorized.png"], "sub-folders of the input must still be read"
-    twice = colorize_paths([root / "a.png", root / "a.png", root], tmp_path / "out", model, progress=False)
-    assert [p.name for _, p in twice.done] == ["a.png"], "the same file named twice is colorized once"
+    same = colorize_paths(
+        [root / "old"], root / "old", model, recursive=True, progress=False
+    )  # outdir == input
+    assert [p.name for _, p in same.done] == ["b_colorized.png"], (
+        "sub-folders of the input must still be read"
+    )
+    twice = colorize_paths(
+        [root / "a.png", root / "a.png", root], tmp_path / "out", model, progress=False
+    )
+    assert [p.name for _, p in twice.done] == ["a.png"], (
+        "the same file named twice is colorized once"
+    )
 
 
 def test_inputs_are_never_overwritten(model, tmp_path):
     folder = tmp_path / "photos"
-    paths = [save(folder / "a.png", detailed_photo(20, 30)), save(folder / "b.jpg", detailed_photo(30, 20))]
+    paths = [
+        save(folder / "a.png", detailed_photo(20, 30)),
+        save(folder / "b.jpg", detailed_photo(30, 20)),
+    ]
     before = {p: p.read_bytes() for p in paths}
     report = colorize_paths([folder], folder, model, progress=False)  # outdir == input folder
     assert report.ok, report.summary()
@@ -263,10 +333,26 @@ def test_colliding_outputs_get_distinct_names(model, tmp_path):
 
 def test_format_option_and_single_output_file(model_path, tmp_path, capsys):
     photo = save(tmp_path / "scan.tif", detailed_photo(21, 34))
-    assert cli([str(photo), "-o", str(tmp_path / "out"), "--format", "jpg", "--model", str(model_path), "-q"]) == 0
+    assert (
+        cli(
+            [
+                str(photo),
+                "-o",
+                str(tmp_path / "out"),
+                "--format",
+                "jpg",
+                "--model",
+                str(model_path),
+                "-q",
+            ]
+        )
+        == 0
+    )
     with Image.open(tmp_path / "out" / "scan.jpg") as written:
         assert written.format == "JPEG" and written.size == (34, 21)
-    assert cli([str(photo), "-o", str(tmp_path / "named.webp"), "--model", str(model_path), "-q"]) == 0
+    assert (
+        cli([str(photo), "-o", str(tmp_path / "named.webp"), "--model", str(model_path), "-q"]) == 0
+    )
     with Image.open(tmp_path / "named.webp") as written:
         assert written.format == "WEBP" and written.size == (34, 21)
     assert "1 colorized, 0 failed" in capsys.readouterr().out
@@ -284,13 +370,17 @@ def test_cli_without_a_model_exits_2_and_says_how(monkeypatch, tmp_path, capsys)
 
 def test_cli_with_no_images_exits_2(model_path, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
-    assert cli([str(tmp_path / "empty"), "-o", str(tmp_path / "out"), "--model", str(model_path)]) == 2
+    assert (
+        cli([str(tmp_path / "empty"), "-o", str(tmp_path / "out"), "--model", str(model_path)]) == 2
+    )
     assert "no images found" in capsys.readouterr().err
 
 
 def test_missing_input_is_reported_and_others_still_done(model, tmp_path):
     photo = save(tmp_path / "ok.png", detailed_photo(10, 12))
-    report = colorize_paths([tmp_path / "missing.jpg", photo], tmp_path / "out", model, progress=False)
+    report = colorize_paths(
+        [tmp_path / "missing.jpg", photo], tmp_path / "out", model, progress=False
+    )
     assert [p.name for _, p in report.done] == ["ok.png"]
     assert report.failed[0][0].name == "missing.jpg" and "no such file" in report.failed[0][1]
     assert isinstance(report, ColorizeReport) and not report.ok and "1 failed" in report.summary()
@@ -302,8 +392,16 @@ def test_help_and_argument_validation(capsys):
         cli(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--model", "--recursive", "--format", "--batch-size", "--temperature", "-o OUTDIR",
-                   "--overwrite", "--no-overwrite"):
+    for option in (
+        "--model",
+        "--recursive",
+        "--format",
+        "--batch-size",
+        "--temperature",
+        "-o OUTDIR",
+        "--overwrite",
+        "--no-overwrite",
+    ):
         assert option in text, f"--help must document {option}"
     with pytest.raises(SystemExit) as exit_info:
         cli(["x.jpg", "-o", "out", "--batch-size", "0"])
@@ -315,8 +413,18 @@ def test_registered_in_the_colored_command(model_path, tmp_path):
 
     photo = save(tmp_path / "a.png", detailed_photo(12, 16))
     (tmp_path / "bad.jpg").write_bytes(b"<html></html>")
-    status = colored_cli.main(["colorize", str(photo), str(tmp_path / "bad.jpg"), "-o", str(tmp_path / "out"),
-                               "--model", str(model_path), "-q"])
+    status = colored_cli.main(
+        [
+            "colorize",
+            str(photo),
+            str(tmp_path / "bad.jpg"),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(model_path),
+            "-q",
+        ]
+    )
     assert status == 1 and (tmp_path / "out" / "a.png").is_file()
 
 
@@ -335,7 +443,9 @@ def tiny_model(input_shapes: list[tuple], out_channels: int):
         x = keras.layers.Dense(out_channels)(inputs[0])
     if len(inputs) > 1:  # the embedding, added everywhere (as the fusion does)
         height, width = input_shapes[0][:2]
-        tiled = keras.layers.RepeatVector(height * width)(keras.layers.Dense(out_channels)(inputs[1]))
+        tiled = keras.layers.RepeatVector(height * width)(
+            keras.layers.Dense(out_channels)(inputs[1])
+        )
         x = keras.layers.Add()([x, keras.layers.Reshape((height, width, out_channels))(tiled)])
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], x)
 
@@ -346,13 +456,24 @@ def saved_tiny_model(path: Path, input_shapes: list[tuple], out_channels: int) -
     return path
 
 
-@pytest.mark.parametrize("inputs, channels, found, problem", [
-    ([(16, 16, 1)], 3, "outputs (None, 16, 16, 3)", "output wrong"),
-    ([(16, 16, 3)], 2, "takes (None, 16, 16, 3)", "input wrong"),
-    ([(16, 16, 1), (512,)], 2, "takes [(None, 16, 16, 1), (None, 512)]", "embedding input wrong"),
-    ([(10,)], 2, "takes (None, 10) and outputs (None, 2)", "input and output wrong"),
-], ids=["3-channel output", "rgb input", "wrong embedding size", "not an image model"])
-def test_incompatible_model_is_refused_at_load_in_one_line(tmp_path, inputs, channels, found, problem):
+@pytest.mark.parametrize(
+    "inputs, channels, found, problem",
+    [
+        ([(16, 16, 1)], 3, "outputs (None, 16, 16, 3)", "output wrong"),
+        ([(16, 16, 3)], 2, "takes (None, 16, 16, 3)", "input wrong"),
+        (
+            [(16, 16, 1), (512,)],
+            2,
+            "takes [(None, 16, 16, 1), (None, 512)]",
+            "embedding input wrong",
+        ),
+        ([(10,)], 2, "takes (None, 10) and outputs (None, 2)", "input and output wrong"),
+    ],
+    ids=["3-channel output", "rgb input", "wrong embedding size", "not an image model"],
+)
+def test_incompatible_model_is_refused_at_load_in_one_line(
+    tmp_path, inputs, channels, found, problem
+):
     from colored.bins import num_bins
     from colored.inference import IncompatibleModelError
 
@@ -361,20 +482,36 @@ def test_incompatible_model_is_refused_at_load_in_one_line(tmp_path, inputs, cha
         load_model(path)
     message = str(caught.value)
     assert "\n" not in message, f"the refusal must be one line:\n{message}"
-    for needed in (f"model file {path} is not a colorization model ({problem})", found,
-                   "expected input (None, H, W, 1)", "(None, 1000) (embedding)", "(None, H, W, 2) (ab)",
-                   f"(None, H, W, {num_bins()}) (ab-bin logits)"):
+    for needed in (
+        f"model file {path} is not a colorization model ({problem})",
+        found,
+        "expected input (None, H, W, 1)",
+        "(None, 1000) (embedding)",
+        "(None, H, W, 2) (ab)",
+        f"(None, H, W, {num_bins()}) (ab-bin logits)",
+    ):
         assert needed in message, f"the refusal must say {needed!r}:\n{message}"
-    assert isinstance(caught.value, ModelNotFoundError), "callers catching ModelNotFoundError must still catch it"
+    assert isinstance(caught.value, ModelNotFoundError), (
+        "callers catching ModelNotFoundError must still catch it"
+    )
 
 
-@pytest.mark.parametrize("inputs, channels", [
-    ([(16, 16, 1)], 2), ([(None, None, 1)], 2), ([(16, 16, 1)], "bins"), ([(16, 16, 1), (1000,)], 2),
-], ids=["regression", "any size", "classification", "fusion"])
+@pytest.mark.parametrize(
+    "inputs, channels",
+    [
+        ([(16, 16, 1)], 2),
+        ([(None, None, 1)], 2),
+        ([(16, 16, 1)], "bins"),
+        ([(16, 16, 1), (1000,)], 2),
+    ],
+    ids=["regression", "any size", "classification", "fusion"],
+)
 def test_compatible_models_load(tmp_path, inputs, channels):
     from colored.bins import num_bins
 
-    path = saved_tiny_model(tmp_path / "ok.keras", inputs, num_bins() if channels == "bins" else channels)
+    path = saved_tiny_model(
+        tmp_path / "ok.keras", inputs, num_bins() if channels == "bins" else channels
+    )
     assert load_model(path) is not None
 
 
@@ -384,14 +521,22 @@ def test_cli_refuses_an_incompatible_model_before_any_work(tmp_path, capsys):
 
     bad = saved_tiny_model(tmp_path / "rgb_out.keras", [(16, 16, 1)], 3)
     photo = save(tmp_path / "a.png", detailed_photo(10, 12))
-    status = colored_cli.main(["colorize", str(photo), "-o", str(tmp_path / "out"), "--model", str(bad), "-q"])
+    status = colored_cli.main(
+        ["colorize", str(photo), "-o", str(tmp_path / "out"), "--model", str(bad), "-q"]
+    )
     err = capsys.readouterr().err
     assert status == 2, f"an incompatible model is a usage error (2), got {status}: {err}"
-    assert err.count("\n") == 1 and err.startswith(f"colored colorize: error: model file {bad} is not a colorization "
-                                                   "model (output wrong): it takes (None, 16, 16, 1) and outputs "
-                                                   "(None, 16, 16, 3); expected"), err
-    assert not (tmp_path / "out").exists(), "nothing may be written (not even the folder) for a bad model"
-    with pytest.raises(IncompatibleModelError, match="outputs \\(None, 16, 16, 3\\)"):  # in memory, too
+    assert err.count("\n") == 1 and err.startswith(
+        f"colored colorize: error: model file {bad} is not a colorization "
+        "model (output wrong): it takes (None, 16, 16, 1) and outputs "
+        "(None, 16, 16, 3); expected"
+    ), err
+    assert not (tmp_path / "out").exists(), (
+        "nothing may be written (not even the folder) for a bad model"
+    )
+    with pytest.raises(
+        IncompatibleModelError, match="outputs \\(None, 16, 16, 3\\)"
+    ):  # in memory, too
         colorize_paths([photo], tmp_path / "out", tiny_model([(16, 16, 1)], 3), progress=False)
 
 
@@ -400,23 +545,41 @@ def test_cli_missing_input_is_a_usage_error(model_path, tmp_path, capsys):
 
     photo = save(tmp_path / "ok.png", detailed_photo(10, 12))
     missing = tmp_path / "missin.jpg"
-    status = colored_cli.main(["colorize", str(photo), str(missing), "-o", str(tmp_path / "out"),
-                               "--model", str(model_path), "-q"])
+    status = colored_cli.main(
+        [
+            "colorize",
+            str(photo),
+            str(missing),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(model_path),
+            "-q",
+        ]
+    )
     err = capsys.readouterr().err
-    assert status == 2, f"a missing input is a usage error (2, as in `colored evaluate`), got {status}"
-    assert err == f"colored colorize: error: input {missing} does not exist: check the path and its spelling\n", err
+    assert status == 2, (
+        f"a missing input is a usage error (2, as in `colored evaluate`), got {status}"
+    )
+    assert (
+        err
+        == f"colored colorize: error: input {missing} does not exist: check the path and its spelling\n"
+    ), err
     assert not (tmp_path / "out").exists(), "nothing is colorized when an input path is wrong"
     link = tmp_path / "link.png"
     link.symlink_to(tmp_path / "gone.png")
     assert cli([str(link), "-o", str(tmp_path / "out"), "--model", str(model_path), "-q"]) == 2
     err = capsys.readouterr().err
-    assert err == (f"colored colorize: error: input {link} is a broken symbolic link (it points to "
-                   f"{str(tmp_path / 'gone.png')!r}): fix or remove it\n"), err
+    assert err == (
+        f"colored colorize: error: input {link} is a broken symbolic link (it points to "
+        f"{str(tmp_path / 'gone.png')!r}): fix or remove it\n"
+    ), err
 
 
 @pytest.mark.parametrize("case", ["parent is a file", "permission denied"])
-def test_cli_unwritable_output_folder_is_a_usage_error_before_any_work(model_path, tmp_path, monkeypatch, capsys,
-                                                                       case):
+def test_cli_unwritable_output_folder_is_a_usage_error_before_any_work(
+    model_path, tmp_path, monkeypatch, capsys, case
+):
     from colored import imageio
 
     photo = save(tmp_path / "a.png", detailed_photo(10, 12))
@@ -440,8 +603,10 @@ def test_cli_unwritable_output_folder_is_a_usage_error_before_any_work(model_pat
     monkeypatch.setattr(colorize_module, "colorize_paths", no_work)
     assert cli([str(photo), "-o", str(outdir), "--model", str(model_path), "-q"]) == 2
     err = capsys.readouterr().err
-    assert err == (f"colored colorize: error: cannot write to the output folder {outdir} ({reason}): "
-                   "choose another -o OUTDIR\n"), err
+    assert err == (
+        f"colored colorize: error: cannot write to the output folder {outdir} ({reason}): "
+        "choose another -o OUTDIR\n"
+    ), err
 
 
 def test_existing_outputs_are_kept_unless_overwrite(model_path, tmp_path, monkeypatch, capsys):
@@ -455,12 +620,18 @@ def test_existing_outputs_are_kept_unless_overwrite(model_path, tmp_path, monkey
     (out / "a.png").write_bytes(b"retouched by hand")
 
     real_load = inference.load_model
-    monkeypatch.setattr(inference, "load_model", lambda *a, **k: pytest.fail("model loaded for nothing"))
+    monkeypatch.setattr(
+        inference, "load_model", lambda *a, **k: pytest.fail("model loaded for nothing")
+    )
     assert cli(args) == 0, "kept outputs are not failures"
     stdout = capsys.readouterr().out
-    assert "0 colorized, 0 failed, 2 kept (output already exists; --overwrite replaces it)" in stdout, stdout
+    assert (
+        "0 colorized, 0 failed, 2 kept (output already exists; --overwrite replaces it)" in stdout
+    ), stdout
     assert f"kept {out / 'a.png'}" in stdout, f"each kept output must be listed:\n{stdout}"
-    assert (out / "a.png").read_bytes() == b"retouched by hand", "an existing output was replaced by default"
+    assert (out / "a.png").read_bytes() == b"retouched by hand", (
+        "an existing output was replaced by default"
+    )
     monkeypatch.setattr(inference, "load_model", real_load)
 
     save(folder / "c.tif", detailed_photo(20, 30))  # a new photo: only it is colorized
@@ -470,7 +641,9 @@ def test_existing_outputs_are_kept_unless_overwrite(model_path, tmp_path, monkey
 
     assert cli(args + ["--overwrite"]) == 0
     assert "3 colorized, 0 failed\n" in capsys.readouterr().out
-    assert read_image(out / "a.png").size == (30, 20), "--overwrite must replace the existing output"
+    assert read_image(out / "a.png").size == (30, 20), (
+        "--overwrite must replace the existing output"
+    )
 
     named = tmp_path / "named.webp"  # one file, -o naming the output file
     named.write_bytes(b"keep me")
@@ -491,7 +664,9 @@ def test_output_appearing_during_the_run_is_kept(model, tmp_path, monkeypatch):
     monkeypatch.setattr(colorize_module, "read_image", read_and_race)
     report = colorize_paths([photo], tmp_path / "out", model, progress=False)
     assert report.ok and report.kept == [(photo, target)] and not report.done, report.summary()
-    assert target.read_bytes() == b"other process", "a file that appeared during the run was clobbered"
+    assert target.read_bytes() == b"other process", (
+        "a file that appeared during the run was clobbered"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -503,17 +678,29 @@ def test_network_size_keeps_the_aspect_of_fully_convolutional_models(model):
     assert inference.network_size(model, 100, 200) == (64, 128)
     assert inference.network_size(model, 200, 100) == (128, 64)
     assert inference.network_size(model, 64, 64) == (64, 64)
-    assert inference.network_size(model, 300, 400) == (64, 80), "64·4/3 = 85.3 → 80, the nearest multiple of 16"
+    assert inference.network_size(model, 300, 400) == (64, 80), (
+        "64·4/3 = 85.3 → 80, the nearest multiple of 16"
+    )
     assert inference.network_size(model, 3, 5) == (64, 112)
-    assert inference.network_size(model, 100, 101) == (64, 64), "never shorter than the training size"
+    assert inference.network_size(model, 100, 101) == (64, 64), (
+        "never shorter than the training size"
+    )
 
 
 def test_fusion_models_keep_the_square():
     from colored.model import build_model
 
-    fusion = build_model(colored.Config(image_size=SIZE, model="simplified", backbone="inception_resnet_v2",
-                                        backbone_weights=None))
-    assert inference.network_size(fusion, 100, 200) == (SIZE, SIZE), "the embedding input is fixed-size: square"
+    fusion = build_model(
+        colored.Config(
+            image_size=SIZE,
+            model="simplified",
+            backbone="inception_resnet_v2",
+            backbone_weights=None,
+        )
+    )
+    assert inference.network_size(fusion, 100, 200) == (SIZE, SIZE), (
+        "the embedding input is fixed-size: square"
+    )
 
 
 def test_non_square_photos_are_predicted_at_their_aspect(model, monkeypatch):
@@ -528,9 +715,13 @@ def test_non_square_photos_are_predicted_at_their_aspect(model, monkeypatch):
     photos = [detailed_photo(100, 200), detailed_photo(64, 64), detailed_photo(100, 200, seed=1)]
     outs = colorize_batch(photos, model)
     assert [o.shape[:2] for o in outs] == [(100, 200), (64, 64), (100, 200)]
-    assert sorted(seen) == [(1, 64, 64, 1), (2, 64, 128, 1)], f"one call per shape, in the aspect: {seen}"
+    assert sorted(seen) == [(1, 64, 64, 1), (2, 64, 128, 1)], (
+        f"one call per shape, in the aspect: {seen}"
+    )
     squashed = colorize_batch(photos[:1], model, keep_aspect=False)[0]
-    assert not np.array_equal(squashed, outs[0]), "keep_aspect=False must squash the photo to the square"
+    assert not np.array_equal(squashed, outs[0]), (
+        "keep_aspect=False must squash the photo to the square"
+    )
 
 
 def test_flip_averages_the_mirrored_prediction(tmp_path):
@@ -538,7 +729,9 @@ def test_flip_averages_the_mirrored_prediction(tmp_path):
 
     l_norm = np.random.default_rng(0).uniform(0, 1, (2, SIZE, SIZE, 1)).astype(np.float32)
     for loss in ("mse", "classification"):
-        net = build_model(colored.Config(image_size=SIZE, model="simplified", backbone="none", loss=loss))
+        net = build_model(
+            colored.Config(image_size=SIZE, model="simplified", backbone="none", loss=loss)
+        )
         if loss == "classification":
             layer = net.get_layer("ab_logits")
             kernel, bias = layer.get_weights()
@@ -546,19 +739,31 @@ def test_flip_averages_the_mirrored_prediction(tmp_path):
         plain = inference.predict_output(net, l_norm, flip=False)
         mirrored = inference.predict_output(net, l_norm[:, :, ::-1], flip=False)[:, :, ::-1]
         both = inference.predict_output(net, l_norm, flip=True)
-        assert not np.allclose(plain, mirrored, atol=1e-4), f"{loss}: the test network should not be symmetric"
+        assert not np.allclose(plain, mirrored, atol=1e-4), (
+            f"{loss}: the test network should not be symmetric"
+        )
         if loss == "mse":
-            np.testing.assert_allclose(both, (plain + mirrored) / 2, atol=1e-5, err_msg="regression: mean of ab")
+            np.testing.assert_allclose(
+                both, (plain + mirrored) / 2, atol=1e-5, err_msg="regression: mean of ab"
+            )
         else:
             p = inference._softmax(plain) + inference._softmax(mirrored)
-            np.testing.assert_allclose(inference._softmax(both), p / 2, atol=1e-5,
-                                       err_msg="classification: the mean of the two probability maps")
+            np.testing.assert_allclose(
+                inference._softmax(both),
+                p / 2,
+                atol=1e-5,
+                err_msg="classification: the mean of the two probability maps",
+            )
 
 
 def test_half_precision_file_loads_as_float32_and_colorizes_alike(model, tmp_path):
     path = inference.save_half_precision(model, tmp_path / "half.keras")
     loaded = load_model(path)
-    assert {str(w.dtype) for w in loaded.weights} == {"float32"}, "a float16 file must load as a float32 model"
+    assert {str(w.dtype) for w in loaded.weights} == {"float32"}, (
+        "a float16 file must load as a float32 model"
+    )
     photo = detailed_photo(48, 80)
     difference = np.abs(colorize(photo, loaded).astype(int) - colorize(photo, model).astype(int))
-    assert difference.max() <= 2, f"half-precision weights changed the colours by up to {difference.max()} levels"
+    assert difference.max() <= 2, (
+        f"half-precision weights changed the colours by up to {difference.max()} levels"
+    )

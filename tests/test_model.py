@@ -2,18 +2,22 @@ import numpy as np
 import pytest
 
 from colored import Config
-from colored.inference import predict_ab
 from colored.bins import num_bins
+from colored.inference import predict_ab
 from colored.model import build_model
 
 
 def test_full_model_has_the_seeds_parameter_count():
     model = build_model(Config(backbone_weights=None))
-    assert model.count_params() == 6_541_202, "FullModel at 256² with 1000-d fusion must match the seed"
+    assert model.count_params() == 6_541_202, (
+        "FullModel at 256² with 1000-d fusion must match the seed"
+    )
     assert model.output_shape == (None, 256, 256, 2)
     names = [layer.name for layer in model.layers]
-    assert "fusion_concat" in names and model.get_layer("fusion_reshape").output.shape[1:3] == (32, 32), \
-        "fusion must happen at the 32×32 bottleneck"
+    assert "fusion_concat" in names and model.get_layer("fusion_reshape").output.shape[1:3] == (
+        32,
+        32,
+    ), "fusion must happen at the 32×32 bottleneck"
 
 
 def test_simplified_and_no_fusion_variants():
@@ -26,7 +30,9 @@ def test_simplified_and_no_fusion_variants():
 
 
 def test_classification_head_outputs_bin_logits_at_half_size():
-    model = build_model(Config(model="simplified", image_size=64, backbone="none", loss="classification"))
+    model = build_model(
+        Config(model="simplified", image_size=64, backbone="none", loss="classification")
+    )
     assert model.output_shape == (None, 32, 32, num_bins())
     ab = predict_ab(model, np.random.default_rng(0).random((2, 64, 64, 1), np.float32))
     assert ab.shape == (2, 64, 64, 2), "predict_ab must return ab at the input size"

@@ -3,6 +3,7 @@
 The cross-version half of this (a file written by the pinned Keras loads on Colab's, and a run is
 resumed there) runs in `make test-colab` (tools/colab_env.py); here: the mechanism, on this Keras.
 """
+
 import hashlib
 import json
 import zipfile
@@ -13,12 +14,19 @@ import numpy as np
 import pytest
 
 from colored import Config, modelfile
-from colored.inference import IncompatibleModelError, ModelNotFoundError, load_model, save_half_precision
+from colored.inference import (
+    IncompatibleModelError,
+    ModelNotFoundError,
+    load_model,
+    save_half_precision,
+)
 from colored.model import build_model
 from colored.train import train
 from tests.test_runs import tiny
 
-ARCHITECTURE = dict(model="simplified", image_size=32, backbone="none", loss="classification", batch_norm=True)
+ARCHITECTURE = dict(
+    model="simplified", image_size=32, backbone="none", loss="classification", batch_norm=True
+)
 
 
 @pytest.fixture
@@ -45,20 +53,28 @@ def rewrite_member(path: Path, name: str, text: str) -> None:
 def test_a_saved_network_is_rebuilt_by_the_library_with_the_same_output(network, tmp_path):
     path = modelfile.save(network, tmp_path / "m.keras", Config(**ARCHITECTURE))
     info = modelfile.read_info(path)
-    assert info.architecture == {**ARCHITECTURE, "embedding_dim": 1000}, "colored.json must hold the network's fields"
+    assert info.architecture == {**ARCHITECTURE, "embedding_dim": 1000}, (
+        "colored.json must hold the network's fields"
+    )
     assert info.keras_version == keras.__version__
     # the library's path, not Keras' config: colored.json is what load() builds from
     rewrite_member(path, "config.json", json.dumps({"class_name": "NotAKerasClassAnyKerasKnows"}))
     loaded = load_model(path)
-    assert np.array_equal(predict(network), predict(loaded)), "the rebuilt network predicts differently"
+    assert np.array_equal(predict(network), predict(loaded)), (
+        "the rebuilt network predicts differently"
+    )
 
 
 def test_the_architecture_is_read_off_a_built_network_and_verified(network):
     assert modelfile.architecture_of(network) == {**ARCHITECTURE, "embedding_dim": 1000}
     fused = build_model(Config(model="simplified", image_size=32, backbone="inception_resnet_v2"))
     assert modelfile.architecture_of(fused)["backbone"] == "inception_resnet_v2"
-    other = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Conv2D(2, 3)], name="SimplifiedModel")
-    assert modelfile.architecture_of(other) is None, "a network build_model cannot rebuild must stay Keras-only"
+    other = keras.Sequential(
+        [keras.Input((32, 32, 1)), keras.layers.Conv2D(2, 3)], name="SimplifiedModel"
+    )
+    assert modelfile.architecture_of(other) is None, (
+        "a network build_model cannot rebuild must stay Keras-only"
+    )
 
 
 def test_a_file_without_the_library_record_is_still_loaded_by_keras(network, tmp_path):
@@ -73,7 +89,8 @@ def test_half_precision_file_is_rebuilt_as_float32(network, tmp_path):
     assert modelfile.read_info(path).architecture is not None
     with zipfile.ZipFile(path) as archive:
         assert archive.getinfo("model.weights.h5").file_size < 0.6 * sum(
-            w.numpy().nbytes for w in network.weights), "weights are not stored in half precision"
+            w.numpy().nbytes for w in network.weights
+        ), "weights are not stored in half precision"
     loaded = load_model(path)
     assert {str(w.dtype) for w in loaded.weights} == {"float32"}
     assert np.abs(predict(network) - predict(loaded)).max() < 0.05
@@ -81,18 +98,28 @@ def test_half_precision_file_is_rebuilt_as_float32(network, tmp_path):
 
 def test_the_shipped_default_model_carries_its_definition():
     info = modelfile.read_info(Path(modelfile.__file__).parent / "weights" / "default.keras")
-    assert info.architecture == {"model": "full", "image_size": 128, "backbone": "none", "embedding_dim": 1000,
-                                 "batch_norm": True, "loss": "classification"}, info
+    assert info.architecture == {
+        "model": "full",
+        "image_size": 128,
+        "backbone": "none",
+        "embedding_dim": 1000,
+        "batch_norm": True,
+        "loss": "classification",
+    }, info
 
 
 def test_a_keras_2_hdf5_file_is_named_as_such(tmp_path):
     path = tmp_path / "old.keras"
-    keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).save_weights(tmp_path / "w.weights.h5")
+    keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).save_weights(
+        tmp_path / "w.weights.h5"
+    )
     path.write_bytes((tmp_path / "w.weights.h5").read_bytes())
     with pytest.raises(ModelNotFoundError) as caught:
         load_model(path)
     message = str(caught.value)
-    assert str(path) in message and "HDF5" in message and "Keras 2" in message and "\n" not in message, message
+    assert (
+        str(path) in message and "HDF5" in message and "Keras 2" in message and "\n" not in message
+    ), message
     assert "damaged" not in message and "corrupt" not in message
 
 
@@ -102,12 +129,16 @@ def test_a_truncated_file_is_called_damaged(network, tmp_path):
     with pytest.raises(ModelNotFoundError) as caught:
         load_model(path)
     message = str(caught.value)
-    assert str(path) in message and "damaged" in message and "again" in message and "\n" not in message, message
+    assert (
+        str(path) in message and "damaged" in message and "again" in message and "\n" not in message
+    ), message
 
 
 def test_a_file_from_another_keras_names_both_versions_and_the_fix(network, tmp_path):
     path = tmp_path / "future.keras"
-    network.save(path)  # Keras' own path: what files from before colored.json, or from other tools, take
+    network.save(
+        path
+    )  # Keras' own path: what files from before colored.json, or from other tools, take
     rewrite_member(path, "metadata.json", json.dumps({"keras_version": "9.1.0"}))
     config = json.loads(zipfile.ZipFile(path).read("config.json"))
     config["config"]["layers"][1]["config"]["a_new_argument"] = None  # what a newer Keras writes
@@ -115,7 +146,12 @@ def test_a_file_from_another_keras_names_both_versions_and_the_fix(network, tmp_
     with pytest.raises(ModelNotFoundError) as caught:
         load_model(path)
     message = str(caught.value)
-    for needed in (str(path), "Keras 9.1.0", f"Keras {keras.__version__}", "pip install -U 'keras>=9.1.0'"):
+    for needed in (
+        str(path),
+        "Keras 9.1.0",
+        f"Keras {keras.__version__}",
+        "pip install -U 'keras>=9.1.0'",
+    ):
         assert needed in message, f"the version message must say {needed!r}: {message}"
     assert "corrupt" not in message and "damaged" not in message and "\n" not in message, message
 
@@ -123,13 +159,17 @@ def test_a_file_from_another_keras_names_both_versions_and_the_fix(network, tmp_
 def test_a_file_of_another_architecture_is_refused_by_shape(tmp_path):
     other = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(3, 1)])
     other.save(tmp_path / "other.keras")
-    with pytest.raises(IncompatibleModelError, match=r"not a colorization model .*outputs \(None, 16, 16, 3\)"):
+    with pytest.raises(
+        IncompatibleModelError, match=r"not a colorization model .*outputs \(None, 16, 16, 3\)"
+    ):
         load_model(tmp_path / "other.keras")
 
 
 def test_a_record_the_library_cannot_build_is_one_line(network, tmp_path):
     path = modelfile.save(network, tmp_path / "m.keras")
-    rewrite_member(path, modelfile.ARCHITECTURE_MEMBER, json.dumps({"format": 1, "config": {"model": "huge"}}))
+    rewrite_member(
+        path, modelfile.ARCHITECTURE_MEMBER, json.dumps({"format": 1, "config": {"model": "huge"}})
+    )
     with pytest.raises(ModelNotFoundError, match=r"model\b.*huge.*colored train") as caught:
         load_model(path)
     assert "\n" not in str(caught.value)
@@ -137,19 +177,28 @@ def test_a_record_the_library_cannot_build_is_one_line(network, tmp_path):
 
 def folder_digest(folder: Path) -> dict[str, str]:
     """Every file's hash but config.json's (a resume records its new epoch count there first)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "config.json"}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "config.json"
+    }
 
 
 @pytest.mark.slow
-def test_a_run_from_another_keras_resumes_or_stops_in_one_line_leaving_the_folder(photo_folder, tmp_path):
+def test_a_run_from_another_keras_resumes_or_stops_in_one_line_leaving_the_folder(
+    photo_folder, tmp_path
+):
     run = tmp_path / "run"
     train(tiny(photo_folder, run, epochs=1), verbose=0)
     for name in ("model.keras", "best.keras"):
-        assert modelfile.read_info(run / name).architecture is not None, f"{name} lacks the library's record"
+        assert modelfile.read_info(run / name).architecture is not None, (
+            f"{name} lacks the library's record"
+        )
     state_file = run / "backup" / "state.json"
     state = json.loads(state_file.read_text())
-    assert state["keras_version"] == keras.__version__, "the backup must record the Keras that wrote it"
+    assert state["keras_version"] == keras.__version__, (
+        "the backup must record the Keras that wrote it"
+    )
 
     # written by another Keras, readable: the run resumes
     state_file.write_text(json.dumps({**state, "keras_version": "3.99.0"}))
@@ -176,25 +225,39 @@ def test_a_fusion_model_is_given_the_backbone_its_file_names(tmp_path):
     fused = Config(model="simplified", image_size=32, backbone="mobilenet_v2")
     path = modelfile.save(build_model(fused), tmp_path / "fused.keras", fused)
     embedder = embedder_for(load_model(path))
-    assert embedder.backbone_name == "mobilenet_v2", "colorize would feed the model another backbone's embedding"
+    assert embedder.backbone_name == "mobilenet_v2", (
+        "colorize would feed the model another backbone's embedding"
+    )
     plain = tmp_path / "plain.keras"
     build_model(fused).save(plain)  # no record: the seed's backbone
     assert embedder_for(load_model(plain)).backbone_name == "inception_resnet_v2"
-    assert embedder_for(load_model(modelfile.save(build_model(Config(**ARCHITECTURE)), tmp_path / "n.keras"))) is None
+    assert (
+        embedder_for(
+            load_model(modelfile.save(build_model(Config(**ARCHITECTURE)), tmp_path / "n.keras"))
+        )
+        is None
+    )
 
 
 def test_the_decoding_is_saved_with_the_model_and_used_unless_told_otherwise(network, tmp_path):
     from colored.inference import decode_output
 
-    path = modelfile.save(network, tmp_path / "m.keras", Config(**ARCHITECTURE, temperature=0.3, confidence=2.0))
+    path = modelfile.save(
+        network, tmp_path / "m.keras", Config(**ARCHITECTURE, temperature=0.3, confidence=2.0)
+    )
     assert modelfile.read_info(path).decoding == {"temperature": 0.3, "confidence": 2.0}
     loaded = load_model(path)
     assert modelfile.recorded_decoding(loaded) == {"temperature": 0.3, "confidence": 2.0}
-    output = 3 * np.random.default_rng(0).standard_normal((1, 16, 16, 261)).astype("float32")  # peaked logits
+    output = 3 * np.random.default_rng(0).standard_normal((1, 16, 16, 261)).astype(
+        "float32"
+    )  # peaked logits
     saved = decode_output(loaded, output, (32, 32))
-    assert np.allclose(saved, decode_output(loaded, output, (32, 32), 0.3, 2.0)), "the saved decoding was not used"
-    assert not np.allclose(saved, decode_output(loaded, output, (32, 32), 1.0, 0.0)), \
+    assert np.allclose(saved, decode_output(loaded, output, (32, 32), 0.3, 2.0)), (
+        "the saved decoding was not used"
+    )
+    assert not np.allclose(saved, decode_output(loaded, output, (32, 32), 1.0, 0.0)), (
         "an explicit decoding must win over the saved one (and differ from it here)"
+    )
     # written back unchanged when the loaded model is saved again without a config
     again = modelfile.save(loaded, tmp_path / "again.keras")
     assert modelfile.read_info(again).decoding == {"temperature": 0.3, "confidence": 2.0}
@@ -203,9 +266,12 @@ def test_the_decoding_is_saved_with_the_model_and_used_unless_told_otherwise(net
 def test_the_shipped_default_model_carries_the_default_decoding():
     from colored.config import DEFAULT_CONFIDENCE, DEFAULT_TEMPERATURE
 
-    decoding = modelfile.read_info(modelfile.Path(__file__).resolve().parents[1] / "colored/weights/default.keras").decoding
-    assert decoding == {"temperature": DEFAULT_TEMPERATURE, "confidence": DEFAULT_CONFIDENCE}, \
+    decoding = modelfile.read_info(
+        modelfile.Path(__file__).resolve().parents[1] / "colored/weights/default.keras"
+    ).decoding
+    assert decoding == {"temperature": DEFAULT_TEMPERATURE, "confidence": DEFAULT_CONFIDENCE}, (
         f"default.keras decodes with {decoding}, the library's default is T={DEFAULT_TEMPERATURE}, c={DEFAULT_CONFIDENCE}"
+    )
 
 
 def test_a_bad_saved_decoding_is_one_line_naming_the_file(network, tmp_path):

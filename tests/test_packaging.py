@@ -1,5 +1,6 @@
 """Packaging and command line: pyproject, environment.yml and the pins in constraints.txt agree;
 every command has --help."""
+
 import re
 import subprocess
 import sys
@@ -50,7 +51,8 @@ def test_environment_yml_pip_list_matches_pyproject():
     listed = {p for p in _environment_pip_list() if not p.startswith("-")}
     assert {_name(r): r for r in listed} == {_name(r): r for r in wanted}, (
         "environment.yml's pip list and pyproject.toml's dependencies + [test] extra disagree: "
-        f"only in environment.yml {sorted(listed - wanted)}, only in pyproject {sorted(wanted - listed)}")
+        f"only in environment.yml {sorted(listed - wanted)}, only in pyproject {sorted(wanted - listed)}"
+    )
 
 
 def test_constraints_pin_every_dependency_inside_pyproject_ranges():
@@ -58,33 +60,52 @@ def test_constraints_pin_every_dependency_inside_pyproject_ranges():
     for line in _pyproject_requirements():
         requirement = Requirement(line)
         name = canonicalize_name(requirement.name)
-        assert name in pins, f"{requirement.name} (pyproject.toml) has no pin in constraints.txt: run `make lock`"
+        assert name in pins, (
+            f"{requirement.name} (pyproject.toml) has no pin in constraints.txt: run `make lock`"
+        )
         assert requirement.specifier.contains(pins[name], prereleases=True), (
-            f"constraints.txt pins {requirement.name}=={pins[name]}, outside pyproject.toml's {line!r}")
-    assert "colored-lab" not in pins and "colored" not in pins, "constraints.txt must not pin the project itself"
+            f"constraints.txt pins {requirement.name}=={pins[name]}, outside pyproject.toml's {line!r}"
+        )
+    assert "colored-lab" not in pins and "colored" not in pins, (
+        "constraints.txt must not pin the project itself"
+    )
 
 
 def test_environment_yml_installs_the_pinned_versions():
     pip = _environment_pip_list()
-    assert "-c constraints.txt" in pip, "environment.yml's pip list must apply the pins (-c constraints.txt)"
+    assert "-c constraints.txt" in pip, (
+        "environment.yml's pip list must apply the pins (-c constraints.txt)"
+    )
     pins = _pins()
-    ranges = {canonicalize_name(Requirement(r).name): Requirement(r).specifier for r in _pyproject_requirements()}
+    ranges = {
+        canonicalize_name(Requirement(r).name): Requirement(r).specifier
+        for r in _pyproject_requirements()
+    }
     for line in pip:
         if line.startswith("-"):
             continue
         requirement = Requirement(line)
         name = canonicalize_name(requirement.name)
-        assert name in pins, f"environment.yml installs {requirement.name}, which constraints.txt does not pin"
-        for where, specifier in (("environment.yml", requirement.specifier), ("pyproject.toml", ranges[name])):
+        assert name in pins, (
+            f"environment.yml installs {requirement.name}, which constraints.txt does not pin"
+        )
+        for where, specifier in (
+            ("environment.yml", requirement.specifier),
+            ("pyproject.toml", ranges[name]),
+        ):
             assert specifier.contains(pins[name], prereleases=True), (
-                f"constraints.txt pins {requirement.name}=={pins[name]}, outside {where}'s {specifier}")
+                f"constraints.txt pins {requirement.name}=={pins[name]}, outside {where}'s {specifier}"
+            )
 
 
 def test_makefile_installs_with_the_constraints_and_reinstalls_when_they_change():
     makefile = (REPO / "Makefile").read_text()
-    assert re.search(r"^CONSTRAINTS \?= constraints\.txt$", makefile, re.M), "Makefile: CONSTRAINTS default"
-    assert re.search(r"^\$\(STAMP\): .*\$\(CONSTRAINTS\)", makefile, re.M), \
+    assert re.search(r"^CONSTRAINTS \?= constraints\.txt$", makefile, re.M), (
+        "Makefile: CONSTRAINTS default"
+    )
+    assert re.search(r"^\$\(STAMP\): .*\$\(CONSTRAINTS\)", makefile, re.M), (
         "the setup stamp must depend on the constraints file (reinstall when the pins change)"
+    )
     assert "-c $(CONSTRAINTS)" in makefile, "make setup must install with the constraints"
     for target in ("test-latest", "lock"):
         assert re.search(rf"^{target}:", makefile, re.M), f"Makefile lacks `make {target}`"
@@ -101,15 +122,30 @@ def test_every_subcommand_has_help():
 
 
 def test_console_script_runs():
-    run = subprocess.run([sys.executable, "-m", "colored.cli", "--help"], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "colored.cli", "--help"], capture_output=True, text=True
+    )
     assert run.returncode == 0 and "download" in run.stdout, run.stderr
 
 
 def test_train_flags_override_a_config_file(tmp_path):
     file = tmp_path / "c.yaml"
     file.write_text("image_size: 128\nloss: classification\nlimit: 7\n")
-    args = build_parser().parse_args(["train", "--config", str(file), "--limit", "none",
-                                      "--backbone-weights", "none", "--max-minutes", "2.5", "--augment", "false"])
+    args = build_parser().parse_args(
+        [
+            "train",
+            "--config",
+            str(file),
+            "--limit",
+            "none",
+            "--backbone-weights",
+            "none",
+            "--max-minutes",
+            "2.5",
+            "--augment",
+            "false",
+        ]
+    )
     config = config_from_args(args)
     assert config.image_size == 128 and config.loss == "classification", "config file values lost"
     assert config.limit is None and config.backbone_weights is None, "'none' must mean None"

@@ -1,5 +1,6 @@
 """Run folders are crash-consistent: a kill at any moment leaves a run that the next call resumes,
 a rerun never mixes two configs, a finished run says so, and best.keras stays the true best."""
+
 from __future__ import annotations
 
 import csv
@@ -15,16 +16,31 @@ import pytest
 
 from colored import Config
 from colored.config import ConfigError
-from colored.train import (AtomicBackupAndRestore, BestModelCheckpoint, _best_so_far, backup_state,
-                           train)
+from colored.train import (
+    AtomicBackupAndRestore,
+    BestModelCheckpoint,
+    _best_so_far,
+    backup_state,
+    train,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def tiny(photo_folder: Path, run_dir: Path, **changes) -> Config:
-    values = dict(model="simplified", image_size=64, batch_size=4, backbone="none", epochs=2, augment=False,
-                  data_dir=str(photo_folder), run_dir=str(run_dir), cache_dir=str(run_dir.parent / "cache"),
-                  figure_every=1, learning_rate=2e-3)
+    values = dict(
+        model="simplified",
+        image_size=64,
+        batch_size=4,
+        backbone="none",
+        epochs=2,
+        augment=False,
+        data_dir=str(photo_folder),
+        run_dir=str(run_dir),
+        cache_dir=str(run_dir.parent / "cache"),
+        figure_every=1,
+        learning_rate=2e-3,
+    )
     values.update(changes)
     return Config(**values)
 
@@ -50,7 +66,9 @@ def test_rerun_of_a_finished_run_says_so_and_more_epochs_continue(photo_folder, 
     assert csv_epochs(run) == [0, 1], "history.csv doubled"
 
     longer = train(tiny(photo_folder, run, epochs=3), verbose=0, log=said.append)
-    assert longer.epochs_trained == 1 and "resuming" in said[-1] and "after epoch 2 of 3" in said[-1], said
+    assert (
+        longer.epochs_trained == 1 and "resuming" in said[-1] and "after epoch 2 of 3" in said[-1]
+    ), said
     assert longer.history["epoch"] == [0, 1, 2] and csv_epochs(run) == [0, 1, 2]
 
 
@@ -66,12 +84,15 @@ def test_another_config_in_the_same_run_dir_is_refused_by_name(photo_folder, tmp
     message = str(caught.value)
     assert "image_size: 64 → 128" in message and "model: 'simplified' → 'full'" in message, message
     assert "--run-dir" in message and "--restart" in message, "the two ways out must be named"
-    assert "--run-dir (notebook 05: run_dir)" in message and "--restart (fresh_start = True)" in message, (
-        "the two ways out must be named for the notebook too")
+    assert (
+        "--run-dir (notebook 05: run_dir)" in message
+        and "--restart (fresh_start = True)" in message
+    ), "the two ways out must be named for the notebook too"
     assert "\n" not in message
     assert (run / "config.json").read_text() == record, "a refused run rewrote config.json"
     # what may change on resume (how long, how fast) is not a conflict
     from colored.train import check_run_dir
+
     assert check_run_dir(tiny(photo_folder, run, epochs=9, workers=0, max_minutes=5)) is None
 
 
@@ -84,7 +105,10 @@ def test_restart_discards_the_old_run(photo_folder, tmp_path):
 
     result = train(tiny(photo_folder, run, epochs=1, image_size=48), verbose=0, restart=True)
 
-    assert result.epochs_trained == 1 and json.loads((run / "config.json").read_text())["image_size"] == 48
+    assert (
+        result.epochs_trained == 1
+        and json.loads((run / "config.json").read_text())["image_size"] == 48
+    )
     assert not (run / "figures" / "epoch_007.png").exists(), "a stale figure survived --restart"
     assert (run / "notes.txt").read_text() == "mine", "restart removed a file the run did not write"
 
@@ -115,7 +139,9 @@ def test_best_checkpoint_keeps_the_best_of_earlier_epochs(tmp_path):
     checkpoint = BestModelCheckpoint(tmp_path / "best.keras", monitor="loss", best=0.2)
     checkpoint.set_model(model)
     checkpoint.on_epoch_end(2, {"loss": 0.3})
-    assert not (tmp_path / "best.keras").exists(), "a worse epoch after a resume replaced the best model"
+    assert not (tmp_path / "best.keras").exists(), (
+        "a worse epoch after a resume replaced the best model"
+    )
     checkpoint.on_epoch_end(3, {"loss": 0.15})
     assert (tmp_path / "best.keras").is_file() and checkpoint.best == 0.15
 
@@ -129,8 +155,11 @@ def test_backup_is_one_atomic_commit(tmp_path):
         backup.on_epoch_end(epoch)
     files = sorted(p.name for p in (tmp_path / "backup").iterdir())
     assert files == ["epoch_0003.weights.h5", "state.json"], f"old or temporary files left: {files}"
-    assert backup_state(tmp_path / "backup") == {"epoch": 3, "weights": "epoch_0003.weights.h5",
-                                                 "keras_version": keras.__version__}
+    assert backup_state(tmp_path / "backup") == {
+        "epoch": 3,
+        "weights": "epoch_0003.weights.h5",
+        "keras_version": keras.__version__,
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -188,22 +217,36 @@ KILLABLE = textwrap.dedent("""
 
 
 def run_training(photo_folder: Path, run: Path, stage: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO), KERAS_BACKEND=os.environ.get("KERAS_BACKEND", "tensorflow"))
-    return subprocess.run([sys.executable, "-c", KILLABLE, str(photo_folder), str(run), stage],
-                          env=env, capture_output=True, text=True, timeout=600)
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(REPO),
+        KERAS_BACKEND=os.environ.get("KERAS_BACKEND", "tensorflow"),
+    )
+    return subprocess.run(
+        [sys.executable, "-c", KILLABLE, str(photo_folder), str(run), stage],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stage, retrained", [
-    ("mid-epoch", 2),          # backup after epoch 1 → epochs 2 and 3 again
-    ("backup-write", 2),       # epoch 2's backup never committed → from epoch 1's
-    ("checkpoint-write", None),  # the kill hits the first improved epoch after epoch 1
-    ("after-last-epoch", 0),   # all 3 epochs backed up: only model.keras is left to write
-])
+@pytest.mark.parametrize(
+    "stage, retrained",
+    [
+        ("mid-epoch", 2),  # backup after epoch 1 → epochs 2 and 3 again
+        ("backup-write", 2),  # epoch 2's backup never committed → from epoch 1's
+        ("checkpoint-write", None),  # the kill hits the first improved epoch after epoch 1
+        ("after-last-epoch", 0),  # all 3 epochs backed up: only model.keras is left to write
+    ],
+)
 def test_killed_training_resumes_on_rerun(photo_folder, tmp_path, stage, retrained):
     run = tmp_path / "run"
     killed = run_training(photo_folder, run, stage)
-    assert killed.returncode == -9, f"the {stage} kill did not happen (exit {killed.returncode}):\n{killed.stderr[-2000:]}"
+    assert killed.returncode == -9, (
+        f"the {stage} kill did not happen (exit {killed.returncode}):\n{killed.stderr[-2000:]}"
+    )
 
     rerun = run_training(photo_folder, run, "none")
 

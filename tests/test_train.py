@@ -15,8 +15,14 @@ from colored.train import compile_model, train
 def test_simplified_model_memorizes_one_image(photo_folder):
     """The seed's memorization test: one 64² image, no augmentation → loss drops ≥ 10×."""
     keras.utils.set_random_seed(0)
-    config = Config(model="simplified", image_size=64, batch_size=1, augment=False, backbone="none",
-                    learning_rate=2e-3)
+    config = Config(
+        model="simplified",
+        image_size=64,
+        batch_size=1,
+        augment=False,
+        backbone="none",
+        learning_rate=2e-3,
+    )
     data = ColorizationDataset(find_images(photo_folder / "train")[:1], config)
     lightness, ab = data[0]
     model = compile_model(build_model(config), config, "mse")
@@ -48,9 +54,17 @@ class _Epochs(keras.callbacks.Callback):
 
 @pytest.mark.slow
 def test_killed_run_resumes_at_the_right_epoch(photo_folder, tmp_path):
-    config = Config(model="simplified", image_size=64, batch_size=4, backbone="none", epochs=4,
-                    data_dir=str(photo_folder), run_dir=str(tmp_path / "run"), figure_every=2,
-                    cache_dir=str(tmp_path / "cache"))
+    config = Config(
+        model="simplified",
+        image_size=64,
+        batch_size=4,
+        backbone="none",
+        epochs=4,
+        data_dir=str(photo_folder),
+        run_dir=str(tmp_path / "run"),
+        figure_every=2,
+        cache_dir=str(tmp_path / "cache"),
+    )
     with pytest.raises(KeyboardInterrupt):
         train(config, callbacks=[_Kill(at=1)], verbose=0)
     assert (tmp_path / "run" / "backup").exists(), "BackupAndRestore left no backup after the kill"
@@ -59,10 +73,16 @@ def test_killed_run_resumes_at_the_right_epoch(photo_folder, tmp_path):
     assert epochs.seen == [2, 3], f"resumed run started at epochs {epochs.seen}, expected [2, 3]"
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert history["epoch"] == [0, 1, 2, 3], f"history across the resume is {history['epoch']}"
-    assert {"loss", "val_loss", "ab_acc_10", "val_ab_acc_10"} <= set(history), f"history keys: {sorted(history)}"
-    assert result.model_path.exists() and (tmp_path / "run" / "best.keras").exists(), "no model files"
+    assert {"loss", "val_loss", "ab_acc_10", "val_ab_acc_10"} <= set(history), (
+        f"history keys: {sorted(history)}"
+    )
+    assert result.model_path.exists() and (tmp_path / "run" / "best.keras").exists(), (
+        "no model files"
+    )
     assert [p.name for p in result.figures] == ["epoch_004.png"], f"figures: {result.figures}"
-    assert (tmp_path / "run" / "figures" / "epoch_002.png").exists(), "epoch-2 figure from the first run"
+    assert (tmp_path / "run" / "figures" / "epoch_002.png").exists(), (
+        "epoch-2 figure from the first run"
+    )
     reloaded = keras.saving.load_model(result.model_path, compile=False)
     assert reloaded.count_params() == result.model.count_params()
 
@@ -71,14 +91,22 @@ def test_fine_tuning_starts_from_init_weights_without_the_validation_photos(phot
     from colored.data import is_validation
     from colored.train import load_initial_weights, training_paths
 
-    config = Config(data_dir=str(photo_folder / "train"), image_size=32, model="simplified", backbone="none",
-                    loss="classification", exclude_validation=True)
+    config = Config(
+        data_dir=str(photo_folder / "train"),
+        image_size=32,
+        model="simplified",
+        backbone="none",
+        loss="classification",
+        exclude_validation=True,
+    )
     train_paths, validation = training_paths(config)
     every = find_images(photo_folder / "train")
     assert sorted(train_paths + validation) == every and not set(train_paths) & set(validation)
     assert all(is_validation(p.relative_to(photo_folder / "train").as_posix()) for p in validation)
     source = build_model(config)
-    source.get_layer("ab_logits").set_weights([w + 1.0 for w in source.get_layer("ab_logits").get_weights()])
+    source.get_layer("ab_logits").set_weights(
+        [w + 1.0 for w in source.get_layer("ab_logits").get_weights()]
+    )
     source.save(tmp_path / "start.keras")
     fresh = build_model(config)
     load_initial_weights(fresh, tmp_path / "start.keras")
@@ -96,17 +124,25 @@ def test_a_model_gains_fusion_from_a_model_without_it_and_starts_out_the_same(tm
     from colored.modelfile import save
     from colored.train import load_initial_weights
 
-    plain = Config(image_size=32, model="simplified", backbone="none", loss="classification", batch_norm=True)
+    plain = Config(
+        image_size=32, model="simplified", backbone="none", loss="classification", batch_norm=True
+    )
     source = build_model(plain)
     save(source, tmp_path / "plain.keras", plain)
     fused = build_model(plain.replace(backbone="mobilenet_v2"))
     load_initial_weights(fused, tmp_path / "plain.keras")
     kernel = fused.get_layer("fusion").get_weights()[0]
-    assert kernel.shape[-2] == 128 + 1000 and not kernel[..., 128:, :].any(), "the embedding's inputs must start at 0"
+    assert kernel.shape[-2] == 128 + 1000 and not kernel[..., 128:, :].any(), (
+        "the embedding's inputs must start at 0"
+    )
     lightness = np.random.default_rng(0).random((2, 32, 32, 1)).astype("float32")
     embedding = np.random.default_rng(1).random((2, 1000)).astype("float32")
-    np.testing.assert_allclose(fused.predict([lightness, embedding], verbose=0), source.predict(lightness, verbose=0),
-                               atol=1e-5, err_msg="the widened model must start out computing what the old one did")
+    np.testing.assert_allclose(
+        fused.predict([lightness, embedding], verbose=0),
+        source.predict(lightness, verbose=0),
+        atol=1e-5,
+        err_msg="the widened model must start out computing what the old one did",
+    )
     with pytest.raises(ValueError, match="init_weights.*fusion"):  # shrinking is not widening
         save(fused, tmp_path / "fused.keras", plain.replace(backbone="mobilenet_v2"))
         load_initial_weights(build_model(plain), tmp_path / "fused.keras")
@@ -116,16 +152,31 @@ def test_a_model_gains_fusion_from_a_model_without_it_and_starts_out_the_same(tm
 # issue 14: the comparison photos come from different source photos; history.json records resumes
 # --------------------------------------------------------------------------------------------------
 
+
 def test_comparison_photos_come_from_different_source_photos():
     from pathlib import Path
 
     from colored.train import demo_photos
 
-    sample_test = [Path(f"test/{name}_{i:02d}.png") for name in ("chelsea", "coffee") for i in range(10)]
+    sample_test = [
+        Path(f"test/{name}_{i:02d}.png") for name in ("chelsea", "coffee") for i in range(10)
+    ]
     chosen = [p.name for p in demo_photos(sample_test)]
-    assert chosen == ["chelsea_00.png", "coffee_00.png", "chelsea_05.png"], chosen  # both photos, then a far crop
-    many = [Path(f"{name}_{i:02d}.png") for name in ("astronaut", "chelsea", "coffee", "hubble_deep_field",
-                                                     "motorcycle_left", "rocket") for i in range(10)]
+    assert chosen == ["chelsea_00.png", "coffee_00.png", "chelsea_05.png"], (
+        chosen
+    )  # both photos, then a far crop
+    many = [
+        Path(f"{name}_{i:02d}.png")
+        for name in (
+            "astronaut",
+            "chelsea",
+            "coffee",
+            "hubble_deep_field",
+            "motorcycle_left",
+            "rocket",
+        )
+        for i in range(10)
+    ]
     chosen = demo_photos(list(reversed(many)))  # deterministic whatever the input order
     assert len({p.stem.rsplit("_", 1)[0] for p in chosen}) == 3, chosen
     assert chosen == demo_photos(many) and chosen[0].name == "astronaut_00.png"
@@ -143,10 +194,14 @@ def test_history_records_a_resume_once_and_keeps_the_csv_per_epoch(tmp_path):
 
     path = tmp_path / "history.json"
     first = HistoryJSON(path)
-    for epoch in range(3):  # epoch 2 logged, then killed before its backup: the backup holds 2 epochs
+    for epoch in range(
+        3
+    ):  # epoch 2 logged, then killed before its backup: the backup holds 2 epochs
         first.on_epoch_end(epoch, {"loss": 1.0 - epoch / 10})
     assert "resumed_after" not in read_history(path), "a straight run records no resume"
-    for _ in range(2):  # resumed from that backup, killed again before the next backup, resumed again
+    for _ in range(
+        2
+    ):  # resumed from that backup, killed again before the next backup, resumed again
         resumed = HistoryJSON(path, resumed_after=2)
         resumed.on_epoch_end(2, {"loss": 0.5})
     resumed.on_epoch_end(3, {"loss": 0.4})
@@ -156,7 +211,10 @@ def test_history_records_a_resume_once_and_keeps_the_csv_per_epoch(tmp_path):
     assert history["resumed_after"] == [2, 4], history
     with open(tmp_path / "history.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert [int(row["epoch"]) for row in rows] == [0, 1, 2, 3, 4] and set(rows[0]) == {"epoch", "loss"}
+    assert [int(row["epoch"]) for row in rows] == [0, 1, 2, 3, 4] and set(rows[0]) == {
+        "epoch",
+        "loss",
+    }
     # a rerun from an older backup (epochs 3-4 trained again) forgets the resume that came after it
     HistoryJSON(path, resumed_after=3).on_epoch_end(3, {"loss": 0.35})
     assert read_history(path)["resumed_after"] == [2, 3]
@@ -167,9 +225,19 @@ def test_resumed_run_records_where_it_resumed(photo_folder, tmp_path):
     from colored import viz
 
     run = tmp_path / "run"
-    config = Config(model="simplified", image_size=32, batch_size=4, backbone="none", epochs=3, augment=False,
-                    data_dir=str(photo_folder), run_dir=str(run), figure_every=5, steps_per_epoch=1,
-                    cache_dir=str(tmp_path / "cache"))
+    config = Config(
+        model="simplified",
+        image_size=32,
+        batch_size=4,
+        backbone="none",
+        epochs=3,
+        augment=False,
+        data_dir=str(photo_folder),
+        run_dir=str(run),
+        figure_every=5,
+        steps_per_epoch=1,
+        cache_dir=str(tmp_path / "cache"),
+    )
     with pytest.raises(KeyboardInterrupt):
         train(config, callbacks=[_Kill(at=1)], verbose=0)
     assert "resumed_after" not in json.loads((run / "history.json").read_text())
@@ -180,7 +248,10 @@ def test_resumed_run_records_where_it_resumed(photo_folder, tmp_path):
     assert (run / "history.csv").read_text().splitlines()[0].split(",")[0] == "epoch"
     assert "resumed_after" not in (run / "history.csv").read_text()
     fig = viz.history_figure(history, loss=config.loss)
-    assert all(any(line.get_label() == "resumed after epoch 2" for line in ax.get_lines()) for ax in fig.axes)
+    assert all(
+        any(line.get_label() == "resumed after epoch 2" for line in ax.get_lines())
+        for ax in fig.axes
+    )
     viz.show_or_close(fig)
 
 
@@ -193,9 +264,11 @@ class ResourceExhaustedError(Exception):
     """Stands in for ``tf.errors.ResourceExhaustedError``: told by its name, as the lab tells it."""
 
 
-_TF_OOM = ("OOM when allocating tensor with shape[16,64,128,128] and type float on "
-           "/job:localhost/replica:0/task:0/device:GPU:0 by allocator GPU_0_bfc\n"
-           "\t [[{{node model/conv2d/Conv2D}}]]\nHint: If you want to see a list of allocated tensors ...")
+_TF_OOM = (
+    "OOM when allocating tensor with shape[16,64,128,128] and type float on "
+    "/job:localhost/replica:0/task:0/device:GPU:0 by allocator GPU_0_bfc\n"
+    "\t [[{{node model/conv2d/Conv2D}}]]\nHint: If you want to see a list of allocated tensors ..."
+)
 
 
 class _OutOfMemoryAt(keras.callbacks.Callback):
@@ -210,30 +283,55 @@ class _OutOfMemoryAt(keras.callbacks.Callback):
             raise self.error
 
 
-def test_out_of_memory_in_training_says_what_to_lower_and_keeps_the_backup(photo_folder, tmp_path, monkeypatch):
+def test_out_of_memory_in_training_says_what_to_lower_and_keeps_the_backup(
+    photo_folder, tmp_path, monkeypatch
+):
     from colored import config as config_module
     from colored.train import TrainingOutOfMemoryError, backup_state, check_run_dir
 
     monkeypatch.setattr(config_module, "_GPUS", (config_module.Gpu("Tesla T4", (7, 5)),))
     run = tmp_path / "run"
-    config = Config(model="simplified", image_size=32, batch_size=4, backbone="none", epochs=3, augment=False,
-                    data_dir=str(photo_folder), run_dir=str(run), figure_every=5, steps_per_epoch=1,
-                    cache_dir=str(tmp_path / "cache"), cache_views=True, mixed_precision="none",
-                    lab_in_graph=False, jit_compile=False)
+    config = Config(
+        model="simplified",
+        image_size=32,
+        batch_size=4,
+        backbone="none",
+        epochs=3,
+        augment=False,
+        data_dir=str(photo_folder),
+        run_dir=str(run),
+        figure_every=5,
+        steps_per_epoch=1,
+        cache_dir=str(tmp_path / "cache"),
+        cache_views=True,
+        mixed_precision="none",
+        lab_in_graph=False,
+        jit_compile=False,
+    )
     original = ResourceExhaustedError(_TF_OOM)
     with pytest.raises(TrainingOutOfMemoryError) as caught:
         train(config, callbacks=[_OutOfMemoryAt(1, original)], verbose=0)
 
     error = caught.value
-    assert isinstance(error, MemoryError) and error.__cause__ is original, "the backend's error must be chained"
+    assert isinstance(error, MemoryError) and error.__cause__ is original, (
+        "the backend's error must be chained"
+    )
     first, kept, raw = str(error).splitlines()
-    assert first == ("training ran out of memory at image_size 32, batch_size 4 on GPU:0 (Tesla T4): "
-                     "lower batch_size (e.g. 2) or image_size (e.g. 16)."), first
-    assert kept.startswith(f"The last finished epoch (1) is kept in {run / 'backup'}; but a new batch_size or "
-                           "image_size is another config"), kept
+    assert first == (
+        "training ran out of memory at image_size 32, batch_size 4 on GPU:0 (Tesla T4): "
+        "lower batch_size (e.g. 2) or image_size (e.g. 16)."
+    ), first
+    assert kept.startswith(
+        f"The last finished epoch (1) is kept in {run / 'backup'}; but a new batch_size or "
+        "image_size is another config"
+    ), kept
     assert "new run_dir (--run-dir)" in kept and "fresh_start = True (--restart)" in kept, kept
-    assert "cache_views" not in str(error), "the GPU ran out: the views cached in RAM are not the cause"
-    assert raw.startswith("(ResourceExhaustedError: OOM when allocating tensor with shape[16,64,128,128]"), raw
+    assert "cache_views" not in str(error), (
+        "the GPU ran out: the views cached in RAM are not the cause"
+    )
+    assert raw.startswith(
+        "(ResourceExhaustedError: OOM when allocating tensor with shape[16,64,128,128]"
+    ), raw
     assert backup_state(run / "backup")["epoch"] == 1, "the first epoch's backup did not survive"
     # what the message says about the run folder is what it does: same config resumes, a new batch is refused
     assert check_run_dir(config.replace(cache_views=False))["epoch"] == 1
@@ -241,16 +339,41 @@ def test_out_of_memory_in_training_says_what_to_lower_and_keeps_the_backup(photo
         check_run_dir(config.replace(batch_size=2))
 
 
-@pytest.mark.parametrize(("name", "text", "device"), [
-    ("XlaRuntimeError", "RESOURCE_EXHAUSTED: Out of memory while trying to allocate 4294967296 bytes.", "the CPU"),
-    ("JaxRuntimeError", "RESOURCE_EXHAUSTED: Out of memory allocating 1073741824 bytes.", "the CPU"),
-    ("OutOfMemoryError", "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 14.75 GiB total capacity)", "GPU:0"),
-    ("RuntimeError", "CUDA out of memory. Tried to allocate 20.00 MiB (GPU 1; 7.8 GiB total)", "GPU:1"),
-    ("ResourceExhaustedError", "OOM when allocating tensor with shape[1,2] and type float on "
-                               "/job:localhost/replica:0/task:0/device:CPU:0 by allocator cpu", "the CPU"),
-    ("MemoryError", "Unable to allocate 7.3 GiB for an array", "the CPU (the machine's RAM)"),
-])
-def test_every_backend_out_of_memory_is_recognised_by_name(tmp_path, monkeypatch, name, text, device):
+@pytest.mark.parametrize(
+    ("name", "text", "device"),
+    [
+        (
+            "XlaRuntimeError",
+            "RESOURCE_EXHAUSTED: Out of memory while trying to allocate 4294967296 bytes.",
+            "the CPU",
+        ),
+        (
+            "JaxRuntimeError",
+            "RESOURCE_EXHAUSTED: Out of memory allocating 1073741824 bytes.",
+            "the CPU",
+        ),
+        (
+            "OutOfMemoryError",
+            "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 14.75 GiB total capacity)",
+            "GPU:0",
+        ),
+        (
+            "RuntimeError",
+            "CUDA out of memory. Tried to allocate 20.00 MiB (GPU 1; 7.8 GiB total)",
+            "GPU:1",
+        ),
+        (
+            "ResourceExhaustedError",
+            "OOM when allocating tensor with shape[1,2] and type float on "
+            "/job:localhost/replica:0/task:0/device:CPU:0 by allocator cpu",
+            "the CPU",
+        ),
+        ("MemoryError", "Unable to allocate 7.3 GiB for an array", "the CPU (the machine's RAM)"),
+    ],
+)
+def test_every_backend_out_of_memory_is_recognised_by_name(
+    tmp_path, monkeypatch, name, text, device
+):
     from colored import config as config_module
     from colored.train import _oom_device, is_out_of_memory, out_of_memory_message
 
@@ -262,13 +385,21 @@ def test_every_backend_out_of_memory_is_recognised_by_name(tmp_path, monkeypatch
     wrapped = RuntimeError("a step failed")
     wrapped.__cause__ = error
     assert is_out_of_memory(wrapped), "an out-of-memory cause counts"
-    assert f"on {device}: lower" in out_of_memory_message(Config(), tmp_path / "run", wrapped), "the cause is read"
-    message = out_of_memory_message(Config(image_size=64, batch_size=8, cache_views=True), tmp_path / "run", error)
-    assert message.startswith(f"training ran out of memory at image_size 64, batch_size 8 on {device}: lower "
-                              "batch_size (e.g. 4) or image_size (e.g. 32)"), message
+    assert f"on {device}: lower" in out_of_memory_message(Config(), tmp_path / "run", wrapped), (
+        "the cause is read"
+    )
+    message = out_of_memory_message(
+        Config(image_size=64, batch_size=8, cache_views=True), tmp_path / "run", error
+    )
+    assert message.startswith(
+        f"training ran out of memory at image_size 64, batch_size 8 on {device}: lower "
+        "batch_size (e.g. 4) or image_size (e.g. 32)"
+    ), message
     assert ("cache_views False" in message) == (not device.startswith("GPU")), message
-    assert (f"No epoch finished (nothing to resume), but {tmp_path / 'run'} already records this config, so it "
-            "refuses a new batch_size or image_size: use a new run_dir (--run-dir), or fresh_start = True") in message
+    assert (
+        f"No epoch finished (nothing to resume), but {tmp_path / 'run'} already records this config, so it "
+        "refuses a new batch_size or image_size: use a new run_dir (--run-dir), or fresh_start = True"
+    ) in message
 
 
 def test_other_errors_in_training_are_not_called_out_of_memory():
@@ -279,7 +410,9 @@ def test_other_errors_in_training_are_not_called_out_of_memory():
     assert not is_out_of_memory(TrainingOutOfMemoryError("already translated"))
 
 
-def test_colored_train_reports_out_of_memory_in_one_line(photo_folder, tmp_path, monkeypatch, capsys):
+def test_colored_train_reports_out_of_memory_in_one_line(
+    photo_folder, tmp_path, monkeypatch, capsys
+):
     from colored import config as config_module
     from colored.cli import main
 
@@ -288,11 +421,35 @@ def test_colored_train_reports_out_of_memory_in_one_line(photo_folder, tmp_path,
 
     monkeypatch.setattr(keras.Model, "fit", fit_out_of_memory)
     monkeypatch.setattr(config_module, "_GPUS", ())
-    code = main(["train", "--data-dir", str(photo_folder), "--run-dir", str(tmp_path / "run"), "--model",
-                 "simplified", "--image-size", "32", "--batch-size", "4", "--backbone", "none", "--epochs", "1",
-                 "--cache-dir", str(tmp_path / "cache"), "--verbose", "0"])
+    code = main(
+        [
+            "train",
+            "--data-dir",
+            str(photo_folder),
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--model",
+            "simplified",
+            "--image-size",
+            "32",
+            "--batch-size",
+            "4",
+            "--backbone",
+            "none",
+            "--epochs",
+            "1",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--verbose",
+            "0",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2, err
     assert err.count("\n") == 1 and err.startswith(
-        "colored train: error: training ran out of memory at image_size 32, batch_size 4 on GPU:0"), err
-    assert "No epoch finished (nothing to resume)" in err and "(ResourceExhaustedError: OOM when" in err, err
+        "colored train: error: training ran out of memory at image_size 32, batch_size 4 on GPU:0"
+    ), err
+    assert (
+        "No epoch finished (nothing to resume)" in err
+        and "(ResourceExhaustedError: OOM when" in err
+    ), err

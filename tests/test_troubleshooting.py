@@ -10,6 +10,7 @@ Each ``### `` entry of the section is one failure, triggered by the function of 
 No network: Kaggle's and Keras' downloads fail at name resolution (``socket.getaddrinfo`` raises
 what an offline machine's resolver raises), and Kaggle's HTTP 401 comes from a local HTTP server.
 """
+
 from __future__ import annotations
 
 import http.server
@@ -19,7 +20,6 @@ import socket
 import subprocess
 import sys
 import threading
-import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,7 +59,9 @@ def troubleshooting_entries(text: str | None = None) -> dict[str, list[str]]:
         heading, _, body = block.partition("\n")
         bullets = re.split(r"^(?=- \*\*)", body, flags=re.M)
         seen = [bullet for bullet in bullets if bullet.startswith(YOU_SEE)]
-        entries[heading.strip()] = [span for bullet in seen for span in code_spans(bullet[len(YOU_SEE):])]
+        entries[heading.strip()] = [
+            span for bullet in seen for span in code_spans(bullet[len(YOU_SEE) :])
+        ]
     return entries
 
 
@@ -76,7 +78,10 @@ def quoted_in(quote: str, said: str) -> bool:
 
 def test_quoted_in_reads_the_ellipsis_as_a_gap():
     said = "could not reach Kaggle (offline?) (ConnectionError: a long chain). Nothing in data/kaggle was changed."
-    assert quoted_in("could not reach Kaggle (offline?) (ConnectionError: … Nothing in data/kaggle was changed.", said)
+    assert quoted_in(
+        "could not reach Kaggle (offline?) (ConnectionError: … Nothing in data/kaggle was changed.",
+        said,
+    )
     assert not quoted_in("Nothing in … could not reach Kaggle", said), "pieces out of order"
     assert not quoted_in("could not reach Kaggle (online?)", said)
     assert code_spans("a `x` and ``b `c` d`` and `` `e` ``") == ["x", "b `c` d", "`e`"]
@@ -97,7 +102,14 @@ def _resolver_fails(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -107,7 +119,13 @@ def _clean_kaggle_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir(exist_ok=True)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    for name in ("KAGGLE_API_TOKEN", "KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_CONFIG_DIR", "KAGGLE_API_V1_TOKEN"):
+    for name in (
+        "KAGGLE_API_TOKEN",
+        "KAGGLE_USERNAME",
+        "KAGGLE_KEY",
+        "KAGGLE_CONFIG_DIR",
+        "KAGGLE_API_V1_TOKEN",
+    ):
         monkeypatch.delenv(name, raising=False)
     _no_proxies(monkeypatch)
     monkeypatch.chdir(tmp_path)
@@ -164,8 +182,11 @@ def no_gpu(tmp_path, monkeypatch, capsys, request) -> str:
     monkeypatch.setattr(lab, "_ipython", lambda: None)
     monkeypatch.setattr(lab, "on_colab", lambda: False)
     real = keras.distribution.list_devices
-    monkeypatch.setattr(keras.distribution, "list_devices",
-                        lambda device_type=None: [] if str(device_type).lower() == "gpu" else real(device_type))
+    monkeypatch.setattr(
+        keras.distribution,
+        "list_devices",
+        lambda device_type=None: [] if str(device_type).lower() == "gpu" else real(device_type),
+    )
     capsys.readouterr()
     lab.setup(chdir=False)
     return capsys.readouterr().out
@@ -202,8 +223,11 @@ def kaggle_wrong_credentials(tmp_path, monkeypatch, capsys, request, handler=_Re
     thread.start()
     try:
         # kaggle talks to the production endpoint only: point it at the local server
-        monkeypatch.setitem(kaggle_env._env_to_endpoint, kaggle_env.KaggleEnv.PROD,
-                            f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setitem(
+            kaggle_env._env_to_endpoint,
+            kaggle_env.KaggleEnv.PROD,
+            f"http://127.0.0.1:{server.server_address[1]}",
+        )
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         return _kaggle_download_error()
     finally:
@@ -260,11 +284,19 @@ def out_of_memory(tmp_path, monkeypatch, capsys, request) -> str:
             keras.ops.zeros((1 << 24, 1 << 24))
 
     with pytest.raises(TrainingOutOfMemoryError) as error:
-        train(_tiny_config(epochs=2, run_dir="runs/oom"), verbose=0, restart=True,
-              callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=allocate)])
+        train(
+            _tiny_config(epochs=2, run_dir="runs/oom"),
+            verbose=0,
+            restart=True,
+            callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=allocate)],
+        )
     cause = error.value.__cause__
-    assert isinstance(cause, tf.errors.ResourceExhaustedError), f"TensorFlow's error is not chained: {cause!r}"
-    assert backup_state(Path("runs/oom/backup"))["epoch"] == 1, "the first epoch's backup did not survive"
+    assert isinstance(cause, tf.errors.ResourceExhaustedError), (
+        f"TensorFlow's error is not chained: {cause!r}"
+    )
+    assert backup_state(Path("runs/oom/backup"))["epoch"] == 1, (
+        "the first epoch's backup did not survive"
+    )
     return f"{type(error.value).__name__}: {error.value}\n{type(cause).__name__}: {cause}"
 
 
@@ -297,8 +329,19 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _tiny_config(**changes):
     from colored import Config
 
-    values = dict(data_dir="photos", run_dir="runs/mine", cache_dir="cache", model="simplified", image_size=32,
-                  batch_size=2, steps_per_epoch=1, backbone="none", augment=False, figure_every=100, epochs=1)
+    values = dict(
+        data_dir="photos",
+        run_dir="runs/mine",
+        cache_dir="cache",
+        model="simplified",
+        image_size=32,
+        batch_size=2,
+        steps_per_epoch=1,
+        backbone="none",
+        augment=False,
+        figure_every=100,
+        epochs=1,
+    )
     return Config(**{**values, **changes})
 
 
@@ -322,8 +365,12 @@ def training_resumed(tmp_path, monkeypatch, capsys, request) -> str:
         raise _StopAtStart
 
     with pytest.raises(_StopAtStart):
-        train(_tiny_config(epochs=2), verbose=0, log=said.append,
-              callbacks=[keras.callbacks.LambdaCallback(on_train_begin=stop)])
+        train(
+            _tiny_config(epochs=2),
+            verbose=0,
+            log=said.append,
+            callbacks=[keras.callbacks.LambdaCallback(on_train_begin=stop)],
+        )
     return "\n".join(said)
 
 
@@ -403,11 +450,15 @@ def chain_refuses(tmp_path, monkeypatch, capsys, request) -> str:
     (tmp_path / "runs" / "mine").mkdir(parents=True)
     (tmp_path / "runs" / "mine" / "notes.txt").write_text("mine")
     capsys.readouterr()
-    codes = [main(["chain", "-p", "epochs", "notanumber", "--out", "runs/new"]),
-             main(["chain", "--out", "runs/mine"]),
-             main(["chain", "--out", "runs/mine", "--overwrite"])]
+    codes = [
+        main(["chain", "-p", "epochs", "notanumber", "--out", "runs/new"]),
+        main(["chain", "--out", "runs/mine"]),
+        main(["chain", "--out", "runs/mine", "--overwrite"]),
+    ]
     assert codes == [2, 2, 2], codes
-    assert (tmp_path / "runs" / "mine" / "notes.txt").read_text() == "mine", "a refused --out was touched"
+    assert (tmp_path / "runs" / "mine" / "notes.txt").read_text() == "mine", (
+        "a refused --out was touched"
+    )
     return capsys.readouterr().err
 
 
@@ -418,23 +469,36 @@ def colab_install_fails(tmp_path, monkeypatch, capsys, request) -> str:
     import nbformat
     from IPython.core.inputtransformer2 import TransformerManager
 
-    prelude = ("import sys, types\n"
-               "sys.modules['google.colab'] = types.ModuleType('google.colab')  # on Colab\n"
-               "class Shell:\n"
-               "    def run_line_magic(self, name, line):  # pip, failing\n"
-               "        print(\"ERROR: pip's own reason\", file=sys.stderr)\n"
-               "get_ipython = Shell\n")
+    prelude = (
+        "import sys, types\n"
+        "sys.modules['google.colab'] = types.ModuleType('google.colab')  # on Colab\n"
+        "class Shell:\n"
+        "    def run_line_magic(self, name, line):  # pip, failing\n"
+        '        print("ERROR: pip\'s own reason", file=sys.stderr)\n'
+        "get_ipython = Shell\n"
+    )
     environment = {k: v for k, v in os.environ.items() if k != "COLORED_SKIP_INSTALL"}
     said = []
     for notebook in sorted((REPO / "notebooks").glob("0*.ipynb")):
-        setup = next(c for c in nbformat.read(str(notebook), as_version=4).cells if c.cell_type == "code").source
+        setup = next(
+            c for c in nbformat.read(str(notebook), as_version=4).cells if c.cell_type == "code"
+        ).source
         cell = setup[: setup.index("\n", setup.index("import colored.lab"))]  # up to the import
         script = tmp_path / "setup_cell.py"
         script.write_text(prelude + TransformerManager().transform_cell(cell))
-        run = subprocess.run([sys.executable, "-I", "-S", str(script)], capture_output=True, text=True,
-                             env=environment, cwd=tmp_path)
+        run = subprocess.run(
+            [sys.executable, "-I", "-S", str(script)],
+            capture_output=True,
+            text=True,
+            env=environment,
+            cwd=tmp_path,
+        )
         assert run.returncode != 0, f"{notebook.name}: the setup cell went on without the lab"
-        said.append(run.stderr[run.stderr.index("ERROR: pip's own reason"):].replace(str(script), "setup cell"))
+        said.append(
+            run.stderr[run.stderr.index("ERROR: pip's own reason") :].replace(
+                str(script), "setup cell"
+            )
+        )
     assert len(set(said)) == 1, "the notebooks' setup cells say different things"
     return said[0]
 
@@ -450,7 +514,9 @@ def test_kaggle_403_names_the_credentials_used_and_the_fix(tmp_path, monkeypatch
     (home written ~), the token page and Colab's fix, and that the data folder was not touched."""
     home = _clean_kaggle_env(tmp_path, monkeypatch)
     (home / ".kaggle").mkdir()
-    (home / ".kaggle" / "kaggle.json").write_text('{"username": "alice", "key": "0123456789abcdef-secret"}')
+    (home / ".kaggle" / "kaggle.json").write_text(
+        '{"username": "alice", "key": "0123456789abcdef-secret"}'
+    )
     said = kaggle_wrong_credentials(tmp_path, monkeypatch, capsys, request, handler=_Forbid)
     used = "used: API key file ~/.kaggle/kaggle.json"
     assert f"Kaggle rejected the credentials (HTTP 403 Forbidden; {used})" in said, said
@@ -464,7 +530,10 @@ def test_kaggle_403_names_the_credentials_used_and_the_fix(tmp_path, monkeypatch
 def test_kaggle_401_and_offline_say_different_things(tmp_path, monkeypatch, capsys, request):
     """Rejected credentials do not read as a network failure, nor a network failure as a refusal."""
     rejected = kaggle_wrong_credentials(tmp_path, monkeypatch, capsys, request)
-    assert "rejected the credentials (HTTP 401 Unauthorized; used: KAGGLE_USERNAME and KAGGLE_KEY" in rejected
+    assert (
+        "rejected the credentials (HTTP 401 Unauthorized; used: KAGGLE_USERNAME and KAGGLE_KEY"
+        in rejected
+    )
     assert "offline" not in rejected and "could not reach" not in rejected, rejected
     monkeypatch.undo()
     offline = kaggle_offline(tmp_path, monkeypatch, capsys, request)
@@ -492,7 +561,8 @@ def test_every_entry_has_a_trigger_and_quotes_something():
     entries = troubleshooting_entries()
     assert set(entries) == set(TRIGGERS), (
         f"README entries without a trigger: {sorted(set(entries) - set(TRIGGERS))}; "
-        f"triggers without an entry: {sorted(set(TRIGGERS) - set(entries))}")
+        f"triggers without an entry: {sorted(set(TRIGGERS) - set(entries))}"
+    )
     empty = [heading for heading, quotes in entries.items() if not quotes]
     assert not empty, f"entries with no quoted message in their {YOU_SEE!r} line: {empty}"
 
@@ -501,8 +571,13 @@ def test_every_entry_has_a_trigger_and_quotes_something():
 def test_the_quoted_messages_are_what_the_lab_says(heading, tmp_path, monkeypatch, capsys, request):
     quotes = troubleshooting_entries().get(heading)
     if not quotes:
-        pytest.fail(f"notebooks/README.md's Troubleshooting has no entry {heading!r} quoting a message")
+        pytest.fail(
+            f"notebooks/README.md's Troubleshooting has no entry {heading!r} quoting a message"
+        )
     said = TRIGGERS[heading](tmp_path, monkeypatch, capsys, request)
     missing = [quote for quote in quotes if not quoted_in(quote, said)]
-    assert not missing, (f"{heading!r}: notebooks/README.md quotes text the lab does not say:\n  "
-                         + "\n  ".join(missing) + f"\nIt says:\n{said}")
+    assert not missing, (
+        f"{heading!r}: notebooks/README.md quotes text the lab does not say:\n  "
+        + "\n  ".join(missing)
+        + f"\nIt says:\n{said}"
+    )

@@ -1,4 +1,5 @@
 """Figures' data: the ab histogram accumulated photo by photo equals the one of all pixels at once."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,11 +14,15 @@ def test_ab_histogram_accumulated_image_by_image_equals_all_pixels_at_once():
     histogram = viz.AbHistogram(low_chroma=10)
     for ab in images:
         histogram.add(ab)
-    every = np.concatenate([ab.reshape(-1, 2) for ab in images])  # what notebook 02 held in memory before
+    every = np.concatenate(
+        [ab.reshape(-1, 2) for ab in images]
+    )  # what notebook 02 held in memory before
     assert histogram.pixels == len(every)
     np.testing.assert_allclose(histogram.mean, every.astype(np.float64).mean(axis=0), rtol=1e-12)
     assert histogram.low_chroma_share == np.mean(np.hypot(*every.T) < 10)
-    expected, _, _ = np.histogram2d(every[:, 0], every[:, 1], bins=44, range=[[-110, 110], [-110, 110]])
+    expected, _, _ = np.histogram2d(
+        every[:, 0], every[:, 1], bins=44, range=[[-110, 110], [-110, 110]]
+    )
     np.testing.assert_array_equal(histogram.counts, expected)
     assert histogram.counts.sum() == expected.sum() < len(every)
 
@@ -33,9 +38,15 @@ def test_ab_histogram_figure_takes_arrays_or_accumulations():
 # figures a student can read without the code (issue 14)
 # --------------------------------------------------------------------------------------------------
 
-HISTORY = {"epoch": [0, 1, 2, 3, 4, 5], "loss": [0.02, 0.015, 0.013, 0.014, 0.012, 0.011],
-           "val_loss": [0.021, 0.017, 0.016, 0.016, 0.015, 0.015], "ab_acc_10": [.3, .35, .4, .38, .42, .44],
-           "val_ab_acc_10": [.3, .33, .37, .36, .4, .41], "learning_rate": [1e-3] * 6, "resumed_after": [2]}
+HISTORY = {
+    "epoch": [0, 1, 2, 3, 4, 5],
+    "loss": [0.02, 0.015, 0.013, 0.014, 0.012, 0.011],
+    "val_loss": [0.021, 0.017, 0.016, 0.016, 0.015, 0.015],
+    "ab_acc_10": [0.3, 0.35, 0.4, 0.38, 0.42, 0.44],
+    "val_ab_acc_10": [0.3, 0.33, 0.37, 0.36, 0.4, 0.41],
+    "learning_rate": [1e-3] * 6,
+    "resumed_after": [2],
+}
 
 
 def _resume_lines(ax):
@@ -45,7 +56,9 @@ def _resume_lines(ax):
 def test_history_figure_counts_epochs_from_1_and_says_what_it_measures():
     fig = viz.history_figure(HISTORY, loss="mse")
     fig.canvas.draw()
-    assert len(fig.axes) == 2, "one panel per metric: loss and ab accuracy (not the resume record, not the lr)"
+    assert len(fig.axes) == 2, (
+        "one panel per metric: loss and ab accuracy (not the resume record, not the lr)"
+    )
     for ax in fig.axes:
         ticks = [t.get_text() for t in ax.get_xticklabels()]
         assert ticks == ["1", "2", "3", "4", "5", "6"], f"x ticks: {ticks}"
@@ -96,7 +109,9 @@ def test_ab_histogram_figure_has_one_shared_colour_bar():
         assert ax.get_xlabel().startswith("b (") and ax.get_ylabel().startswith("a (")
     meshes = [ax.collections[0] for ax in panels]
     assert meshes[0].norm is meshes[1].norm, "panels must share one normalisation"
-    assert meshes[0].norm.vmax >= viz.AbHistogram().add(narrow).counts.max(), "the fullest bin of any panel"
+    assert meshes[0].norm.vmax >= viz.AbHistogram().add(narrow).counts.max(), (
+        "the fullest bin of any panel"
+    )
     viz.show_or_close(fig)
 
 

