@@ -321,7 +321,7 @@ def config_field(notebook: str, name: str) -> str | None:
     if ("*", name) in NOT_CONFIG_FIELDS or (notebook, name) in NOT_CONFIG_FIELDS:
         return None
     field = CONFIG_FIELD_ALIASES.get(name, name)
-    return field if field in {f.name for f in dataclasses.fields(Config)} - {"extra"} else None
+    return field if field in {f.name for f in dataclasses.fields(Config)} else None
 
 
 def check_params(

@@ -72,8 +72,6 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group = parser.add_argument_group("configuration (see colored.Config)")
     for field in dataclasses.fields(Config):
-        if field.name == "extra":
-            continue
         default = field.default
         group.add_argument(
             f"--{field.name.replace('_', '-')}",

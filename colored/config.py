@@ -13,11 +13,17 @@ import math
 import os
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Gt, Le, MinLen
 
 Backbone = Literal["inception_resnet_v2", "mobilenet_v2", "none"]
+#: A folder's path: a string that is not blank.
+Folder = Annotated[str, MinLen(1)]
+#: Fields earlier versions had and wrote into run folders' config.json; read back, they are dropped.
+RETIRED_FIELDS = ("extra",)
 
 # (filters, stride) of each encoder convolution, and filters of each decoder convolution with
 # ``"up"`` marking an UpSampling2D(2): the seed's two networks. Data, not layers, so that Config can
@@ -67,66 +73,61 @@ class Config:
     """
 
     # data
-    data_dir: str = "data/sample"
-    image_size: int = 256
-    batch_size: int = 16
+    data_dir: Folder = "data/sample"
+    image_size: Annotated[int, Ge(16)] = 256
+    batch_size: Annotated[int, Ge(1)] = 16
     augment: bool = True
-    augment_views: int = 8  # fixed augmentations per photo (so embeddings can be cached)
+    augment_views: Annotated[int, Ge(1)] = 8  # fixed augmentations per photo (embeddings cached)
     shuffle: bool = True
-    limit: int | None = None  # use only the first N training images (memorization test: 1)
+    limit: Annotated[int, Ge(1)] | None = None  # the first N training images (memorization: 1)
     # model
     model: Literal["full", "simplified"] = "full"
     backbone: Backbone = "inception_resnet_v2"
     backbone_weights: str | None = "imagenet"
-    embedding_dim: int = 1000
+    embedding_dim: Annotated[int, Ge(1)] = 1000
     batch_norm: bool = False  # the seed has none; helps the classification head train on CPU
     loss: Literal["mse", "classification"] = "mse"
-    temperature: float = DEFAULT_TEMPERATURE  # annealed-mean decoding for the classification head
+    # annealed-mean decoding for the classification head (lower: more vivid; 1: the plain mean)
+    temperature: Annotated[float, Gt(0)] = DEFAULT_TEMPERATURE
     # confidence-aware decoding (colored.bins.decode_logits): per pixel, pull the colour toward the
     # distribution's mean as the predicted distribution spreads; 0 = off
-    confidence: float = DEFAULT_CONFIDENCE
+    confidence: Annotated[float, Ge(0)] = DEFAULT_CONFIDENCE
     # class rebalancing of the classification loss (Zhang et al.'s λ): weights ∝ ((1 − λ)·prior + λ/Q)⁻¹;
     # 1 = no rebalancing (duller, safer colour), lower = rare saturated colours weigh more
-    rebalance: float = 0.5
-    init_weights: str | None = (
-        None  # a .keras model (same architecture) whose weights start training
-    )
+    rebalance: Annotated[float, Ge(0), Le(1)] = 0.5
+    init_weights: str | None = None  # a .keras model (same architecture) to start training from
     exclude_validation: bool = (
         False  # train without colored.data.is_validation photos; validate on them
     )
     # training
-    epochs: int = 200
-    learning_rate: float = 1e-3
-    steps_per_epoch: int | None = None
-    lr_patience: int = 5  # ReduceLROnPlateau patience in epochs (the seed's 5)
-    max_minutes: float | None = None  # stop after the epoch that crosses this wall-clock budget
-    figure_every: int = 10  # epochs between comparison figures (the seed's callback)
-    ab_accuracy_threshold: float = 10.0  # Lab units; what "accurate" means for a pixel's ab
-    seed: int = 42
-    run_dir: str = "runs/default"
-    cache_dir: str = "data/cache"
-    # speed switches (issue: training throughput). "auto" (the default) is resolved when training
-    # starts, by resolve_speed() alone: the fast settings on a GPU, the seed's (off) on a CPU, so CPU
-    # runs are what they always were; the fast CPU set is cache_views + lab_in_graph (README,
-    # "Training throughput").
+    epochs: Annotated[int, Ge(1)] = 200
+    learning_rate: Annotated[float, Gt(0)] = 1e-3
+    steps_per_epoch: Annotated[int, Ge(1)] | None = None
+    lr_patience: Annotated[int, Ge(0)] = 5  # ReduceLROnPlateau patience in epochs (the seed's 5)
+    max_minutes: Annotated[float, Gt(0)] | None = None  # stop after the epoch that crosses it
+    figure_every: Annotated[int, Ge(1)] = 10  # epochs between comparison figures (the seed's)
+    ab_accuracy_threshold: Annotated[float, Gt(0)] = 10.0  # Lab units: what "accurate" means
+    seed: Annotated[int, Ge(0)] = 42
+    run_dir: Folder = "runs/default"
+    cache_dir: Folder = "data/cache"
+    # speed switches: "auto" (the default) is resolved when training starts, by
+    # colored.devices.resolve_speed alone: the fast settings on a GPU, the seed's (off) on a CPU.
     # PyDataset worker threads preparing batches while the model trains. Keep ≥ 2 on TensorFlow:
     # with 0 or 1 Keras feeds fit through tf.data's autotuned prefetch, and tearing that iterator
     # down at every epoch end blocks on its autotune thread (measured: up to 20 s per epoch here).
-    workers: int = 2
-    max_queue_size: int = 10
+    workers: Annotated[int, Ge(0)] = 2
+    max_queue_size: Annotated[int, Ge(1)] = 10
     # keep every augmented view in memory after its first use (auto: on a GPU, when they fit)
     cache_views: bool | Literal["auto"] = "auto"
     # batches carry RGB; Lab conversion + normalisation run in the model graph (auto: on a GPU)
     lab_in_graph: bool | Literal["auto"] = "auto"
     jit_compile: bool | Literal["auto"] = "auto"  # Keras' own "auto"
-    steps_per_execution: int = 1
+    steps_per_execution: Annotated[int, Ge(1)] = 1
     # layers compute in it, outputs float32 (auto: bfloat16 on compute capability ≥ 8, else float16
     # on a GPU; none on a CPU)
     mixed_precision: Literal["none", "float16", "bfloat16", "auto"] = "auto"
-    distribute: Literal["none", "mirrored", "multi_worker", "data_parallel"] = (
-        "none"  # TF strategies / JAX DataParallel
-    )
-    extra: dict[str, Any] = field(default_factory=dict)
+    # TF strategies / JAX DataParallel
+    distribute: Literal["none", "mirrored", "multi_worker", "data_parallel"] = "none"
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -163,6 +164,7 @@ class Config:
                 f"{source or 'a config'} must be a mapping of Config fields to values, got {type(values).__name__}"
             )
         known = {f.name for f in dataclasses.fields(cls)}
+        values = {key: value for key, value in values.items() if key not in RETIRED_FIELDS}
         unknown = sorted(set(values) - known)
         if unknown:
             where = f" in {source}" if source else ""
@@ -210,30 +212,30 @@ def validate_fields(values: Mapping[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# the rules, one per field
+# the rules: read from the fields' annotations (types, Literal choices, annotated_types limits)
 # --------------------------------------------------------------------------------------------------
+# Hand-written rather than pydantic: the command line, the notebook chain and model files need
+# one-line messages in the notebook's words ("epochs = 0 is not allowed: it must be at least 1"),
+# "none" as both a choice and a missing value, and no silent coercion of "3" to 3.
 
-#: Lower bounds of the numeric fields (inclusive; ``_POSITIVE`` ones must be > 0).
-_AT_LEAST = {
-    "confidence": 0,
-    "rebalance": 0,
-    "image_size": 16,
-    "batch_size": 1,
-    "augment_views": 1,
-    "limit": 1,
-    "embedding_dim": 1,
-    "epochs": 1,
-    "steps_per_epoch": 1,
-    "lr_patience": 0,
-    "figure_every": 1,
-    "seed": 0,
-    "workers": 0,
-    "max_queue_size": 1,
-    "steps_per_execution": 1,
-}
-_AT_MOST = {"rebalance": 1}  # upper bounds (inclusive)
-_POSITIVE = {"temperature", "learning_rate", "max_minutes", "ab_accuracy_threshold"}
-_STRINGS = {"data_dir", "run_dir", "cache_dir"}
+
+def _limits(name: str) -> list[Any]:
+    """The annotated_types limits (Ge, Gt, Le, MinLen) declared on field ``name``."""
+    found: list[Any] = []
+    hint = _HINTS[name]
+    for arg in (hint, *typing.get_args(hint)):
+        if typing.get_origin(arg) is Annotated:
+            found += list(arg.__metadata__)
+    return found
+
+
+def _strip_limits(hint: Any) -> Any:
+    """``hint`` without its Annotated wrappers (``Annotated[int, Ge(1)] | None`` → ``int | None``)."""
+    if typing.get_origin(hint) is Annotated:
+        return typing.get_args(hint)[0]
+    if typing.get_origin(hint) in (typing.Union, _UnionType):
+        return typing.Union[tuple(_strip_limits(arg) for arg in typing.get_args(hint))]  # noqa: UP007
+    return hint
 
 
 def _allowed(hint: Any) -> tuple[set[type], tuple[Any, ...], bool]:
@@ -241,6 +243,7 @@ def _allowed(hint: Any) -> tuple[set[type], tuple[Any, ...], bool]:
     kinds: set[type] = set()
     choices: list[Any] = []
     optional = False
+    hint = _strip_limits(hint)
     for arg in (
         typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, _UnionType) else (hint,)
     ):
@@ -286,11 +289,9 @@ def _check_field(name: str, value: Any) -> Any:
         return _check_range(name, float(value))
     if str in kinds and isinstance(value, (str, os.PathLike)):
         text = os.fspath(value)
-        if name in _STRINGS and not text.strip():
+        if any(isinstance(limit, MinLen) for limit in _limits(name)) and not text.strip():
             raise ConfigError(f"{name} = '' is not allowed: it must name a folder")
         return text
-    if dict in kinds and isinstance(value, Mapping):
-        return dict(value)
     raise ConfigError(
         f"{name} = {value!r} is not allowed: {_describe(kinds, choices, optional, name)}"
     )
@@ -299,14 +300,15 @@ def _check_field(name: str, value: Any) -> Any:
 def _check_range(name: str, value: float) -> float:
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{name} = {value} is not allowed: it must be a finite number")
-    low = _AT_LEAST.get(name)
-    if low is not None and value < low:
-        raise ConfigError(f"{name} = {value} is not allowed: it must be at least {low}")
-    high = _AT_MOST.get(name)
-    if high is not None and value > high:
-        raise ConfigError(f"{name} = {value} is not allowed: it must be at most {high}")
-    if name in _POSITIVE and not value > 0:
-        raise ConfigError(f"{name} = {value} is not allowed: it must be greater than 0")
+    for limit in _limits(name):
+        if isinstance(limit, Ge) and not value >= limit.ge:
+            raise ConfigError(f"{name} = {value} is not allowed: it must be at least {limit.ge}")
+        if isinstance(limit, Le) and not value <= limit.le:
+            raise ConfigError(f"{name} = {value} is not allowed: it must be at most {limit.le}")
+        if isinstance(limit, Gt) and not value > limit.gt:
+            raise ConfigError(
+                f"{name} = {value} is not allowed: it must be greater than {limit.gt}"
+            )
     return value
 
 
@@ -317,23 +319,23 @@ def _describe(kinds: set[type], choices: tuple[Any, ...], optional: bool, name: 
         int: "an integer",
         float: "a number",
         str: "a string",
-        dict: "a mapping",
     }
     if float in kinds:
         kinds = kinds - {int}
-    parts += [words[k] for k in (bool, int, float, str, dict) if k in kinds]
-    if name in _AT_LEAST:
-        parts[-1] += f" ≥ {_AT_LEAST[name]}"
-    if name in _AT_MOST:
-        parts[-1] += f" ≤ {_AT_MOST[name]}"
-    if name in _POSITIVE:
-        parts[-1] += " > 0"
+    parts += [words[k] for k in (bool, int, float, str) if k in kinds]
+    bounds = [
+        f"{symbol} {next(iter(dataclasses.asdict(limit).values()))}"
+        for limit in _limits(name)
+        if (symbol := {Ge: "≥", Le: "≤", Gt: ">"}.get(type(limit)))
+    ]
+    if bounds:
+        parts[-1] += " " + " and ".join(bounds)
     if optional:
         parts.append("null/none")
     return "expected " + ", or ".join(parts)
 
 
-_HINTS = typing.get_type_hints(Config)
+_HINTS = typing.get_type_hints(Config, include_extras=True)
 
 
 def parse_field_text(name: str, text: str) -> Any:
@@ -367,179 +369,3 @@ def parse_field_text(name: str, text: str) -> Any:
     if str in kinds:
         return text
     raise ConfigError(f"{text!r} is not allowed: {_describe(kinds, choices, optional, name)}")
-
-
-# --------------------------------------------------------------------------------------------------
-# the speed switches' "auto": resolved here, and only here
-# --------------------------------------------------------------------------------------------------
-
-#: The fields whose "auto" :func:`resolve_speed` turns into a value (``jit_compile``'s "auto" is
-#: Keras' own and stays as it is).
-AUTO_SPEED_FIELDS = ("mixed_precision", "lab_in_graph", "cache_views")
-#: ``cache_views="auto"`` caches on a GPU only when every augmented view fits in this share of the
-#: machine's memory (on a 12.7 GB Colab, 5,000 photos × 8 views at 256² = 7.9 GB do not).
-CACHE_VIEWS_MEMORY_SHARE = 0.4
-
-
-@dataclass(frozen=True)
-class Gpu:
-    """One accelerator as :func:`local_gpus` sees it; ``compute_capability`` e.g. ``(8, 0)`` (None
-    when the backend does not say)."""
-
-    name: str
-    compute_capability: tuple[int, int] | None = None
-
-    def __str__(self) -> str:
-        cc = self.compute_capability
-        return self.name + (f" (compute capability {cc[0]}.{cc[1]})" if cc else "")
-
-
-_GPUS: tuple[Gpu, ...] | None = None
-
-
-def local_gpus() -> tuple[Gpu, ...]:
-    """The GPUs the Keras backend sees (asked once per process; imports the backend)."""
-    global _GPUS
-    if _GPUS is None:
-        _GPUS = _detect_gpus()
-    return _GPUS
-
-
-def _detect_gpus() -> tuple[Gpu, ...]:
-    import keras
-
-    backend = keras.backend.backend()
-    found: list[Gpu] = []
-    try:
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            for device in tf.config.list_physical_devices("GPU"):
-                details = tf.config.experimental.get_device_details(device)
-                cc = details.get("compute_capability")
-                found.append(
-                    Gpu(details.get("device_name", device.name), tuple(cc) if cc else None)
-                )
-        elif backend == "jax":
-            import jax
-
-            for device in jax.devices():
-                if device.platform != "gpu":
-                    continue
-                cc = getattr(device, "compute_capability", None)
-                major_minor = tuple(int(part) for part in str(cc).split(".")[:2]) if cc else None
-                found.append(Gpu(device.device_kind, major_minor))
-        elif backend == "torch":
-            import torch
-
-            for index in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
-                found.append(
-                    Gpu(
-                        torch.cuda.get_device_name(index),
-                        tuple(torch.cuda.get_device_capability(index)),
-                    )
-                )
-        else:
-            found = [Gpu(str(d)) for d in keras.distribution.list_devices("gpu")]
-    except RuntimeError:  # e.g. jax.devices() on a machine without the GPU plugin's driver
-        return ()
-    return tuple(found)
-
-
-def memory_bytes() -> int | None:
-    """This machine's physical memory (None where the OS does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def views_cache_bytes(config: Config, photos: int) -> int:
-    """What ``cache_views`` holds once every view of ``photos`` photos was drawn (uint8 RGB)."""
-    views = config.augment_views if config.augment else 1
-    return photos * views * config.image_size**2 * 3
-
-
-def speed_choices(
-    config: Config,
-    gpus: typing.Sequence[Gpu] | None = None,
-    photos: int | None = None,
-    memory: int | None = None,
-) -> dict[str, tuple[Any, str]]:
-    """``{field: (value, why)}`` for each field of :data:`AUTO_SPEED_FIELDS` that is ``"auto"``.
-    ``gpus``: default :func:`local_gpus`; ``photos`` (training photos) and ``memory`` (bytes, default
-    :func:`memory_bytes`) decide whether ``cache_views`` fits."""
-    autos = [name for name in AUTO_SPEED_FIELDS if getattr(config, name) == "auto"]
-    if not autos:
-        return {}
-    gpus = tuple(local_gpus() if gpus is None else gpus)
-    choices: dict[str, tuple[Any, str]] = {}
-    if "mixed_precision" in autos:
-        if not gpus:
-            choices["mixed_precision"] = ("none", "CPU")
-        elif all(g.compute_capability and g.compute_capability >= (8, 0) for g in gpus):
-            choices["mixed_precision"] = ("bfloat16", "compute capability ≥ 8")
-        else:
-            choices["mixed_precision"] = ("float16", "compute capability < 8: no fast bfloat16")
-    if "lab_in_graph" in autos:
-        choices["lab_in_graph"] = (bool(gpus), "GPU" if gpus else "CPU")
-    if "cache_views" in autos:
-        if not gpus:
-            choices["cache_views"] = (False, "CPU")
-        elif photos is None:
-            choices["cache_views"] = (True, "GPU")
-        else:
-            memory = memory_bytes() if memory is None else memory
-            need = views_cache_bytes(config, photos)
-            fits = memory is None or need <= CACHE_VIEWS_MEMORY_SHARE * memory
-            share = (
-                f"{CACHE_VIEWS_MEMORY_SHARE:.0%} of {memory / 2**30:.1f} GiB"
-                if memory
-                else "the memory"
-            )
-            choices["cache_views"] = (
-                fits,
-                f"the views of {photos:,} photos take {need / 2**30:.1f} GiB, "
-                f"{'within' if fits else 'more than'} {share}",
-            )
-    return choices
-
-
-def resolve_speed(
-    config: Config,
-    gpus: typing.Sequence[Gpu] | None = None,
-    photos: int | None = None,
-    memory: int | None = None,
-) -> Config:
-    """``config`` with every "auto" speed switch replaced by its value on this machine (the one place
-    that decides it; see :func:`speed_choices`): on a GPU ``mixed_precision`` bfloat16 (compute
-    capability ≥ 8: A100, L4, H100…) or float16 (T4, V100), ``lab_in_graph`` True, ``cache_views``
-    True when the views fit in memory; on a CPU the seed's settings (none, False, False). A config
-    without "auto" comes back as it is (so calling it again is free)."""
-    choices = speed_choices(config, gpus, photos, memory)
-    return (
-        config.replace(**{name: value for name, (value, _) in choices.items()})
-        if choices
-        else config
-    )
-
-
-def speed_summary(
-    config: Config | None = None,
-    gpus: typing.Sequence[Gpu] | None = None,
-    photos: int | None = None,
-    memory: int | None = None,
-) -> str:
-    """One line: what "auto" means here (the notebooks' setup cell and ``colored train`` print it)."""
-    config = Config() if config is None else config
-    gpus = tuple(local_gpus() if gpus is None else gpus)
-    choices = speed_choices(config, gpus, photos, memory)
-    if not choices:
-        return "speed settings: none is auto"
-    settings = ", ".join(f"{name} {value}" for name, (value, _) in choices.items())
-    if not gpus:
-        return f"speed settings: auto → {settings} (CPU: today's settings)"
-    notes = "".join(
-        f"; {name}: {why}" for name, (_, why) in choices.items() if name == "cache_views" and photos
-    )
-    return f"speed settings: auto → {settings} (GPU found: {', '.join(map(str, gpus))}{notes})"

@@ -201,7 +201,7 @@ def setup(
     3. in IPython: ``%matplotlib inline`` and ``%config InlineBackend.figure_formats = ["jpeg"]``;
     4. ``keras.utils.set_random_seed(seed)`` and ``plt.rcParams["figure.dpi"] = figure_dpi``;
     5. ``verbose``: print the versions and the devices (and how to get a GPU on Colab when none), and
-       what the speed switches' ``"auto"`` means here (:func:`colored.config.speed_summary`).
+       what the speed switches' ``"auto"`` means here (:func:`colored.devices.speed_summary`).
 
     On Colab (``google.colab`` imported), before the rest:
 
@@ -256,7 +256,7 @@ def setup(
                 "No GPU: running on the CPU (fine for the reference parameters, slow for real training).\n"
                 "On Colab: Runtime > Change runtime type > GPU, then run all cells again."
             )
-        from colored.config import speed_summary
+        from colored.devices import speed_summary
 
         print(speed_summary())  # what the speed switches' "auto" (Config's default) means here
 

@@ -19,7 +19,8 @@ import keras
 from keras import layers
 
 from colored.bins import num_bins
-from colored.config import ARCHITECTURES, Config, resolve_speed, size_multiple
+from colored.config import ARCHITECTURES, Config, size_multiple
+from colored.devices import resolve_speed
 
 
 def _conv(x, filters: int, stride: int, batch_norm: bool, name: str, dtype=None):

@@ -25,7 +25,8 @@ from PIL import Image
 
 from colored import color
 from colored.augment import augment, build_augmenter
-from colored.config import Config, resolve_speed
+from colored.config import Config
+from colored.devices import resolve_speed
 from colored.embed import Embedder
 from colored.imageio import read_rgb
 

@@ -27,7 +27,8 @@ import numpy as np
 
 from colored import color, modelfile, viz
 from colored.bins import cached_prior, rebalancing_weights
-from colored.config import Config, ConfigError, resolve_speed, speed_summary
+from colored.config import Config, ConfigError
+from colored.devices import resolve_speed, speed_summary
 from colored.distributed import multi_worker_workarounds, worker_config, workers_agree
 from colored.imageio import atomic_save_to, atomic_write_text, ensure_writable_dir
 from colored.inference import colorize_batch
@@ -494,7 +495,7 @@ def train(
     unless ``config.epochs`` grew (it returns the saved model). A run folder that holds a run with
     another config is refused (:class:`ConfigError`); ``restart=True`` discards that run first.
     ``log`` (e.g. ``print``) receives one line about resuming or finishing, and one saying what the
-    "auto" speed switches mean on this machine (:func:`colored.config.resolve_speed`: the run folder's
+    "auto" speed switches mean on this machine (:func:`colored.devices.resolve_speed`: the run folder's
     ``config.json`` records the values used).
     """
     config = worker_config(
@@ -654,7 +655,7 @@ def _oom_device(error: BaseException) -> tuple[str, bool]:
     if match and match.group(1) == "CPU":
         return "the CPU", False
     try:
-        from colored.config import local_gpus
+        from colored.devices import local_gpus
 
         gpus = local_gpus()
     except Exception:  # noqa: BLE001 - naming the device is a courtesy, never a second failure

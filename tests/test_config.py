@@ -3,6 +3,8 @@ and every error is one line naming the field, the bad value and what is allowed.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from colored.config import Config, ConfigError, size_multiple, validate_fields
@@ -119,10 +121,10 @@ def test_saved_config_round_trips(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------------
-# the speed switches' "auto" (colored.config.resolve_speed: the one place it is decided)
+# the speed switches' "auto" (colored.devices.resolve_speed: the one place it is decided)
 # --------------------------------------------------------------------------------------------------
 
-from colored.config import Gpu, resolve_speed, speed_summary  # noqa: E402
+from colored.devices import Gpu, resolve_speed, speed_summary  # noqa: E402
 
 T4, L4, A100 = (
     Gpu("Tesla T4", (7, 5)),
@@ -185,3 +187,22 @@ def test_auto_is_accepted_and_bad_words_refused(field):
     assert getattr(Config(**{field: "AUTO"}), field) == "auto"
     with pytest.raises(ConfigError, match=f"{field} = 'fast' is not allowed: expected .*'auto'"):
         Config(**{field: "fast"})
+
+
+def test_a_config_file_of_an_earlier_version_still_loads(tmp_path):
+    # run folders written before `extra` was retired hold "extra": {} in their config.json
+    saved = Config(epochs=3).to_dict()
+    (tmp_path / "config.json").write_text(json.dumps({**saved, "extra": {}}))
+    assert Config.load(tmp_path / "config.json") == Config(epochs=3), (
+        "a retired field must be dropped"
+    )
+
+
+def test_every_limit_is_declared_on_its_field():
+    # the limits live in the annotations (annotated_types), so the message and the check agree
+    from colored.config import _HINTS, _allowed, _describe
+
+    assert _describe(*_allowed(_HINTS["rebalance"]), "rebalance") == "expected a number ≥ 0 and ≤ 1"
+    assert "> 0" in _describe(*_allowed(_HINTS["max_minutes"]), "max_minutes")
+    with pytest.raises(ConfigError, match="rebalance = 1.5 is not allowed: it must be at most 1"):
+        Config(rebalance=1.5)

@@ -286,10 +286,10 @@ class _OutOfMemoryAt(keras.callbacks.Callback):
 def test_out_of_memory_in_training_says_what_to_lower_and_keeps_the_backup(
     photo_folder, tmp_path, monkeypatch
 ):
-    from colored import config as config_module
+    from colored import devices
     from colored.train import TrainingOutOfMemoryError, backup_state, check_run_dir
 
-    monkeypatch.setattr(config_module, "_GPUS", (config_module.Gpu("Tesla T4", (7, 5)),))
+    monkeypatch.setattr(devices, "_GPUS", (devices.Gpu("Tesla T4", (7, 5)),))
     run = tmp_path / "run"
     config = Config(
         model="simplified",
@@ -374,10 +374,10 @@ def test_out_of_memory_in_training_says_what_to_lower_and_keeps_the_backup(
 def test_every_backend_out_of_memory_is_recognised_by_name(
     tmp_path, monkeypatch, name, text, device
 ):
-    from colored import config as config_module
+    from colored import devices
     from colored.train import _oom_device, is_out_of_memory, out_of_memory_message
 
-    monkeypatch.setattr(config_module, "_GPUS", ())  # no backend asked: a CPU machine
+    monkeypatch.setattr(devices, "_GPUS", ())  # no backend asked: a CPU machine
     base = MemoryError if name == "MemoryError" else Exception
     error = type(name, (base,), {})(text)
     assert is_out_of_memory(error)
@@ -413,14 +413,14 @@ def test_other_errors_in_training_are_not_called_out_of_memory():
 def test_colored_train_reports_out_of_memory_in_one_line(
     photo_folder, tmp_path, monkeypatch, capsys
 ):
-    from colored import config as config_module
+    from colored import devices
     from colored.cli import main
 
     def fit_out_of_memory(*args, **kwargs):
         raise ResourceExhaustedError(_TF_OOM)
 
     monkeypatch.setattr(keras.Model, "fit", fit_out_of_memory)
-    monkeypatch.setattr(config_module, "_GPUS", ())
+    monkeypatch.setattr(devices, "_GPUS", ())
     code = main(
         [
             "train",
