@@ -51,6 +51,7 @@ from colored.evaluate import (  # noqa: E402
     score_set,
     write_json,
 )
+from colored.inference import decoding_for  # noqa: E402
 from colored.model import input_size, is_classification  # noqa: E402
 from colored.viz import gallery_figure  # noqa: E402
 
@@ -227,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         name = eval_set.name
         methods = [Method("gray", "gray"), Method("mean-ab", "mean-ab")]
         methods += [
-            Method(label, m, MAIN_T, f"{label} T={MAIN_T:g}")
+            Method(label, m, decoding_for(m, temperature=MAIN_T), f"{label} T={MAIN_T:g}")
             if label in cls_labels
             else Method(label, m)
             for label, m in models.items()

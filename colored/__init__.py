@@ -16,7 +16,7 @@ for _name, _value in QUIET_ENVIRONMENT.items():
     os.environ.setdefault(_name, _value)
 del _name, _value
 
-from colored.config import Config  # noqa: E402
+from colored.config import Config, Decoding  # noqa: E402
 
-__all__ = ["Config"]
+__all__ = ["Config", "Decoding"]
 __version__ = "0.1.0"

@@ -34,7 +34,14 @@ from colored.imageio import (
     read_image,
     write_image,
 )
-from colored.inference import PredictionError, check_model, colorize_stream, load_model, stage_timer
+from colored.inference import (
+    Decoding,
+    PredictionError,
+    check_model,
+    colorize_stream,
+    load_model,
+    stage_timer,
+)
 
 #: Stages of :attr:`ColorizeReport.timings`, in order.
 STAGES = ("decode", "preprocess", "model", "recombine", "encode")
@@ -283,6 +290,7 @@ def colorize_paths(
     recursive: bool = False,
     format: str | None = None,
     batch_size: int = 8,  # noqa: A002
+    decoding: Decoding | None = None,
     temperature: float | None = None,
     confidence: float | None = None,
     flip: bool | None = None,
@@ -305,8 +313,8 @@ def colorize_paths(
       atomically. (A file that appears there during the run is kept too.)
     - Files that cannot be decoded, colorized or written are listed in ``report.failed`` with the
       reason; every other file is still colorized. Several images go through the model per call
-      (:func:`colored.inference.colorize_stream`, which also says what ``temperature``,
-      ``confidence`` and ``flip`` do; None: the package defaults).
+      (:func:`colored.inference.colorize_stream`, which also says what ``decoding``,
+      ``temperature``, ``confidence`` and ``flip`` do; None: the model file's, else the defaults).
     """
     if model is None or isinstance(model, (str, os.PathLike)):
         model = load_model(model)
@@ -324,6 +332,7 @@ def colorize_paths(
             plan.jobs,
             model,
             batch_size=batch_size,
+            decoding=decoding,
             temperature=temperature,
             confidence=confidence,
             flip=flip,

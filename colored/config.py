@@ -60,6 +60,46 @@ DEFAULT_TEMPERATURE = 0.7
 #: validation split T = 0.7 with c = 0 and with c = 5 are nearly tied (PSNR 22.64 vs 22.66 dB, conf. wrong
 #: 0.035 vs 0.033, CF ratio 0.70 vs 0.69: docs/vivid_colour.md, "Default model v2"; the course v3 issue).
 DEFAULT_CONFIDENCE = 0.0
+#: Test-time horizontal-flip averaging: off by default (measured in docs/vivid_colour.md).
+DEFAULT_FLIP = False
+Temperature = Annotated[float, Gt(0)]
+Confidence = Annotated[float, Ge(0)]
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How a classification model's predicted colour distribution becomes one ab per pixel: the
+    annealed mean at ``temperature`` (Zhang et al. 2016; lower is more vivid, 1 the plain mean),
+    pulled toward the plain mean where the distribution is wide (``confidence``; 0 = off), after
+    averaging with the mirrored photo's prediction (``flip``). A model file saves the decoding it
+    was chosen with (colored.modelfile); :func:`colored.inference.decoding_for` says which one a call
+    uses. Regression (MSE) models have no distribution: only ``flip`` applies to them."""
+
+    temperature: Temperature = DEFAULT_TEMPERATURE
+    confidence: Confidence = DEFAULT_CONFIDENCE
+    flip: bool = DEFAULT_FLIP
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            checked = _check_field(f.name, getattr(self, f.name), _DECODING_HINTS)
+            object.__setattr__(self, f.name, checked)
+
+    def but(self, **changes: Any) -> Decoding:
+        """This decoding with the given fields changed; a change of None keeps the field."""
+        changes = {name: value for name, value in changes.items() if value is not None}
+        return dataclasses.replace(self, **changes) if changes else self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], source: str | None = None) -> Decoding:
+        """A Decoding from the mapping's decoding fields (others ignored); ``source`` prefixes errors."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        try:
+            return cls(**{k: v for k, v in values.items() if k in names})
+        except ConfigError as error:
+            raise ConfigError(f"{source}: {error}" if source else str(error)) from None
 
 
 @dataclass
@@ -88,10 +128,10 @@ class Config:
     batch_norm: bool = False  # the seed has none; helps the classification head train on CPU
     loss: Literal["mse", "classification"] = "mse"
     # annealed-mean decoding for the classification head (lower: more vivid; 1: the plain mean)
-    temperature: Annotated[float, Gt(0)] = DEFAULT_TEMPERATURE
+    temperature: Temperature = DEFAULT_TEMPERATURE
     # confidence-aware decoding (colored.bins.decode_logits): per pixel, pull the colour toward the
     # distribution's mean as the predicted distribution spreads; 0 = off
-    confidence: Annotated[float, Ge(0)] = DEFAULT_CONFIDENCE
+    confidence: Confidence = DEFAULT_CONFIDENCE
     # class rebalancing of the classification loss (Zhang et al.'s λ): weights ∝ ((1 − λ)·prior + λ/Q)⁻¹;
     # 1 = no rebalancing (duller, safer colour), lower = rare saturated colours weigh more
     rebalance: Annotated[float, Ge(0), Le(1)] = 0.5
@@ -143,6 +183,11 @@ class Config:
     @property
     def fusion(self) -> bool:
         return self.backbone != "none"
+
+    @property
+    def decoding(self) -> Decoding:
+        """The run's decoding (its figures; the model file it saves records it)."""
+        return Decoding(temperature=self.temperature, confidence=self.confidence)
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -219,10 +264,10 @@ def validate_fields(values: Mapping[str, Any]) -> None:
 # "none" as both a choice and a missing value, and no silent coercion of "3" to 3.
 
 
-def _limits(name: str) -> list[Any]:
+def _limits(name: str, hints: Mapping[str, Any] | None = None) -> list[Any]:
     """The annotated_types limits (Ge, Gt, Le, MinLen) declared on field ``name``."""
     found: list[Any] = []
-    hint = _HINTS[name]
+    hint = (hints or _HINTS)[name]
     for arg in (hint, *typing.get_args(hint)):
         if typing.get_origin(arg) is Annotated:
             found += list(arg.__metadata__)
@@ -264,9 +309,11 @@ except ImportError:  # Python < 3.10 has no X | Y at run time
     _UnionType = typing.Union  # type: ignore[misc,assignment]
 
 
-def _check_field(name: str, value: Any) -> Any:
-    """The value to store for field ``name`` (ints widened to float, paths to str), or ConfigError."""
-    hint = _HINTS[name]
+def _check_field(name: str, value: Any, hints: Mapping[str, Any] | None = None) -> Any:
+    """The value to store for field ``name`` (ints widened to float, paths to str), or ConfigError.
+    ``hints``: the annotations of the dataclass the field belongs to (default: Config's)."""
+    hints = hints or _HINTS
+    hint = hints[name]
     kinds, choices, optional = _allowed(hint)
     # "none" (any case) and None mean the same for fields with a "none" choice (backbone, distribute…)
     if value is None and "none" in choices:
@@ -275,7 +322,7 @@ def _check_field(name: str, value: Any) -> Any:
         if optional:
             return None
         raise ConfigError(
-            f"{name} = None is not allowed: {_describe(kinds, choices, optional, name)}"
+            f"{name} = None is not allowed: {_describe(kinds, choices, optional, name, hints)}"
         )
     if isinstance(value, str) and value in choices:
         return value
@@ -284,23 +331,23 @@ def _check_field(name: str, value: Any) -> Any:
     if bool in kinds and isinstance(value, bool):
         return value
     if int in kinds and isinstance(value, int) and not isinstance(value, bool):
-        return _check_range(name, value)
+        return _check_range(name, value, hints)
     if float in kinds and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _check_range(name, float(value))
+        return _check_range(name, float(value), hints)
     if str in kinds and isinstance(value, (str, os.PathLike)):
         text = os.fspath(value)
-        if any(isinstance(limit, MinLen) for limit in _limits(name)) and not text.strip():
+        if any(isinstance(limit, MinLen) for limit in _limits(name, hints)) and not text.strip():
             raise ConfigError(f"{name} = '' is not allowed: it must name a folder")
         return text
     raise ConfigError(
-        f"{name} = {value!r} is not allowed: {_describe(kinds, choices, optional, name)}"
+        f"{name} = {value!r} is not allowed: {_describe(kinds, choices, optional, name, hints)}"
     )
 
 
-def _check_range(name: str, value: float) -> float:
+def _check_range(name: str, value: float, hints: Mapping[str, Any] | None = None) -> float:
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{name} = {value} is not allowed: it must be a finite number")
-    for limit in _limits(name):
+    for limit in _limits(name, hints):
         if isinstance(limit, Ge) and not value >= limit.ge:
             raise ConfigError(f"{name} = {value} is not allowed: it must be at least {limit.ge}")
         if isinstance(limit, Le) and not value <= limit.le:
@@ -312,7 +359,13 @@ def _check_range(name: str, value: float) -> float:
     return value
 
 
-def _describe(kinds: set[type], choices: tuple[Any, ...], optional: bool, name: str) -> str:
+def _describe(
+    kinds: set[type],
+    choices: tuple[Any, ...],
+    optional: bool,
+    name: str,
+    hints: Mapping[str, Any] | None = None,
+) -> str:
     parts = [" or ".join(repr(c) for c in choices)] if choices else []
     words = {
         bool: "true or false",
@@ -325,7 +378,7 @@ def _describe(kinds: set[type], choices: tuple[Any, ...], optional: bool, name: 
     parts += [words[k] for k in (bool, int, float, str) if k in kinds]
     bounds = [
         f"{symbol} {next(iter(dataclasses.asdict(limit).values()))}"
-        for limit in _limits(name)
+        for limit in _limits(name, hints)
         if (symbol := {Ge: "≥", Le: "≤", Gt: ">"}.get(type(limit)))
     ]
     if bounds:
@@ -336,6 +389,7 @@ def _describe(kinds: set[type], choices: tuple[Any, ...], optional: bool, name: 
 
 
 _HINTS = typing.get_type_hints(Config, include_extras=True)
+_DECODING_HINTS = typing.get_type_hints(Decoding, include_extras=True)
 
 
 def parse_field_text(name: str, text: str) -> Any:

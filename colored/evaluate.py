@@ -58,8 +58,8 @@ from typing import Any
 import numpy as np
 
 from colored import metrics
+from colored.config import Decoding
 from colored.inference import (
-    DEFAULT_FLIP,
     IncompatibleModelError,
     ModelNotFoundError,
     check_model,
@@ -185,24 +185,31 @@ def method_label(method: Any, temperature: float | None = None) -> str:
         return label if temperature is None else f"{label} T={temperature:g}"
     label = getattr(method, "name", type(method).__name__)
     if temperature is not None or _classification(method):
-        label += f" T={decoding_for(method, temperature)[0]:g}"
+        label += f" T={decoding_for(method, temperature=temperature).temperature:g}"
     return label
 
 
 @dataclass
 class Method:
     """A resolved method to score: its table ``label``, the ``method`` (a baseline name or a loaded
-    model), the ``temperature`` (classification models; None otherwise) and, optionally, the
-    ``title`` of its gallery column (default: the label)."""
+    model), its ``decoding`` (models; None: :func:`~colored.inference.decoding_for`'s) and,
+    optionally, the ``title`` of its gallery column (default: the label)."""
 
     label: str
     method: Any
-    temperature: float | None = None
+    decoding: Decoding | None = None
     title: str | None = None
-    confidence: float | None = (
-        None  # classification models; None: the model's saved decoding, else the default
-    )
-    flip: bool | None = None  # models; None: colored.inference.DEFAULT_FLIP
+
+    def decoding_fields(self) -> dict[str, Any]:
+        """What the report records of the decoding: all three fields for a classification model,
+        ``flip`` for a regression model, None for a baseline."""
+        fields: dict[str, Any] = {"temperature": None, "confidence": None, "flip": None}
+        if isinstance(self.method, str):
+            return fields
+        chosen = decoding_for(self.method, self.decoding)
+        if _classification(self.method):
+            return chosen.to_dict()
+        return {**fields, "flip": chosen.flip}
 
     @property
     def is_gray(self) -> bool:
@@ -238,26 +245,22 @@ def resolve_methods(
     for spec in specs:
         method = resolve_method(spec)
         if _classification(method):
-            saved_t, saved_c = decoding_for(
-                method
-            )  # the decoding saved with the model, else the default
-            cs = list(confidences or [saved_c])
-            show_c = len(cs) > 1 or cs != [saved_c]
+            saved = decoding_for(method)  # the decoding saved with the model, else the default
+            cs = list(confidences or [saved.confidence])
+            show_c = len(cs) > 1 or cs != [saved.confidence]
             methods += [
                 Method(
                     method_label(spec, t) + (f" c={c:g}" if show_c else ""),
                     method,
-                    t,
-                    confidence=c,
-                    flip=flip,
+                    saved.but(temperature=t, confidence=c, flip=flip),
                 )
-                for t in temperatures or [saved_t]
+                for t in temperatures or [saved.temperature]
                 for c in cs
             ]
         elif isinstance(method, str):
             methods.append(Method(method_label(spec), method))
         else:
-            methods.append(Method(method_label(spec), method, flip=flip))
+            methods.append(Method(method_label(spec), method, decoding_for(method, flip=flip)))
     for method, label in zip(methods, unique_labels([m.label for m in methods])):
         method.label = label
     return methods
@@ -280,14 +283,7 @@ def _clean(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "name"}
 
 
-def _predictions(
-    eval_set: EvalSet,
-    method: Any,
-    temperature: float | None,
-    batch_size: int,
-    confidence: float | None = None,
-    flip: bool | None = None,
-):
+def _predictions(eval_set: EvalSet, method: Any, decoding: Decoding | None, batch_size: int):
     """Prepared-size RGB predictions of a resolved method, one per ground truth, in order."""
     if isinstance(method, str):
         fn = metrics.BASELINES[method]
@@ -300,9 +296,7 @@ def _predictions(
         eval_set.trues,
         method,
         batch_size=batch_size,
-        temperature=temperature,
-        confidence=confidence,
-        flip=flip,
+        decoding=decoding,
         even_batches=False,
     ):
         if result.error is not None:
@@ -314,6 +308,7 @@ def score_set(
     eval_set: EvalSet,
     method: Any,
     *,
+    decoding: Decoding | None = None,
     temperature: float | None = None,
     confidence: float | None = None,
     flip: bool | None = None,
@@ -322,7 +317,9 @@ def score_set(
     keep: int = 0,
     desc: str | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any], list[np.ndarray]]:
-    """Score one (resolved or not) method on a loaded :class:`EvalSet`.
+    """Score one (resolved or not) method on a loaded :class:`EvalSet`, models with
+    :func:`~colored.inference.decoding_for`'s decoding (``decoding``, the file's or the default;
+    ``temperature``, ``confidence``, ``flip`` replace one field each).
 
     Returns ``(per_image, summary, kept)``: per-image metric dicts (each with its ``name``), the
     :func:`~colored.metrics.summarize` summary (plus ``n_skipped`` and ``skipped`` from loading,
@@ -332,6 +329,13 @@ def score_set(
     from tqdm.auto import tqdm
 
     method = resolve_method(method)
+    chosen = (
+        None
+        if isinstance(method, str)
+        else decoding_for(
+            method, decoding, temperature=temperature, confidence=confidence, flip=flip
+        )
+    )
     prior = eval_set.prior if eval_set.prior is not None else metrics.ab_cell_prior(eval_set.trues)
     per_image: list[dict[str, Any]] = []
     kept: list[np.ndarray] = []
@@ -346,7 +350,7 @@ def score_set(
     try:
         for i, (pred, true) in enumerate(
             zip(
-                _predictions(eval_set, method, temperature, batch_size, confidence, flip),
+                _predictions(eval_set, method, chosen, batch_size),
                 eval_set.trues,
             )
         ):
@@ -359,12 +363,10 @@ def score_set(
     finally:
         bar.close()
     summary: dict[str, Any] = metrics.summarize([_clean(r) for r in per_image])
-    if _classification(method):
-        summary["temperature"], summary["confidence"] = decoding_for(
-            method, temperature, confidence
-        )
-    if not isinstance(method, str):
-        summary["flip"] = float(DEFAULT_FLIP if flip is None else flip)
+    if chosen is not None and _classification(method):
+        summary["temperature"], summary["confidence"] = chosen.temperature, chosen.confidence
+    if chosen is not None:
+        summary["flip"] = float(chosen.flip)
     summary["n_skipped"] = float(len(eval_set.skipped))
     summary["skipped"] = [{"name": n, "reason": r} for n, r in eval_set.skipped]
     return per_image, summary, kept
@@ -448,9 +450,7 @@ def score_methods(
         per_image, summary, kept = score_set(
             eval_set,
             m.method,
-            temperature=m.temperature,
-            confidence=m.confidence,
-            flip=m.flip,
+            decoding=m.decoding,
             batch_size=batch_size,
             progress=progress,
             keep=keep,
@@ -515,9 +515,7 @@ def evaluate_sets(
             "skipped": [{"name": n, "reason": r} for n, r in eval_set.skipped],
             "methods": {
                 m.label: {
-                    "temperature": m.temperature,
-                    "confidence": m.confidence,
-                    "flip": m.flip,
+                    **m.decoding_fields(),
                     "mean": scores.summaries[m.label],
                     "per_image": scores.per_image[m.label],
                 }

@@ -48,7 +48,7 @@ import numpy as np
 from PIL import Image
 
 from colored import color
-from colored.config import DEFAULT_CONFIDENCE, DEFAULT_TEMPERATURE
+from colored.config import DEFAULT_FLIP, Decoding  # noqa: F401 - DEFAULT_FLIP: callers read it here
 from colored.imageio import DecodedImage, decode_array, decode_pil, read_image
 from colored.modelfile import IncompatibleModelError, ModelNotFoundError, recorded_decoding  # noqa: F401 - callers import them from here
 
@@ -56,8 +56,6 @@ from colored.modelfile import IncompatibleModelError, ModelNotFoundError, record
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "weights" / "default.keras"
 #: Environment variable naming a model to use when none is given.
 MODEL_ENV_VAR = "COLORED_MODEL"
-#: Test-time horizontal-flip averaging by default (``flip``): see docs/vivid_colour.md.
-DEFAULT_FLIP = False
 
 
 class PredictionError(RuntimeError):
@@ -364,7 +362,7 @@ def predict_output(
     ``model``: the network or its ``lab_in_graph`` training wrapper; any ``h × w`` for a fully
     convolutional one (:func:`flexible_model`), its own size otherwise. For a fusion model the
     embedding is computed from the gray image (by ``embedder``, else :func:`imagenet_embedder`)
-    unless ``embeddings`` are given. ``flip`` (default :data:`DEFAULT_FLIP`): also predict the
+    unless ``embeddings`` are given. ``flip`` (default: :func:`decoding_for`'s): also predict the
     mirrored photos and average, un-mirrored: ab for regression, the *probabilities* for
     classification (returned as their logarithm, so that ``softmax(output / T)`` anneals the
     averaged distribution; where the two views disagree the average spreads, which confidence-aware
@@ -408,7 +406,7 @@ def predict_output(
         ].astype(np.float32)
 
     output = run(inputs)
-    if not (DEFAULT_FLIP if flip is None else flip):
+    if not decoding_for(model, flip=flip).flip:
         return output
     mirrored = run([inputs[0][:, :, ::-1]] + inputs[1:])[:, :, ::-1]
     if not is_classification(core):
@@ -422,31 +420,35 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def decoding_for(
-    model, temperature: float | None = None, confidence: float | None = None
-) -> tuple[float, float]:
-    """``(temperature, confidence)`` to decode ``model``'s output with: each one given, else the one
-    saved with its model file (:func:`colored.modelfile.recorded_decoding`), else the library's default."""
-    saved = recorded_decoding(model)
-    return (
-        float(
-            saved.get("temperature", DEFAULT_TEMPERATURE) if temperature is None else temperature
-        ),
-        float(saved.get("confidence", DEFAULT_CONFIDENCE) if confidence is None else confidence),
-    )
+    model,
+    decoding: Decoding | None = None,
+    *,
+    temperature: float | None = None,
+    confidence: float | None = None,
+    flip: bool | None = None,
+) -> Decoding:
+    """The :class:`~colored.config.Decoding` to decode ``model``'s output with (the one place that
+    decides): ``decoding`` if given, else the one saved with the model's file
+    (:func:`colored.modelfile.recorded_decoding`) over the library's defaults; then each field given
+    as a keyword (not None) replaces that field."""
+    if decoding is None:
+        decoding = Decoding.from_dict(recorded_decoding(model))
+    return decoding.but(temperature=temperature, confidence=confidence, flip=flip)
 
 
 def decode_output(
     model,
     output: np.ndarray,
     size: tuple[int, int],
+    decoding: Decoding | None = None,
+    *,
     temperature: float | None = None,
     confidence: float | None = None,
 ) -> np.ndarray:
     """:func:`predict_output`'s raw output → ``ab`` in Lab units ``(N, h, w, 2)`` at ``size = (h, w)``
-    (float32). Classification: :func:`colored.bins.decode_logits` at ``temperature`` and
-    ``confidence`` (defaults: those saved in the model's file, :func:`colored.modelfile.recorded_decoding`,
-    else :data:`~colored.config.DEFAULT_TEMPERATURE`, :data:`~colored.config.DEFAULT_CONFIDENCE`), upsampled bilinearly to ``size``; regression
-    models ignore both."""
+    (float32). Classification: :func:`colored.bins.decode_logits` at the temperature and confidence
+    of :func:`decoding_for` (``decoding``, else the model file's, else the defaults; a keyword
+    replaces one field), upsampled bilinearly to ``size``; regression models have nothing to decode."""
     import keras
 
     from colored.bins import decode_logits
@@ -454,7 +456,8 @@ def decode_output(
 
     if not is_classification(inference_model(model)):
         return color.denormalize_ab(output).astype(np.float32)
-    ab = decode_logits(output, *decoding_for(model, temperature, confidence))
+    chosen = decoding_for(model, decoding, temperature=temperature, confidence=confidence)
+    ab = decode_logits(output, chosen.temperature, chosen.confidence)
     ab = keras.ops.image.resize(ab, tuple(size), interpolation="bilinear")
     return keras.ops.convert_to_numpy(ab).astype(np.float32)
 
@@ -463,21 +466,25 @@ def predict_ab(
     model,
     l_norm: np.ndarray,
     embeddings: np.ndarray | None = None,
-    temperature: float | None = None,
+    decoding: Decoding | None = None,
     *,
+    temperature: float | None = None,
     confidence: float | None = None,
     flip: bool | None = None,
     embedder: Any = None,
     batch_size: int | None = None,
 ) -> np.ndarray:
     """Network ``L/100`` ``(N, h, w, 1)`` → ``ab`` in Lab units ``(N, h, w, 2)`` (float32):
-    :func:`predict_output` then :func:`decode_output`. ``temperature`` / ``confidence``:
-    decoding of classification models (:func:`colored.bins.decode_logits`); ``flip``: test-time
-    mirror averaging."""
-    output = predict_output(
-        model, l_norm, embeddings, embedder=embedder, batch_size=batch_size, flip=flip
+    :func:`predict_output` then :func:`decode_output`, with :func:`decoding_for`'s decoding
+    (``decoding``, the model file's or the defaults; ``temperature``, ``confidence``, ``flip`` replace
+    one field each)."""
+    chosen = decoding_for(
+        model, decoding, temperature=temperature, confidence=confidence, flip=flip
     )
-    return decode_output(model, output, l_norm.shape[1:3], temperature, confidence)
+    output = predict_output(
+        model, l_norm, embeddings, embedder=embedder, batch_size=batch_size, flip=chosen.flip
+    )
+    return decode_output(model, output, l_norm.shape[1:3], chosen)
 
 
 def recombine(l_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
@@ -579,6 +586,7 @@ def colorize_stream(
     model,
     *,
     batch_size: int = 8,
+    decoding: Decoding | None = None,
     temperature: float | None = None,
     confidence: float | None = None,
     flip: bool | None = None,
@@ -601,7 +609,7 @@ def colorize_stream(
     (:func:`even_batch_size`), else exactly ``batch_size`` every call, whatever ``len(items)`` (one
     compiled shape across several sequences). ``embeddings``: precomputed, one per item (fusion
     models). ``timings`` accumulates seconds per stage (``decode``, ``preprocess``, ``model``,
-    ``recombine``). ``temperature``, ``confidence``, ``flip``: :func:`predict_ab`.
+    ``recombine``). ``decoding`` (and ``temperature``, ``confidence``, ``flip``): :func:`predict_ab`.
     ``keep_aspect`` (default): each photo at its :func:`network_size` (photos of one batch that
     differ in shape are predicted shape by shape); False: every photo squashed to the training square.
     """
@@ -641,7 +649,8 @@ def colorize_stream(
                             None
                             if embeddings is None
                             else embeddings[[ready[k][0] for k in group]],
-                            temperature,
+                            decoding,
+                            temperature=temperature,
                             confidence=confidence,
                             flip=flip,
                             embedder=embedder,
@@ -668,8 +677,9 @@ def colorize_batch(
     images: Sequence[Any],
     model,
     batch_size: int = 8,
-    temperature: float | None = None,
+    decoding: Decoding | None = None,
     *,
+    temperature: float | None = None,
     confidence: float | None = None,
     flip: bool | None = None,
     keep_aspect: bool = True,
@@ -685,6 +695,7 @@ def colorize_batch(
         images,
         model,
         batch_size=batch_size,
+        decoding=decoding,
         temperature=temperature,
         confidence=confidence,
         flip=flip,
@@ -704,6 +715,7 @@ def colorize(
     image_or_path: Any,
     model: Any = None,
     *,
+    decoding: Decoding | None = None,
     temperature: float | None = None,
     confidence: float | None = None,
     flip: bool | None = None,
@@ -715,16 +727,20 @@ def colorize(
     array (``(H, W)`` gray, ``(H, W, 3)`` RGB, ``(H, W, 4)`` RGBA; uint8, uint16 or float in [0, 1]:
     an RGB input's own colours are ignored, only its lightness is used).
     ``model``: a Keras model, a path to a ``.keras`` file, or ``None`` for the default model.
-    ``temperature``, ``confidence``: decoding of classification models (defaults
-    :data:`~colored.config.DEFAULT_TEMPERATURE`, :data:`~colored.config.DEFAULT_CONFIDENCE`);
-    ``flip``: test-time mirror averaging (default :data:`DEFAULT_FLIP`).
+    ``decoding``: a :class:`~colored.config.Decoding` (default: the model file's, else the library's);
+    ``temperature``, ``confidence``, ``flip`` replace one of its fields each.
     ``keep_alpha``: return ``(H, W, 4)`` RGBA when the input has transparency (alpha as uint8).
     """
     if model is None or isinstance(model, (str, os.PathLike)):
         model = load_model(model)
     decoded = as_decoded(image_or_path)
     rgb = colorize_batch(
-        [decoded], model, temperature=temperature, confidence=confidence, flip=flip
+        [decoded],
+        model,
+        decoding=decoding,
+        temperature=temperature,
+        confidence=confidence,
+        flip=flip,
     )[0]
     if keep_alpha and decoded.alpha is not None:
         return np.dstack([rgb, decoded.alpha_uint8()])

@@ -18,6 +18,7 @@ network (:class:`IncompatibleModelError`, raised by :func:`colored.inference.che
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import weakref
 import zipfile
@@ -25,20 +26,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from colored.config import Config
+from colored.config import Config, Decoding
 
 #: The member of the ``.keras`` zip that holds the network's definition in the library's terms.
 ARCHITECTURE_MEMBER = "colored.json"
 #: The Config fields that define the network (everything :func:`colored.model.build_model` reads).
 ARCHITECTURE_FIELDS = ("model", "image_size", "backbone", "embedding_dim", "batch_norm", "loss")
-#: The Config fields of the decoding a classification model was chosen with (colored.json "decoding"):
-#: colorize, evaluate and the notebooks use them unless told otherwise (colored.inference.decode_output).
-DECODING_FIELDS = ("temperature", "confidence")
+#: The fields of the :class:`~colored.config.Decoding` a model was chosen with (colored.json
+#: "decoding"): colorize, evaluate and the notebooks use it unless told otherwise
+#: (colored.inference.decoding_for). A file may hold some of them; the rest are the defaults.
+DECODING_FIELDS = tuple(f.name for f in dataclasses.fields(Decoding))
 _FORMAT = 1
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # network → the colored.json fields it was loaded from (not an attribute: Keras would track and save it)
 _LOADED: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
-_DECODING: weakref.WeakKeyDictionary[Any, dict[str, float]] = weakref.WeakKeyDictionary()
+_DECODING: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -54,12 +56,10 @@ class ModelFileInfo:
     """What a model file says about itself without loading it."""
 
     keras_version: str | None  # the Keras that wrote it (metadata.json)
-    architecture: (
-        dict[str, Any] | None
-    )  # the Config fields of colored.json; None: Keras' config only
-    decoding: dict[str, float] | None = (
-        None  # DECODING_FIELDS saved with it; None: the library's defaults
-    )
+    # the Config fields of colored.json; None: Keras' config only
+    architecture: dict[str, Any] | None
+    # the DECODING_FIELDS saved with it (checked); None: the library's defaults
+    decoding: dict[str, Any] | None = None
 
 
 def installed_keras_version() -> str:
@@ -112,7 +112,7 @@ def save(model, path: str | Path, config: Config | None = None, *, weights_of=No
     architecture = architecture_of(model, config)
     content: dict[str, Any] = {"format": _FORMAT, "config": architecture}
     decoding = (
-        {name: getattr(config, name) for name in DECODING_FIELDS}
+        {name: getattr(config, name) for name in DECODING_FIELDS if hasattr(config, name)}
         if config is not None
         else recorded_decoding(model)
     )
@@ -168,12 +168,9 @@ def read_info(path: str | Path) -> ModelFileInfo:
         )
     architecture = record.get("config") if isinstance(record, dict) else None
     decoding = record.get("decoding") if isinstance(record, dict) else None
-    if decoding is not None:  # checked like Config's own fields, naming the file
-        Config.from_dict(
-            {k: v for k, v in decoding.items() if k in DECODING_FIELDS},
-            source=f"{path}:{ARCHITECTURE_MEMBER} decoding",
-        )
-        decoding = {k: float(v) for k, v in decoding.items() if k in DECODING_FIELDS}
+    if decoding is not None:  # checked by Decoding's own rules, naming the file
+        checked = Decoding.from_dict(decoding, source=f"{path}:{ARCHITECTURE_MEMBER} decoding")
+        decoding = {k: getattr(checked, k) for k in DECODING_FIELDS if k in decoding}
     return ModelFileInfo(metadata.get("keras_version"), architecture, decoding or None)
 
 
@@ -202,17 +199,19 @@ def load(path: str | Path):
         raise ModelNotFoundError(load_error_message(path, info, error)) from error
 
 
-def recorded_decoding(model) -> dict[str, float]:
+def recorded_decoding(model) -> dict[str, Any]:
     """The decoding saved with ``model``'s file (:data:`DECODING_FIELDS`), or {} (the defaults)."""
     return dict(_DECODING.get(model, {}))
 
 
-def record_decoding(model, **decoding: float) -> None:
-    """Attach a decoding to ``model`` (e.g. one chosen on validation) for :func:`save` to write."""
-    _DECODING[model] = {
-        **_DECODING.get(model, {}),
-        **{k: float(v) for k, v in decoding.items() if k in DECODING_FIELDS},
-    }
+def record_decoding(model, decoding: Decoding | None = None, **fields: Any) -> None:
+    """Attach a decoding to ``model`` (e.g. one chosen on validation) for :func:`save` to write:
+    a whole :class:`~colored.config.Decoding`, or some of its fields (the rest stay as recorded)."""
+    given = decoding.to_dict() if decoding is not None else {}
+    given.update({k: v for k, v in fields.items() if k in DECODING_FIELDS})
+    merged = {**_DECODING.get(model, {}), **given}
+    checked = Decoding.from_dict(merged)
+    _DECODING[model] = {k: getattr(checked, k) for k in merged}
 
 
 def recorded_architecture(model) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ import numpy as np
 
 from colored import color, modelfile, viz
 from colored.bins import cached_prior, rebalancing_weights
-from colored.config import Config, ConfigError
+from colored.config import Config, ConfigError, Decoding
 from colored.devices import resolve_speed, speed_summary
 from colored.distributed import multi_worker_workarounds, worker_config, workers_agree
 from colored.imageio import atomic_save_to, atomic_write_text, ensure_writable_dir
@@ -148,14 +148,14 @@ class ComparisonFigure(keras.callbacks.Callback):
         images: list[np.ndarray],
         folder: str | Path,
         every: int = 10,
-        temperature: float | None = None,
+        decoding: Decoding | None = None,
         embeddings: np.ndarray | None = None,
     ) -> None:
         super().__init__()
         self.images = np.stack(images)
         self.folder = Path(folder)
         self.every = max(1, every)
-        self.temperature = temperature
+        self.decoding = decoding
         self.embeddings = embeddings
         self.saved: list[Path] = []
 
@@ -164,7 +164,7 @@ class ComparisonFigure(keras.callbacks.Callback):
         if (epoch + 1) % self.every and not last:
             return
         predicted = colorize_batch(
-            list(self.images), self.model, temperature=self.temperature, embeddings=self.embeddings
+            list(self.images), self.model, decoding=self.decoding, embeddings=self.embeddings
         )
         fig = viz.comparison_figure(list(self.images), predicted, title=f"epoch {epoch + 1}")
         self.saved.append(viz.save_figure(fig, self.folder / f"epoch_{epoch + 1:03d}.png"))
@@ -419,7 +419,7 @@ def standard_callbacks(
             demo_images,
             run_dir / "figures",
             config.figure_every,
-            config.temperature,
+            config.decoding,
             demo_embeddings,
         ),
         AtomicBackupAndRestore(run_dir / "backup"),

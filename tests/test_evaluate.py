@@ -381,11 +381,11 @@ def test_confidence_and_flip_reach_the_model(photos, loaded):
     assert flipped["flip"] == 1.0 and flipped["psnr"] != pytest.approx(plain["psnr"], abs=1e-6)
     methods = resolve_methods(["gray", loaded["classification"]], [0.38], [0.0, 1.0], flip=True)
     assert [m.label.split(" ", 1)[-1] for m in methods[1:]] == ["T=0.38 c=0", "T=0.38 c=1"]
-    assert (
-        [m.confidence for m in methods[1:]] == [0.0, 1.0]
-        and methods[1].flip is True
-        and methods[0].flip is None
+    assert [m.decoding.confidence for m in methods[1:]] == [0.0, 1.0], "one method per confidence"
+    assert methods[1].decoding.flip is True and methods[0].decoding is None, (
+        "models carry the decoding they are scored with, baselines none"
     )
+    assert methods[1].decoding_fields() == {"temperature": 0.38, "confidence": 0.0, "flip": True}
 
 
 def test_cli_confidence_and_flip_flags(photos, models, tmp_path):

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from colored import Config, modelfile
+from colored import Config, Decoding, modelfile
 from colored.inference import (
     IncompatibleModelError,
     ModelNotFoundError,
@@ -252,15 +252,33 @@ def test_the_decoding_is_saved_with_the_model_and_used_unless_told_otherwise(net
         "float32"
     )  # peaked logits
     saved = decode_output(loaded, output, (32, 32))
-    assert np.allclose(saved, decode_output(loaded, output, (32, 32), 0.3, 2.0)), (
+    assert np.allclose(saved, decode_output(loaded, output, (32, 32), Decoding(0.3, 2.0))), (
         "the saved decoding was not used"
     )
-    assert not np.allclose(saved, decode_output(loaded, output, (32, 32), 1.0, 0.0)), (
+    assert not np.allclose(saved, decode_output(loaded, output, (32, 32), Decoding(1.0, 0.0))), (
         "an explicit decoding must win over the saved one (and differ from it here)"
     )
     # written back unchanged when the loaded model is saved again without a config
     again = modelfile.save(loaded, tmp_path / "again.keras")
     assert modelfile.read_info(again).decoding == {"temperature": 0.3, "confidence": 2.0}
+
+
+def test_the_whole_decoding_flip_included_travels_with_the_file(network, tmp_path):
+    from colored.inference import decoding_for
+
+    modelfile.record_decoding(network, Decoding(temperature=0.5, confidence=1.0, flip=True))
+    path = modelfile.save(network, tmp_path / "m.keras")
+    assert modelfile.read_info(path).decoding == {
+        "temperature": 0.5,
+        "confidence": 1.0,
+        "flip": True,
+    }
+    loaded = load_model(path)
+    assert decoding_for(loaded) == Decoding(0.5, 1.0, True), "the file's decoding is the default"
+    assert decoding_for(loaded, flip=False) == Decoding(0.5, 1.0, False), (
+        "a keyword changes one field"
+    )
+    assert decoding_for(loaded, Decoding()) == Decoding(), "a given Decoding wins over the file's"
 
 
 def test_the_shipped_default_model_carries_the_default_decoding():
