@@ -525,7 +525,8 @@ def verdict(pred: np.ndarray, true: np.ndarray) -> tuple[bool, str]:
     Good: ab RMSE no worse than the per-image mean-ab oracle's (a flat colour that knows the true
     average) and at most :data:`GOOD_WRONG_SHARE` of the pixels confidently wrong. Otherwise the reason
     names the commonest confidently wrong swap by colour name (``colored.color.ab_colour_name``), e.g.
-    "orange painted green on 12 % of the pixels", or says it is no closer than a flat colour."""
+    "orange painted green on 12 % of the pixels" ("blue painted a much stronger blue" where only the
+    strength is wrong), or says it is no closer than a flat colour."""
     from colored.color import ab_colour_name
 
     _check_pair(pred, true)
@@ -539,7 +540,10 @@ def verdict(pred: np.ndarray, true: np.ndarray) -> tuple[bool, str]:
     if share > GOOD_WRONG_SHARE:
         swaps: dict[tuple[str, str], int] = {}
         for t, q in zip(true_ab[wrong], pred_ab[wrong]):
-            key = (ab_colour_name(*t), ab_colour_name(*q))
+            was, became = ab_colour_name(*t), ab_colour_name(*q)
+            if became == was:  # the right hue, far too strong or too weak: say which
+                became = f"a much {'stronger' if np.hypot(*q) > np.hypot(*t) else 'weaker'} {was}"
+            key = (was, became)
             swaps[key] = swaps.get(key, 0) + 1
         (was, became), count = max(swaps.items(), key=lambda item: item[1])
         return (

@@ -430,3 +430,10 @@ def test_verdict_says_good_or_bad_and_why():
     assert not good and why.startswith("red painted green on 5"), why
     good, why = m.verdict(m.gray_prediction(true), true)
     assert not good and why.startswith("no closer than a flat colour"), why
+    stronger = lab.copy()
+    stronger[:, 16:, 1:] = (
+        -85,
+        75,
+    )  # the green half, far more vivid: the same name, 50+ units away
+    good, why = m.verdict(rgb(stronger), true)
+    assert not good and why.startswith("green painted a much stronger green"), why
