@@ -194,10 +194,10 @@ def colour_spread(logits):
 def ab_prior(ab_images: Iterable[np.ndarray]) -> np.ndarray:
     """Empirical probability ``(Q,)`` of each bin, pooled over the pixels of an iterable of ab
     arrays (Lab units). Not :func:`colored.metrics.ab_cell_prior` (22×22 cells, for evaluation)."""
-    counts = np.zeros(num_bins(), np.float64)
+    statistics = color.AbStatistics(cells=nearest_bin, shape=(num_bins(),))
     for ab in ab_images:
-        counts += np.bincount(nearest_bin(ab).ravel(), minlength=len(counts))
-    return counts / max(counts.sum(), 1.0)
+        statistics.add(ab)
+    return statistics.histogram
 
 
 def rebalancing_weights(

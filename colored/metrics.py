@@ -52,7 +52,7 @@ import numpy as np
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from colored.color import lab_to_rgb, rgb_to_gray, rgb_to_lab, to_float_rgb
+from colored.color import AbStatistics, lab_to_rgb, rgb_to_gray, rgb_to_lab, to_float_rgb
 from colored.imageio import (  # the package's one decode / 8-bit rounding
     IMAGE_EXTENSIONS,
     read_rgb,
@@ -144,26 +144,9 @@ def _ab(rgb: np.ndarray) -> np.ndarray:
     return rgb_to_lab(rgb)[..., 1:].astype(np.float64)
 
 
-def _ab_cell_indices(
-    ab: np.ndarray, bins: int, range: tuple[float, float]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cell indices of ab values on a ``bins``×``bins`` grid over ``range``², clipped into the edges.
-
-    Clipping (not dropping) keeps every pixel counted: a few sRGB colours reach |b| > 107.
-    """
-    lo, hi = range
-    width = (hi - lo) / bins
-    idx = np.floor((ab.reshape(-1, 2) - lo) / width).astype(np.int64)
-    idx = np.clip(idx, 0, bins - 1)
-    return idx[:, 0], idx[:, 1]
-
-
-def _ab_cell_counts(
-    ab: np.ndarray, bins: int = AB_BINS, range: tuple[float, float] = AB_RANGE
-) -> np.ndarray:
-    """Pixel counts ``(bins, bins)`` of ab values per cell (:func:`_ab_cell_indices`), float64."""
-    ia, ib = _ab_cell_indices(ab, bins, range)
-    return np.bincount(ia * bins + ib, minlength=bins * bins).astype(np.float64).reshape(bins, bins)
+def _ab_statistics(bins: int = AB_BINS, range: tuple[float, float] = AB_RANGE) -> AbStatistics:  # noqa: A002
+    """The evaluation's grid: ``bins``×``bins`` cells over ``range``², clipped into the edge cells."""
+    return AbStatistics(bins, range)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -287,8 +270,7 @@ def _prior_weights(true_ab: np.ndarray, prior: np.ndarray) -> np.ndarray:
         raise ValueError(f"prior must be {AB_BINS}×{AB_BINS}, got {prior.shape}")
     if np.any(prior <= 0):
         raise ValueError("prior must be strictly positive (ab_cell_prior adds an epsilon for this)")
-    ia, ib = _ab_cell_indices(true_ab, AB_BINS, AB_RANGE)
-    return 1.0 / prior[ia, ib]
+    return 1.0 / prior.reshape(-1)[_ab_statistics().cell_indices(true_ab)]
 
 
 def rebalanced_auc(pred: np.ndarray, true: np.ndarray, prior: np.ndarray) -> float:
@@ -318,8 +300,7 @@ def histogram_ab(
     ab: np.ndarray, bins: int = AB_BINS, range: tuple[float, float] = AB_RANGE
 ) -> np.ndarray:  # noqa: A002
     """:func:`ab_histogram` on raw ``(..., 2)`` ab values (lets callers and tests bin arbitrary ab)."""
-    counts = _ab_cell_counts(ab, bins, range)
-    return counts / counts.sum()
+    return _ab_statistics(bins, range).add(ab).histogram
 
 
 def ab_cell_prior(images: Iterable[np.ndarray], eps: float = PRIOR_EPS) -> np.ndarray:
@@ -330,15 +311,13 @@ def ab_cell_prior(images: Iterable[np.ndarray], eps: float = PRIOR_EPS) -> np.nd
     keeps empty cells finite so 1/prior never divides by zero. Not the training prior over the
     classification head's bins (:func:`colored.bins.ab_prior`).
     """
-    counts = np.zeros((AB_BINS, AB_BINS), dtype=np.float64)
-    n = 0
+    statistics = _ab_statistics()
     for rgb in images:
         _check_rgb(rgb)
-        counts += _ab_cell_counts(_ab(rgb))
-        n += 1
-    if n == 0:
+        statistics.add(_ab(rgb))
+    if statistics.pixels == 0:
         raise ValueError("ab_cell_prior needs at least one image")
-    prior = counts / counts.sum() + eps
+    prior = statistics.histogram + eps
     return prior / prior.sum()
 
 

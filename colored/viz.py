@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from colored import color
+from colored.color import AbStatistics
 
 
 def gallery_figure(
@@ -216,57 +217,16 @@ def history_figure(
     return fig
 
 
-class AbHistogram:
-    """Statistics of a set's ab values, accumulated image by image: the 2-D histogram the figure
-    draws, the pixel count, the mean ab and the share of nearly gray pixels (chroma below
-    ``low_chroma``). Memory is the ``bins``² grid, not the pixels: a whole dataset at 256² never has
-    to be in memory at once (5,000 photos' ab as float32 alone would take 2.6 GB)."""
-
-    def __init__(
-        self, bins: int = 44, range: tuple[float, float] = (-110.0, 110.0), low_chroma: float = 10.0
-    ) -> None:
-        self.bins = bins
-        self.range = range
-        self.low_chroma = low_chroma
-        self.counts = np.zeros(
-            (bins, bins), np.int64
-        )  # axis 0: a, axis 1: b (values outside: dropped)
-        self.pixels = 0
-        self._sum = np.zeros(2, np.float64)
-        self._low = 0
-
-    def add(self, ab: np.ndarray) -> AbHistogram:
-        """Count the ab values of ``ab`` (any shape ending in 2, e.g. one image's ``(H, W, 2)``)."""
-        flat = np.asarray(ab).reshape(-1, 2)
-        counts, _, _ = np.histogram2d(
-            flat[:, 0], flat[:, 1], bins=self.bins, range=[self.range, self.range]
-        )
-        self.counts += counts.astype(np.int64)
-        self.pixels += len(flat)
-        self._sum += flat.astype(np.float64).sum(axis=0)
-        self._low += int(np.count_nonzero(np.hypot(flat[:, 0], flat[:, 1]) < self.low_chroma))
-        return self
-
-    @property
-    def mean(self) -> np.ndarray:
-        """Mean ``(a, b)`` of every value added."""
-        return self._sum / max(1, self.pixels)
-
-    @property
-    def low_chroma_share(self) -> float:
-        """Share of the values with chroma √(a² + b²) below ``low_chroma`` (nearly gray)."""
-        return self._low / max(1, self.pixels)
-
-
 def ab_histogram_figure(
-    ab_sets: Mapping[str, np.ndarray | AbHistogram], bins: int = 44, *, cell: float = 3.6
+    ab_sets: Mapping[str, np.ndarray | AbStatistics], bins: int = 44, *, cell: float = 3.6
 ) -> plt.Figure:
     """2-D histograms of ab values, one panel per named set: arrays of ab values or
-    :class:`AbHistogram` accumulations (whose own grid is drawn). Colour: pixels per bin on a log
+    :class:`~colored.color.AbStatistics` accumulations on a grid (whose own grid is drawn). Colour: pixels per bin on a log
     scale, with one normalisation and one colour bar for all panels, so the same colour means the
     same count in every panel (true vs predicted compare by eye). ``cell``: inches per panel."""
     histograms = [
-        ab if isinstance(ab, AbHistogram) else AbHistogram(bins).add(ab) for ab in ab_sets.values()
+        ab if isinstance(ab, AbStatistics) else AbStatistics(bins).add(ab)
+        for ab in ab_sets.values()
     ]
     top = max([int(h.counts.max()) for h in histograms] + [1])
     norm = matplotlib.colors.LogNorm(

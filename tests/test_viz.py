@@ -3,33 +3,49 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from colored import viz
+from colored import color, viz
 
 
-def test_ab_histogram_accumulated_image_by_image_equals_all_pixels_at_once():
+def test_ab_statistics_accumulated_image_by_image_equal_all_pixels_at_once():
     rng = np.random.default_rng(0)
     images = [rng.normal(5, 30, (16, 20, 2)).astype(np.float32) for _ in range(7)]
-    images[0][0, 0] = (500.0, -500.0)  # outside the grid: not counted in a cell, still a pixel
-    histogram = viz.AbHistogram(low_chroma=10)
+    images[0][0, 0] = (500.0, -500.0)  # outside the grid: counted in the edge cell
+    statistics = color.AbStatistics(bins=44, low_chroma=10)
     for ab in images:
-        histogram.add(ab)
-    every = np.concatenate(
-        [ab.reshape(-1, 2) for ab in images]
-    )  # what notebook 02 held in memory before
-    assert histogram.pixels == len(every)
-    np.testing.assert_allclose(histogram.mean, every.astype(np.float64).mean(axis=0), rtol=1e-12)
-    assert histogram.low_chroma_share == np.mean(np.hypot(*every.T) < 10)
+        statistics.add(ab)
+    every = np.concatenate([ab.reshape(-1, 2) for ab in images])  # what 02 once held in memory
+    assert statistics.pixels == len(every)
+    np.testing.assert_allclose(statistics.mean, every.astype(np.float64).mean(axis=0), rtol=1e-12)
+    assert statistics.low_chroma_share == np.mean(np.hypot(*every.T) < 10)
+    clipped = np.clip(every, -110, 110 - 1e-3)
     expected, _, _ = np.histogram2d(
-        every[:, 0], every[:, 1], bins=44, range=[[-110, 110], [-110, 110]]
+        clipped[:, 0], clipped[:, 1], bins=44, range=[[-110, 110], [-110, 110]]
     )
-    np.testing.assert_array_equal(histogram.counts, expected)
-    assert histogram.counts.sum() == expected.sum() < len(every)
+    np.testing.assert_array_equal(statistics.counts, expected)
+    assert statistics.counts.sum() == len(every), "every pixel is in a cell"
+    assert statistics.counts[-1, 0] >= 1, "(500, -500) lands in the corner cell a high, b low"
+
+
+def test_one_accumulator_for_metrics_figures_and_the_head_bins():
+    from colored import bins, metrics
+
+    ab = np.random.default_rng(2).normal(0, 25, (12, 12, 2))
+    np.testing.assert_array_equal(
+        metrics.histogram_ab(ab), color.AbStatistics(bins=22).add(ab).histogram
+    )
+    prior = bins.ab_prior([ab])
+    assert prior.shape == (bins.num_bins(),) and prior.sum() == pytest.approx(1.0)
+    np.testing.assert_array_equal(
+        prior,
+        np.bincount(bins.nearest_bin(ab).ravel(), minlength=bins.num_bins()) / ab[..., 0].size,
+    )
 
 
 def test_ab_histogram_figure_takes_arrays_or_accumulations():
     ab = np.random.default_rng(1).normal(0, 20, (8, 8, 2))
-    fig = viz.ab_histogram_figure({"array": ab, "accumulated": viz.AbHistogram().add(ab)})
+    fig = viz.ab_histogram_figure({"array": ab, "accumulated": color.AbStatistics(bins=44).add(ab)})
     assert len(fig.axes) == 3, "two panels and their one colour bar"
     viz.show_or_close(fig)
 
@@ -109,7 +125,7 @@ def test_ab_histogram_figure_has_one_shared_colour_bar():
         assert ax.get_xlabel().startswith("b (") and ax.get_ylabel().startswith("a (")
     meshes = [ax.collections[0] for ax in panels]
     assert meshes[0].norm is meshes[1].norm, "panels must share one normalisation"
-    assert meshes[0].norm.vmax >= viz.AbHistogram().add(narrow).counts.max(), (
+    assert meshes[0].norm.vmax >= color.AbStatistics(bins=44).add(narrow).counts.max(), (
         "the fullest bin of any panel"
     )
     viz.show_or_close(fig)
