@@ -1,46 +1,10 @@
 """Score colorizers on folders of colour photos: a Python API and the ``colored evaluate`` command.
 
-What is measured, and how (the protocol of :mod:`colored.metrics`):
-
-1. every image file under the folder (sub-folders too, :func:`colored.data.find_images`) is decoded
-   with :func:`colored.imageio.read_image`; a file that cannot be decoded is **reported by name and
-   skipped** (it is listed under ``skipped`` in the results), never fatal;
-2. the ground truth is :func:`colored.metrics.prepare`\\ d: centre-cropped square, 256² bicubic, RGB
-   uint8;
-3. the method colorizes *that prepared image's* lightness:
-
-   - ``"gray"``: L kept, a = b = 0 (:func:`colored.metrics.gray_prediction`);
-   - ``"mean-ab"``: L kept, ab = the image's own mean ab (:func:`colored.metrics.mean_ab_prediction`,
-     an oracle flat guess: what an MSE model collapses to, knowing the true mean colour);
-   - a model (loaded Keras model or ``.keras`` path): exactly :mod:`colored.inference`'s path
-     (:func:`colored.inference.colorize_stream`) — L resized (bicubic) to the network's own input size, ab predicted there (classification
-     models decoded by annealed mean at ``temperature``, confidence-aware with ``confidence``: the
-     package defaults unless given; ``flip``: mirror averaging), ab upsampled bilinearly to
-     256² and joined with the prepared image's full 256² L;
-
-4. :func:`colored.metrics.evaluate` scores prediction against ground truth. The **rebalanced AuC**
-   weights pixels by 1 / prior of their ground-truth ab cell, with the prior computed over **the set
-   being scored** (all readable images of that folder; :func:`colored.metrics.ab_cell_prior`). Zhang et
-   al. use the training-set prior; the own-set prior keeps the number reproducible from the folder
-   alone, but it means rebalanced AuCs are comparable between methods on one set, not across sets.
-
-Python::
-
-    from colored.evaluate import evaluate_folder
-    per_image, summary = evaluate_folder("eval/CBSD68", "runs/default/model.keras", temperature=0.38)
-    per_image, summary = evaluate_folder("eval/CBSD68", "gray")
-
-Reports: :func:`resolve_methods` (specs → labelled methods, one per temperature of a classification
-model, labels made unique), :func:`evaluate_sets` (every method on every folder: the JSON report, the
-tables, the gallery rows), :func:`write_reports` and :func:`markdown_table` (the project's one
-Markdown formatter for metric summaries: reporting, not measuring, so here and not in
-:mod:`colored.metrics`). Command line (:mod:`colored.cli`)::
-
-    colored evaluate eval/CBSD68 eval/Set14 --model gray --model mean-ab \\
-        --model runs/default/model.keras --temperature 0.2 0.38 1.0 --out runs/eval
-
-writes ``metrics.json`` (per image and mean, per folder and method), ``metrics.md`` (one table row per
-method per set) and ``gallery.png`` (ground truth | gray | each method, first images of each set).
+Every readable photo under a folder is prepared and scored by :mod:`colored.metrics`'s protocol; a
+file that cannot be decoded is reported by name and skipped, never fatal. Methods are the baselines
+``"gray"`` and ``"mean-ab"`` (an oracle flat colour) or models, which colorize through
+:mod:`colored.inference` like ``colored colorize``. The report is ``metrics.json``, ``metrics.md`` and
+``gallery.png`` (docs/evaluation.md: the protocol, the rebalanced AuC's prior, examples).
 """
 
 from __future__ import annotations

@@ -1,45 +1,10 @@
-"""Colour-quality metrics for colorization, under one documented evaluation protocol.
+"""Colour-quality metrics for colorization, under one evaluation protocol (docs/evaluation.md).
 
-Protocol (every number this project reports uses it)
-----------------------------------------------------
-1. :func:`prepare`: centre-crop each ground-truth photo to a square (the shorter side), resize it to
-   256×256 with PIL **bicubic**, keep RGB uint8. Bicubic, not LANCZOS, because it reproduces the
-   reference all-gray figures (McMaster is square, so only the filter matters there: bicubic gives
-   17.74 dB as in FACTS.md, LANCZOS 17.71 dB).
-2. Predictions are made for / compared with that prepared image (same shape, RGB uint8).
-3. Per image, :func:`image_metrics` computes:
-
-   - ``psnr``, ``ssim``: skimage, on RGB uint8, ``data_range=255`` (SSIM over the colour axis).
-     Identical images have PSNR ``inf``; :func:`summarize` caps PSNR at :data:`PSNR_CAP` (100 dB)
-     before averaging, so a perfect image counts as "the best" instead of being dropped or turning
-     the mean into ``inf``.
-   - ``colorfulness`` / ``colorfulness_true``: Hasler & Süsstrunk (2003), the absolute-value variant
-     of CT2 / ColorFormer / BigColor / DDColor, on 0..255 floats.
-   - ``chroma`` / ``chroma_true``: mean C*ab = sqrt(a² + b²) in CIE Lab (D65, skimage).
-   - ``auc``: Zhang et al. 2016 raw accuracy AuC: per-pixel ab L2 error d, acc(t) = fraction of
-     pixels with d ≤ t, AuC = mean of acc(t) over t = 0, 1, …, 150.
-   - ``auc_rebalanced`` (only when a prior is given): the same with pixels weighted by
-     1 / prior(ground-truth ab cell), the prior being :func:`ab_cell_prior` on the 22×22 cells below
-     (not the classification head's 261 bins of :mod:`colored.bins`). :func:`evaluate` computes the
-     prior over the evaluation set being scored (its ground truths) when none is given.
-   - ``ab_rmse``: sqrt(mean over pixels of the squared ab error), Lab units.
-   - ``js_divergence``: Jensen–Shannon divergence (bits; 0 = same, 1 = disjoint) between the
-     normalised 22×22 ab histograms (10-unit cells over [−110, 110)², values clipped into the edge
-     cells) of prediction and ground truth.
-   - ``confidently_wrong``: the share of pixels whose predicted colour is **strong and wrong**:
-     predicted chroma C*ab ≥ :data:`CONFIDENT_CHROMA` (15) *and* ab error ≥ :data:`WRONG_AB_ERROR`
-     (40) (:func:`confidently_wrong`). The green face, the green water, the red blotch on a gray wall.
-     Gray scores 0 by construction (it never commits to a colour); a muted wrong guess (C*ab < 15)
-     costs nothing here but shows in AuC / RMSE; what it catches is the colour a viewer notices.
-4. :func:`summarize` averages each metric over images and adds ``colorfulness_ratio`` and
-   ``chroma_ratio`` as **ratios of means** (mean pred / mean true), which is how the field reports
-   them and which stays defined when a single ground truth is nearly gray.
-
-Why several metrics: PSNR / SSIM / AuC reward the flat sepia guess that an MSE-trained model collapses
-to (:func:`mean_ab_prediction` beats all-gray on them), colourfulness alone is gameable by garish
-colour; report them side by side (:func:`colored.evaluate.markdown_table`) and look at the pictures.
-
-Conversions are :mod:`colored.color`'s (skimage), never re-implemented here.
+:func:`prepare` makes the ground truth (centre square, 256² bicubic, RGB uint8); :func:`image_metrics`
+scores a prediction against it: PSNR, SSIM, colourfulness, chroma, Zhang's AuC (raw and rebalanced by
+the ab prior), ab RMSE, the JS divergence of the ab histograms and the confidently wrong share;
+:func:`summarize` averages them, colourfulness and chroma as ratios of means. Several metrics because
+PSNR, SSIM and AuC reward the flat sepia guess and colourfulness alone rewards garish colour.
 """
 
 from __future__ import annotations

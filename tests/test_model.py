@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from colored import Config
+from colored import Config, Decoding
 from colored.bins import num_bins
 from colored.inference import predict_ab
 from colored.model import build_model
@@ -34,8 +34,26 @@ def test_classification_head_outputs_bin_logits_at_half_size():
         Config(model="simplified", image_size=64, backbone="none", loss="classification")
     )
     assert model.output_shape == (None, 32, 32, num_bins())
-    ab = predict_ab(model, np.random.default_rng(0).random((2, 64, 64, 1), np.float32))
+    from colored.bins import decode_logits
+    from colored.inference import decode_output, predict_output
+
+    l_norm = np.random.default_rng(0).random((2, 64, 64, 1), np.float32)
+    ab = predict_ab(model, l_norm)
     assert ab.shape == (2, 64, 64, 2), "predict_ab must return ab at the input size"
+    logits = predict_output(model, l_norm)
+    np.testing.assert_allclose(  # at the head's own size nothing is resized: the annealed mean itself
+        decode_output(model, logits, (32, 32)),
+        np.asarray(decode_logits(logits, Decoding().temperature, Decoding().confidence)),
+        atol=1e-4,
+        err_msg="decode_output must be decode_logits at the default decoding",
+    )
+    peaked = 3 * np.random.default_rng(1).standard_normal(logits.shape).astype(np.float32)
+    mode = decode_output(model, peaked, (64, 64), temperature=0.01)
+    mean = decode_output(model, peaked, (64, 64), temperature=1.0)
+    change = float(np.abs(mode - mean).mean())
+    assert change > 5.0, (
+        f"the temperature must reach the decoding: mode vs mean differ by {change:.3f}"
+    )
 
 
 def test_bad_image_size_is_a_clear_error():
