@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	  echo "== the pinned install failed: $(CONSTRAINTS) was tested on the Python and platform named in its header;"; \
 	  echo "== 'make setup CONSTRAINTS=' installs the newest releases within pyproject.toml's ranges instead =="; \
 	  exit 1; }
-	$(PY) -m colored.kernel --install
+	$(PY) -m colored.notebook.kernel --install
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -56,7 +56,7 @@ test-latest:
 	test -x $(LATEST_VENV)/bin/python || $(PYTHON) -m venv $(LATEST_VENV)
 	$(LATEST_VENV)/bin/python -m pip install -q --upgrade pip
 	$(LATEST_VENV)/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e '.[test]'
-	$(LATEST_VENV)/bin/python -m colored.kernel --install
+	$(LATEST_VENV)/bin/python -m colored.notebook.kernel --install
 	$(LATEST_VENV)/bin/python -m pip list --format=freeze | grep -iE '^(tensorflow|keras|jax|numpy)=='
 	$(LATEST_VENV)/bin/python -m pytest $(PYTEST_ARGS)
 

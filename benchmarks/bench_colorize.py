@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import colored
     from colored.colorize import STAGES, colorize_paths
-    from colored.imageio import IMAGE_EXTENSIONS
     from colored.inference import even_batch_size, load_model
+    from colored.io.images import IMAGE_EXTENSIONS
 
     import_seconds = time.perf_counter() - started
 

@@ -76,7 +76,7 @@ GALLERY_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
 
 def validation_set(train_dir: Path) -> EvalSet:
     from colored.data import split_validation
-    from colored.imageio import read_image
+    from colored.io.images import read_image
 
     _, paths = split_validation(train_dir)
     trues = [metrics.prepare(read_image(p).rgb) for p in paths]

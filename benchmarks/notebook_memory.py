@@ -8,7 +8,7 @@ papermill as they are (no chain check), so ``backbone_weights: null`` (random Im
 the same compute and memory as the real weights, which cannot be downloaded offline) is allowed.
 
     python benchmarks/notebook_memory.py 02 -p data_source ../shared/data/train -p image_size 256
-    python benchmarks/notebook_memory.py 05 --params-file colored/profiles/colab.yaml \\
+    python benchmarks/notebook_memory.py 05 --params-file colored/notebook/profiles/colab.yaml \\
         -p data_source /tmp/photos160 -p backbone_weights null -p epochs 1 --out runs/mem05
 """
 
@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import psutil  # noqa: E402
 
-from colored import chain  # noqa: E402
+from colored.notebook import chain
 
 
 def main() -> int:

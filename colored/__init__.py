@@ -10,7 +10,7 @@ import os
 
 #: Quiets TensorFlow's C++ logging and albumentations' PyPI version check; set (unless already set)
 #: before either is imported anywhere in the package: both would otherwise write to notebook outputs
-#: and break nbval. This module must never import keras. colored.lab.setup() enforces these values.
+#: and break nbval. This module must never import keras. colored.notebook.setup() enforces these values.
 QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "NO_ALBUMENTATIONS_UPDATE": "1"}
 for _name, _value in QUIET_ENVIRONMENT.items():
     os.environ.setdefault(_name, _value)

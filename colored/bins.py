@@ -237,7 +237,7 @@ def prior_cache_key(paths: Iterable[str | Path], image_size: int) -> str:
 def cached_prior(paths: list[str | Path], image_size: int, cache_dir: str | Path) -> np.ndarray:
     """The training set's :func:`image_prior`, computed once and cached (atomically) as
     ``cache_dir/ab_prior_<key>.npy`` (:func:`prior_cache_key`)."""
-    from colored.imageio import atomic_write_bytes
+    from colored.io.images import atomic_write_bytes
 
     file = Path(cache_dir) / f"ab_prior_{prior_cache_key(paths, image_size)}.npy"
     if file.exists():

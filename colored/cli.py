@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from colored import chain, colorize, evaluate, inference, metrics
+from colored import colorize, evaluate, inference, metrics
 from colored.config import (
     DEFAULT_CONFIDENCE,
     DEFAULT_TEMPERATURE,
@@ -21,7 +21,8 @@ from colored.config import (
     ConfigError,
     parse_field_text,
 )
-from colored.imageio import IMAGE_EXTENSIONS, WRITE_FORMATS, OutputDirError, ensure_writable_dir
+from colored.io.images import IMAGE_EXTENSIONS, WRITE_FORMATS, OutputDirError, ensure_writable_dir
+from colored.notebook import chain
 
 _UNSET = object()  # "flag not given" (None is a real value: --limit none, --backbone-weights none)
 
@@ -531,7 +532,7 @@ def cmd_baselines(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# colored demo, colored chain (colored.chain)
+# colored demo, colored chain (colored.notebook.chain)
 
 _OUT_HELP = "output folder (default: runs/<timestamp>); it must be new or empty, unless --overwrite"
 _OVERWRITE_HELP = (
@@ -571,7 +572,7 @@ def add_chain_parsers(subparsers) -> None:
         "--profile",
         choices=chain.profile_names(),
         default=None,
-        help="a parameter set shipped with the package (colored/profiles/NAME.yaml): "
+        help="a parameter set shipped with the package (colored/notebook/profiles/NAME.yaml): "
         "reference (offline, CPU, what colored demo runs) or colab (the seed's real run "
         "on a GPU: Kaggle data, 256², ImageNet fusion, 200 epochs, resumes after a "
         "disconnect); --params-file and -p override its values",
@@ -653,7 +654,7 @@ def cmd_chain(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# colored notebooks (colored.publish)
+# colored notebooks (colored.notebook.publish)
 
 
 def add_notebooks_parser(subparsers) -> argparse.ArgumentParser:
@@ -664,7 +665,7 @@ def add_notebooks_parser(subparsers) -> argparse.ArgumentParser:
         description=(
             "The notebooks' Colab badges and their setup cells' install line (pip install\n"
             "git+https://github.com/OWNER/NAME@REF) name the GitHub repository the lab is published in.\n"
-            "One setting holds it (PUBLISHED in colored/publish.py); --repo rewrites that setting and every\n"
+            "One setting holds it (PUBLISHED in colored/notebook/publish.py); --repo rewrites that setting and every\n"
             "badge and install line of the seven notebooks (outputs untouched), README.md and\n"
             "notebooks/README.md, in this checkout. Without --repo: check that they all agree\n"
             "(exit 1, listing each one that does not)."
@@ -686,7 +687,7 @@ def add_notebooks_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_notebooks(args: argparse.Namespace) -> int:
-    from colored import publish
+    from colored.notebook import publish
 
     if args.repo is not None:
         try:
@@ -706,7 +707,7 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
         print(f"colored notebooks: {problem}", file=sys.stderr)
     if problems:
         print(
-            f"colored notebooks: error: {len(problems)} place(s) disagree with PUBLISHED in colored/publish.py; "
+            f"colored notebooks: error: {len(problems)} place(s) disagree with PUBLISHED in colored/notebook/publish.py; "
             f"`colored notebooks --repo {setting}` rewrites them",
             file=sys.stderr,
         )

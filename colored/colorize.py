@@ -3,7 +3,7 @@
 The colorizing itself (preprocess → predict → recombine, at full resolution) is
 :mod:`colored.inference`'s; this module is about files: which inputs (:func:`expand_inputs`), which
 outputs (:func:`plan_outputs`: never an input, never another output, existing ones kept unless
-``overwrite``), atomic writes (:func:`colored.imageio.write_image`) and what happened
+``overwrite``), atomic writes (:func:`colored.io.images.write_image`) and what happened
 (:class:`ColorizeReport`). A bad file is reported, never fatal.
 
 Python::
@@ -26,14 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from colored.imageio import (
-    IMAGE_EXTENSIONS,
-    WRITE_FORMATS,
-    ImageReadError,
-    OutputExistsError,
-    read_image,
-    write_image,
-)
 from colored.inference import (
     Decoding,
     PredictionError,
@@ -41,6 +33,14 @@ from colored.inference import (
     colorize_stream,
     load_model,
     stage_timer,
+)
+from colored.io.images import (
+    IMAGE_EXTENSIONS,
+    WRITE_FORMATS,
+    ImageReadError,
+    OutputExistsError,
+    read_image,
+    write_image,
 )
 
 #: Stages of :attr:`ColorizeReport.timings`, in order.

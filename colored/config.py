@@ -197,7 +197,7 @@ class Config:
 
     def save(self, path: str | Path) -> None:
         """Write the config as JSON, atomically (a kill never leaves half a file)."""
-        from colored.imageio import atomic_write_text
+        from colored.io.images import atomic_write_text
 
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2))
 

@@ -6,8 +6,8 @@ the colour photos, so only colour images are kept); :func:`get_dataset` is the o
 * ``"sample"`` (default, works offline): crops of scikit-image's bundled colour photos, built by
   :func:`make_sample_dataset` into ``data/sample/{train,test}/``.
 * ``"kaggle"``: ``aayush9753/image-colorization-dataset`` (5,000 train / 739 test photos), fetched
-  by :func:`colored.kaggle.download_kaggle` into ``data/kaggle/{train_color,test_color}/``. Needs
-  credentials (:mod:`colored.kaggle` finds them and keeps them out of every message).
+  by :func:`colored.io.kaggle.download_kaggle` into ``data/kaggle/{train_color,test_color}/``. Needs
+  credentials (:mod:`colored.io.kaggle` finds them and keeps them out of every message).
 * ``"auto"``: ``"kaggle"`` when Kaggle credentials are found, otherwise ``"sample"``.
 * any existing folder of images: used as is (see :func:`dataset_splits` for the layouts understood).
 """
@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from colored.imageio import (
+from colored.io.images import (
     IMAGE_EXTENSIONS,
     atomic_write_text,
     ensure_writable_dir,
     image_files,
     write_image,
 )
-from colored.kaggle import DATA_DIR_FIX, SAMPLE_HINT
+from colored.io.kaggle import DATA_DIR_FIX, SAMPLE_HINT
 
 __all__ = [
     "DATA_DIR_FIX",
@@ -51,7 +51,7 @@ __all__ = [
 SOURCES = ("sample", "kaggle", "auto")
 
 # DATA_DIR_FIX (the fix named when a dataset folder cannot be written) and SAMPLE_HINT (how to get
-# photos without network or account) are defined in colored.kaggle, which this module imports.
+# photos without network or account) are defined in colored.io.kaggle, which this module imports.
 
 
 # --------------------------------------------------------------------------------------------------
@@ -291,9 +291,9 @@ def make_sample_dataset(target: str | Path = "data/sample", size: int = 256) -> 
 
     Deterministic and idempotent: a marker file (written last) records the recipe version and
     ``size``; a complete folder is left untouched, an interrupted or different-size one is rebuilt.
-    Each PNG is written atomically (:func:`colored.imageio.write_image`), so no half-written image is ever visible.
+    Each PNG is written atomically (:func:`colored.io.images.write_image`), so no half-written image is ever visible.
     The folder is managed by this function: stray ``*.png`` files in its splits are removed on rebuild.
-    A folder that cannot be written raises :class:`colored.imageio.OutputDirError` (a ``ValueError``,
+    A folder that cannot be written raises :class:`colored.io.images.OutputDirError` (a ``ValueError``,
     one line naming it) before anything is built.
     """
     if not isinstance(size, int) or size < 8:
@@ -342,10 +342,10 @@ def make_sample_dataset(target: str | Path = "data/sample", size: int = 256) -> 
 
 def resolve_source(source: str | Path) -> str | Path:
     """``"auto"`` → ``"kaggle"`` when Kaggle credentials are found
-    (:func:`colored.kaggle.find_kaggle_credentials`), otherwise ``"sample"``; any other source as is."""
+    (:func:`colored.io.kaggle.find_kaggle_credentials`), otherwise ``"sample"``; any other source as is."""
     if source != "auto":
         return source
-    from colored.kaggle import find_kaggle_credentials
+    from colored.io.kaggle import find_kaggle_credentials
 
     return "kaggle" if find_kaggle_credentials() else "sample"
 
@@ -354,7 +354,7 @@ def get_dataset(source: str | Path = "sample", data_dir: str | Path = "data", **
     """Return the root folder of a dataset, building or downloading it when needed.
 
     ``source``: ``"sample"`` (offline, :func:`make_sample_dataset` into ``data_dir/sample``; ``kw``
-    e.g. ``size=``), ``"kaggle"`` (:func:`colored.kaggle.download_kaggle` into ``data_dir/kaggle``;
+    e.g. ``size=``), ``"kaggle"`` (:func:`colored.io.kaggle.download_kaggle` into ``data_dir/kaggle``;
     ``kw`` e.g. ``api=``, ``quiet=``), ``"auto"`` (``"kaggle"`` when credentials are found, otherwise
     ``"sample"``: :func:`resolve_source`), or the path of an existing folder of images (checked, used
     as is). Pass the result to :func:`dataset_splits` for the train/test folders.
@@ -363,7 +363,7 @@ def get_dataset(source: str | Path = "sample", data_dir: str | Path = "data", **
     if source == "sample":
         return make_sample_dataset(Path(data_dir) / "sample", **kw)
     if source == "kaggle":
-        from colored.kaggle import download_kaggle  # colored.kaggle imports this module
+        from colored.io.kaggle import download_kaggle  # colored.io.kaggle imports this module
 
         return download_kaggle(Path(data_dir) / "kaggle", **kw)
     path = Path(source).expanduser()

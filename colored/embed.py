@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from colored import encoder
-from colored.imageio import atomic_write
+from colored.io.images import atomic_write
 
 BACKBONE_INPUT_SIZE = 299  # InceptionResNetV2's; MobileNetV2's is encoder.INPUT_SIZE (224)
 BACKBONES = ("inception_resnet_v2", "mobilenet_v2")

@@ -73,7 +73,7 @@ def load_set(folder: str | Path, size: int = metrics.EVAL_SIZE, *, report: bool 
     skipped; with ``report`` each is printed to stderr with its reason.
     """
     from colored.data import find_images
-    from colored.imageio import ImageReadError, read_image
+    from colored.io.images import ImageReadError, read_image
 
     folder = Path(folder)
     paths = find_images(folder, recursive=True)

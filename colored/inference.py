@@ -4,7 +4,7 @@ Everything that colorizes goes through here: :func:`colored.colorize.colorize_pa
 folders), :func:`colored.evaluate.score_set` (the evaluation protocol) and the training callback
 :class:`colored.train.ComparisonFigure`. How a photo is colorized (richzhang's demo does the same):
 
-1. decode it (:func:`colored.imageio.read_image`: any size, EXIF orientation, 8/16-bit, gray,
+1. decode it (:func:`colored.io.images.read_image`: any size, EXIF orientation, 8/16-bit, gray,
    palette, alpha, CMYK, first frame of a GIF);
 2. :func:`preprocess`: compute its full-resolution Lab lightness ``L`` and resize ``L`` (bicubic,
    antialiased) to :func:`network_size`: for a fully convolutional model (no fusion, e.g. the
@@ -49,7 +49,7 @@ from PIL import Image
 
 from colored import color
 from colored.config import DEFAULT_FLIP, Decoding  # noqa: F401 - DEFAULT_FLIP: callers read it here
-from colored.imageio import DecodedImage, decode_array, decode_pil, read_image
+from colored.io.images import DecodedImage, decode_array, decode_pil, read_image
 from colored.modelfile import IncompatibleModelError, ModelNotFoundError, recorded_decoding  # noqa: F401 - callers import them from here
 
 #: Where ``load_model()`` looks when no path is given (shipped with the package once trained).
@@ -723,7 +723,7 @@ def colorize(
 ) -> np.ndarray:
     """Colorize one photo at full resolution → ``(H, W, 3)`` uint8 RGB of the input's exact size.
 
-    ``image_or_path``: a file path, a Pillow image, a :class:`~colored.imageio.DecodedImage`, or an
+    ``image_or_path``: a file path, a Pillow image, a :class:`~colored.io.images.DecodedImage`, or an
     array (``(H, W)`` gray, ``(H, W, 3)`` RGB, ``(H, W, 4)`` RGBA; uint8, uint16 or float in [0, 1]:
     an RGB input's own colours are ignored, only its lightness is used).
     ``model``: a Keras model, a path to a ``.keras`` file, or ``None`` for the default model.

@@ -18,7 +18,7 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from colored.color import AbStatistics, lab_to_rgb, rgb_to_gray, rgb_to_lab, to_float_rgb
-from colored.imageio import (  # the package's one decode / 8-bit rounding
+from colored.io.images import (  # the package's one decode / 8-bit rounding
     IMAGE_EXTENSIONS,
     read_rgb,
     to_uint8,

@@ -107,7 +107,7 @@ def save(model, path: str | Path, config: Config | None = None, *, weights_of=No
     """Write ``model`` (an L-input network) to ``path`` atomically, as a ``.keras`` file plus
     ``colored.json`` (from ``config``, else read off the network: :func:`architecture_of`).
     ``weights_of``: a copy of ``model`` to write instead (e.g. its float16 twin), same layers."""
-    from colored.imageio import atomic_save_to
+    from colored.io.images import atomic_save_to
 
     architecture = architecture_of(model, config)
     content: dict[str, Any] = {"format": _FORMAT, "config": architecture}

@@ -28,7 +28,7 @@ from colored.augment import augment, build_augmenter
 from colored.config import Config
 from colored.devices import resolve_speed
 from colored.embed import Embedder
-from colored.imageio import read_rgb
+from colored.io.images import read_rgb
 
 
 def load_resized(path: str | Path, size: int) -> np.ndarray:

@@ -30,8 +30,8 @@ from colored.bins import cached_prior, rebalancing_weights
 from colored.config import Config, ConfigError, Decoding
 from colored.devices import resolve_speed, speed_summary
 from colored.distributed import multi_worker_workarounds, worker_config, workers_agree
-from colored.imageio import atomic_save_to, atomic_write_text, ensure_writable_dir
 from colored.inference import colorize_batch
+from colored.io.images import atomic_save_to, atomic_write_text, ensure_writable_dir
 from colored.losses import AbAccuracy, AbMeanSquaredError, SoftEncodedCrossEntropy
 from colored.model import build_model, inference_model, training_model
 from colored.pipeline import ColorizationDataset, load_resized

@@ -39,7 +39,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from colored import chain
+from colored.notebook import chain
 
 CHROMIUM = Path(
     "/usr/bin/chromium"

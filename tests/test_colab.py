@@ -1,5 +1,5 @@
-"""The lab on Colab, without Colab: where the lab is published (colored.publish, ``colored notebooks``)
-and what ``colored.lab.setup()`` does in a Colab runtime (Drive folder, Kaggle secrets), under a fake
+"""The lab on Colab, without Colab: where the lab is published (colored.notebook.publish, ``colored notebooks``)
+and what ``colored.notebook.setup()`` does in a Colab runtime (Drive folder, Kaggle secrets), under a fake
 ``google.colab`` package written into ``tmp_path`` by the fixtures below:
 
 * ``google/colab/userdata.py``: ``get(name)`` reads a JSON file of secrets next to it, and raises
@@ -27,8 +27,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from colored import chain, data, lab, publish
+from colored import data, notebook
 from colored.cli import main
+from colored.notebook import chain, publish
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "kgat-FAKE-token-0123456789abcdefXYZ"
@@ -99,7 +100,7 @@ def colab_env(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     for name in [
-        *lab.KAGGLE_SECRETS,
+        *notebook.KAGGLE_SECRETS,
         "KAGGLE_CONFIG_DIR",
         "COLORED_DRIVE_FOLDER",
         "COLORED_PERSIST",
@@ -121,7 +122,7 @@ def _forget_google_colab() -> None:
 @pytest.fixture
 def fake_colab(colab_env, monkeypatch):
     """This process on the fake Colab: returns a function ``(secrets, denied=()) -> fake folder`` that
-    writes the package and imports it (``google.colab`` in ``sys.modules``: :func:`lab.on_colab`)."""
+    writes the package and imports it (``google.colab`` in ``sys.modules``: :func:`notebook.on_colab`)."""
     made = []
 
     def install(secrets: dict[str, str], denied: tuple[str, ...] = ()) -> Path:
@@ -138,17 +139,17 @@ def fake_colab(colab_env, monkeypatch):
 
 
 # --------------------------------------------------------------------------------------------------
-# colored.lab on the fake Colab, in this process
+# colored.notebook on the fake Colab, in this process
 # --------------------------------------------------------------------------------------------------
 
 
 def test_secrets_reach_the_environment_and_are_never_printed(fake_colab, monkeypatch, capsys):
     fake_colab({"KAGGLE_API_TOKEN": TOKEN, "KAGGLE_USERNAME": USERNAME}, denied=("KAGGLE_KEY",))
-    assert lab.on_colab()
-    copied, denied = lab.load_colab_secrets()
+    assert notebook.on_colab()
+    copied, denied = notebook.load_colab_secrets()
     assert copied == ["KAGGLE_API_TOKEN", "KAGGLE_USERNAME"] and denied == ["KAGGLE_KEY"]
     assert os.environ["KAGGLE_API_TOKEN"] == TOKEN and os.environ["KAGGLE_USERNAME"] == USERNAME
-    note = lab.kaggle_secrets_note(copied, denied)
+    note = notebook.kaggle_secrets_note(copied, denied)
     assert (
         "KAGGLE_API_TOKEN, KAGGLE_USERNAME copied" in note
         and "KAGGLE_KEY" in note
@@ -157,7 +158,7 @@ def test_secrets_reach_the_environment_and_are_never_printed(fake_colab, monkeyp
     assert TOKEN not in note and USERNAME not in note
 
     monkeypatch.setenv("KAGGLE_API_TOKEN", "already-set-by-hand-123456")
-    assert lab.load_colab_secrets() == ([], ["KAGGLE_KEY"]), (
+    assert notebook.load_colab_secrets() == ([], ["KAGGLE_KEY"]), (
         "a variable set by hand is not replaced"
     )
     assert os.environ["KAGGLE_API_TOKEN"] == "already-set-by-hand-123456"
@@ -165,10 +166,10 @@ def test_secrets_reach_the_environment_and_are_never_printed(fake_colab, monkeyp
 
 def test_missing_secrets_give_one_clear_message(fake_colab):
     fake_colab({})
-    copied, denied = lab.load_colab_secrets()
+    copied, denied = notebook.load_colab_secrets()
     assert (copied, denied) == ([], [])
-    assert not any(os.environ.get(name) for name in lab.KAGGLE_SECRETS)
-    note = lab.kaggle_secrets_note(copied, denied)
+    assert not any(os.environ.get(name) for name in notebook.KAGGLE_SECRETS)
+    note = notebook.kaggle_secrets_note(copied, denied)
     assert len(note.splitlines()) == 1, note
     for needle in (
         "no credentials",
@@ -186,12 +187,12 @@ def test_persist_on_drive_links_data_and_runs_into_the_drive_folder(fake_colab, 
     work = colab_env / "content"
     (work / "runs" / "old").mkdir(parents=True)  # results from before, in the runtime's own disk
     (work / "runs" / "old" / "history.json").write_text("{}")
-    folder = lab.persist_on_drive(workdir=work)
-    assert folder == colab_env / "drive" / "MyDrive" / "colored-lab" == lab.drive_folder()
+    folder = notebook.persist_on_drive(workdir=work)
+    assert folder == colab_env / "drive" / "MyDrive" / "colored-lab" == notebook.drive_folder()
     from google.colab import drive
 
     assert drive.MOUNTS == [str(colab_env / "drive")], "Drive is mounted once, at the mount point"
-    for name in lab.PERSISTED:
+    for name in notebook.PERSISTED:
         assert (work / name).is_symlink() and (work / name).resolve() == (
             folder / name
         ).resolve(), name
@@ -199,7 +200,7 @@ def test_persist_on_drive_links_data_and_runs_into_the_drive_folder(fake_colab, 
 
     (work / "runs" / "new").mkdir()  # written through the link: on Drive
     assert (
-        lab.persist_on_drive(workdir=work) == folder
+        notebook.persist_on_drive(workdir=work) == folder
     )  # a second run (setup cell re-run) changes nothing
     assert drive.MOUNTS == [str(colab_env / "drive")], (
         "an already mounted Drive is not mounted again"
@@ -213,7 +214,7 @@ def test_a_clash_keeps_the_local_folder_and_says_so(fake_colab, colab_env):
     (work / "data" / "sample").mkdir(parents=True)
     (colab_env / "drive" / "MyDrive" / "colored-lab" / "data" / "sample").mkdir(parents=True)
     notes: list[str] = []
-    lab.persist_on_drive(workdir=work, log=notes.append)
+    notebook.persist_on_drive(workdir=work, log=notes.append)
     assert not (work / "data").is_symlink() and (work / "data" / "sample").is_dir(), (
         "nothing is overwritten"
     )
@@ -223,15 +224,15 @@ def test_a_clash_keeps_the_local_folder_and_says_so(fake_colab, colab_env):
 
 def test_setup_on_colab_persists_unless_told_not_to(fake_colab, colab_env, monkeypatch, capsys):
     fake_colab({"KAGGLE_USERNAME": USERNAME, "KAGGLE_KEY": KEY})
-    monkeypatch.setattr(lab, "_ipython", lambda: None)
+    monkeypatch.setattr(notebook, "_ipython", lambda: None)
     work = colab_env / "content"
     work.mkdir()
     monkeypatch.chdir(work)
-    lab.setup()
+    notebook.setup()
     out = capsys.readouterr().out
     assert (work / "runs").is_symlink() and (work / "data").is_symlink()
     assert (
-        f"kept in {lab.drive_folder()}/" in out and "KAGGLE_USERNAME, KAGGLE_KEY copied" in out
+        f"kept in {notebook.drive_folder()}/" in out and "KAGGLE_USERNAME, KAGGLE_KEY copied" in out
     ), out
     assert USERNAME not in out and KEY not in out
     assert os.environ["KAGGLE_KEY"] == KEY
@@ -240,19 +241,19 @@ def test_setup_on_colab_persists_unless_told_not_to(fake_colab, colab_env, monke
     other.mkdir()
     monkeypatch.chdir(other)
     monkeypatch.setenv("COLORED_PERSIST", "0")
-    lab.setup(verbose=False)
+    notebook.setup(verbose=False)
     assert not (other / "runs").exists(), "COLORED_PERSIST=0: no Drive"
-    lab.setup(verbose=False, persist=True)
+    notebook.setup(verbose=False, persist=True)
     assert (other / "runs").is_symlink(), "persist=True wins over the environment"
 
 
 def test_off_colab_setup_touches_no_drive(colab_env, monkeypatch, capsys):
     _forget_google_colab()
-    monkeypatch.setattr(lab, "_ipython", lambda: None)
+    monkeypatch.setattr(notebook, "_ipython", lambda: None)
     monkeypatch.chdir(colab_env)
-    lab.setup(persist=True)
+    notebook.setup(persist=True)
     assert (
-        not lab.on_colab()
+        not notebook.on_colab()
         and not (colab_env / "runs").exists()
         and not (colab_env / "drive").exists()
     )
@@ -326,8 +327,10 @@ def test_parse_repository_refuses_what_is_not_one(text):
 def checkout(tmp_path):
     """The files ``colored notebooks`` rewrites, copied into ``tmp_path``."""
     root = tmp_path / "checkout"
-    (root / "colored").mkdir(parents=True)
-    shutil.copy(REPO / "colored" / "publish.py", root / "colored" / "publish.py")
+    (root / "colored" / "notebook").mkdir(parents=True)
+    shutil.copy(
+        REPO / "colored" / "notebook" / "publish.py", root / "colored" / "notebook" / "publish.py"
+    )
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     shutil.copy(REPO / "README.md", root / "README.md")
     return root
@@ -345,7 +348,7 @@ def test_the_command_rewrites_every_place_consistently(checkout):
     assert publish.find_mismatches(checkout, publish.published()) != [], (
         "…and nothing names the old one"
     )
-    assert f'PUBLISHED = "{fork}"' in (checkout / "colored" / "publish.py").read_text()
+    assert f'PUBLISHED = "{fork}"' in (checkout / "colored" / "notebook" / "publish.py").read_text()
     for name in chain.NOTEBOOKS:
         after = nbformat.read(str(checkout / "notebooks" / name), as_version=4)
         assert fork.badge_url(name) in after.cells[0].source
@@ -385,14 +388,17 @@ def test_colored_notebooks_command(monkeypatch, capsys, checkout):
     assert (
         "published at alice/lab@main" in out and "rewrote notebooks/01_data_download.ipynb" in out
     ), out
-    assert 'PUBLISHED = "alice/lab@main"' in (checkout / "colored" / "publish.py").read_text()
+    assert (
+        'PUBLISHED = "alice/lab@main"'
+        in (checkout / "colored" / "notebook" / "publish.py").read_text()
+    )
 
 
 def _install_block(setup: str) -> str:
-    """The setup cell's lines before ``import colored.lab``, as IPython runs them (``%pip`` becomes a call)."""
+    """The setup cell's lines before ``import colored.notebook``, as IPython runs them (``%pip`` becomes a call)."""
     from IPython.core.inputtransformer2 import TransformerManager
 
-    return TransformerManager().transform_cell(setup[: setup.index("import colored.lab")])
+    return TransformerManager().transform_cell(setup[: setup.index("import colored.notebook")])
 
 
 class FakeShell:
@@ -422,7 +428,9 @@ def test_the_install_runs_on_colab_only_and_names_the_repository_setting(fake_co
         == publish.published().pip_url
     ), shell.calls
     # where pip fails, the next line is what raises: its comment says why, in the traceback
-    import_line = next(line for line in setup.splitlines() if line.startswith("import colored.lab"))
+    import_line = next(
+        line for line in setup.splitlines() if line.startswith("import colored.notebook")
+    )
     assert "pip above could not install LAB_REPOSITORY" in import_line
 
     shell.calls.clear()
@@ -456,7 +464,7 @@ def test_notebook_01_on_the_fake_colab(colab_env, monkeypatch):
         log=None,
     )
 
-    drive = lab.drive_folder()
+    drive = notebook.drive_folder()
     assert drive == colab_env / "drive" / "MyDrive" / "colored-lab"
     assert (content / "runs").is_symlink() and (content / "data").is_symlink()
     assert (drive / "runs" / "colab" / "figures" / "01_train_photos.png").is_file(), (

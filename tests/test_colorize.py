@@ -18,8 +18,8 @@ from colored import color, inference
 from colored import colorize as colorize_module
 from colored.cli import build_parser
 from colored.colorize import ColorizeReport, colorize_paths
-from colored.imageio import read_image
 from colored.inference import ModelNotFoundError, colorize, colorize_batch, load_model
+from colored.io.images import read_image
 from colored.model import input_size as model_input_size
 
 SIZE = 64
@@ -594,7 +594,7 @@ def test_cli_missing_input_is_a_usage_error(model_path, tmp_path, capsys):
 def test_cli_unwritable_output_folder_is_a_usage_error_before_any_work(
     model_path, tmp_path, monkeypatch, capsys, case
 ):
-    from colored import imageio
+    from colored.io import images as imageio
 
     photo = save(tmp_path / "a.png", detailed_photo(10, 12))
     if case == "parent is a file":

@@ -1,4 +1,4 @@
-"""Tests for colored.data and colored.kaggle: finding images, dataset layouts, Kaggle credentials and
+"""Tests for colored.data and colored.io.kaggle: finding images, dataset layouts, Kaggle credentials and
 download, sample data, get_dataset's sources.
 
 Nothing here touches the network or the real ~/.kaggle: HOME points into tmp_path, every KAGGLE_*
@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colored import data, imageio, kaggle
+from colored import data
+from colored.io import images as imageio
+from colored.io import kaggle
 
 SECRET = "sEcReT-kaggle-key-0123456789abcdef"
 KAGGLE_VARS = (
@@ -748,7 +750,7 @@ def test_get_dataset_auto_with_credentials_downloads_from_kaggle(
 
 def _refuse_probe(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     """The probe file in ``folder`` fails as in a read-only folder (even for root, who bypasses modes)."""
-    from colored import imageio
+    from colored.io import images as imageio
 
     real = imageio.tempfile.mkstemp
 
@@ -763,7 +765,7 @@ def _refuse_probe(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
 def test_sample_dataset_unwritable_folder_is_one_line_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from colored.imageio import OutputDirError
+    from colored.io.images import OutputDirError
 
     blocker = tmp_path / "data"
     blocker.write_text("a file where the data folder should be")
@@ -811,7 +813,7 @@ def test_complete_sample_in_a_read_only_folder_is_still_used(
 def test_download_kaggle_unwritable_folder_fails_before_downloading(
     tmp_path: Path, small_counts: dict, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
-    from colored.imageio import OutputDirError
+    from colored.io.images import OutputDirError
 
     api = FakeApi()
     if case == "parent is a file":

@@ -274,7 +274,7 @@ def test_cli_errors_exit_2_and_name_the_problem(photos, tmp_path, capsys):
 )
 def test_cli_unwritable_out_is_refused_before_scoring(photos, tmp_path, monkeypatch, capsys, case):
     from colored import evaluate as evaluate_module
-    from colored import imageio
+    from colored.io import images as imageio
 
     (tmp_path / "file").write_text("not a folder")
     if case == "parent is a file":

@@ -20,7 +20,7 @@ import nbformat
 import pytest
 import yaml
 
-from colored import chain
+from colored.notebook import chain
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -150,7 +150,7 @@ def workspace(tmp_path_factory):
     folder) with a tiny reference run in runs/reference and a folder of one's own photos."""
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(NOTEBOOK_DIR, root / "notebooks")
-    (root / "pyproject.toml").write_text("# the lab's root for colored.lab.setup()\n")
+    (root / "pyproject.toml").write_text("# the lab's root for colored.notebook.setup()\n")
     # 01 builds the sample and writes figures, 05 a trained model: what the exercises could overwrite
     reference = ["01", "05"]
     params = {k: v for k, v in TINY_REFERENCE.items() if k in declared(reference)}

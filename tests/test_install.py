@@ -161,7 +161,7 @@ def test_the_wheel_is_a_plain_install_without_the_notebook_tools(plain_install):
     assert (packaged / "weights" / "default.keras").is_file(), (
         "the default model is not in the wheel"
     )
-    assert sorted(p.name for p in (packaged / "profiles").glob("*.yaml")) == [
+    assert sorted(p.name for p in (packaged / "notebook" / "profiles").glob("*.yaml")) == [
         "colab.yaml",
         "reference.yaml",
     ]

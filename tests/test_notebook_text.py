@@ -14,8 +14,8 @@ import re
 import nbformat
 import pytest
 
-from colored import chain
 from colored.color import HUE_NAMES
+from colored.notebook import chain
 
 from .test_notebooks import NOTEBOOK_DIR
 

@@ -1,4 +1,4 @@
-"""The papermill chain (colored.chain) and the lab notebooks' structure.
+"""The papermill chain (colored.notebook.chain) and the lab notebooks' structure.
 
 Most tests cover the runner with tiny throwaway notebooks (parameter injection and checks, failures,
 the output folder and --overwrite) and check statically what a re-run cannot (one parameters cell,
@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from colored import chain
+from colored.notebook import chain
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -598,7 +598,7 @@ def test_the_reference_profile_is_the_notebooks_own_defaults(lab_specs):
     # so `colored demo` (the profile) and nbval (the notebooks as they are) run the same reference run
     defaults = {k: v for k, v in _defaults(lab_specs).items() if k != "run_dir"}
     assert chain.load_profile("reference") == defaults, (
-        "colored/profiles/reference.yaml and the parameters cells disagree"
+        "colored/notebook/profiles/reference.yaml and the parameters cells disagree"
     )
 
 
@@ -644,7 +644,7 @@ def test_profiles_ship_inside_the_package():
     package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
         "package-data"
     ]
-    assert "profiles/*.yaml" in package_data["colored"], (
+    assert "notebook/profiles/*.yaml" in package_data["colored"], (
         "the profiles must be in the wheel (package-data)"
     )
 
@@ -917,15 +917,17 @@ def test_each_notebook_is_a_handout(lab):
             f"{name}: the setup prints this machine's devices"
         )
         setup = setup.source
-        assert "google.colab" in setup and "colored.lab.setup()" in setup, (
+        assert "google.colab" in setup and "colored.notebook.setup()" in setup, (
             f"{name}: first code cell is not the setup"
         )
-        # colored.lab quiets TensorFlow and albumentations: nothing may load keras before it.
-        before = setup[: setup.index("import colored.lab")]
+        # colored.notebook quiets TensorFlow and albumentations: nothing may load keras before it.
+        before = setup[: setup.index("import colored.notebook")]
         assert not re.search(
             r"import (keras|tensorflow|matplotlib|numpy)|from colored|import colored\b", before
-        ), f"{name}: something is imported before colored.lab: {before}"
-        assert setup.index("import colored.lab") < setup.index("colored.lab.setup()"), name
+        ), f"{name}: something is imported before colored.notebook: {before}"
+        assert setup.index("import colored.notebook") < setup.index("colored.notebook.setup()"), (
+            name
+        )
         # short cells (issue 22): the plumbing lives in the library; a student reads what they change
         assert len(code_lines(setup)) <= 6, (
             f"{name}: the setup cell has {len(code_lines(setup))} code lines (at most 6)"

@@ -170,17 +170,17 @@ class _Refuse(http.server.BaseHTTPRequestHandler):
 
 
 def no_gpu(tmp_path, monkeypatch, capsys, request) -> str:
-    """The setup cell (``colored.lab.setup()``) on a machine where Keras sees no GPU."""
+    """The setup cell (``colored.notebook.setup()``) on a machine where Keras sees no GPU."""
     import keras
     import matplotlib.pyplot as plt
 
-    from colored import QUIET_ENVIRONMENT, lab
+    from colored import QUIET_ENVIRONMENT, notebook
 
     for name in QUIET_ENVIRONMENT:  # setup() sets them: restored afterwards
         monkeypatch.setenv(name, os.environ.get(name, ""))
     monkeypatch.setitem(plt.rcParams, "figure.dpi", plt.rcParams["figure.dpi"])
-    monkeypatch.setattr(lab, "_ipython", lambda: None)
-    monkeypatch.setattr(lab, "on_colab", lambda: False)
+    monkeypatch.setattr(notebook, "_ipython", lambda: None)
+    monkeypatch.setattr(notebook, "on_colab", lambda: False)
     real = keras.distribution.list_devices
     monkeypatch.setattr(
         keras.distribution,
@@ -188,14 +188,14 @@ def no_gpu(tmp_path, monkeypatch, capsys, request) -> str:
         lambda device_type=None: [] if str(device_type).lower() == "gpu" else real(device_type),
     )
     capsys.readouterr()
-    lab.setup(chdir=False)
+    notebook.setup(chdir=False)
     return capsys.readouterr().out
 
 
 def kaggle_no_credentials(tmp_path, monkeypatch, capsys, request) -> str:
     """``get_dataset("kaggle")`` without any credentials; a broken ``kaggle.json``; the Colab setup
     cell's notes (no secrets; a secret this notebook may not read)."""
-    from colored import lab
+    from colored import notebook
 
     home = _clean_kaggle_env(tmp_path, monkeypatch)
     said = [_kaggle_download_error()]
@@ -203,8 +203,8 @@ def kaggle_no_credentials(tmp_path, monkeypatch, capsys, request) -> str:
     (home / ".kaggle" / "kaggle.json").write_text("{not json")
     said.append(_kaggle_download_error())
     (home / ".kaggle" / "kaggle.json").unlink()
-    said.append(lab.kaggle_secrets_note([], []))
-    said.append(lab.kaggle_secrets_note([], ["KAGGLE_API_TOKEN"]))
+    said.append(notebook.kaggle_secrets_note([], []))
+    said.append(notebook.kaggle_secrets_note([], ["KAGGLE_API_TOKEN"]))
     return "\n".join(said)
 
 
@@ -483,7 +483,9 @@ def colab_install_fails(tmp_path, monkeypatch, capsys, request) -> str:
         setup = next(
             c for c in nbformat.read(str(notebook), as_version=4).cells if c.cell_type == "code"
         ).source
-        cell = setup[: setup.index("\n", setup.index("import colored.lab"))]  # up to the import
+        cell = setup[
+            : setup.index("\n", setup.index("import colored.notebook"))
+        ]  # up to the import
         script = tmp_path / "setup_cell.py"
         script.write_text(prelude + TransformerManager().transform_cell(cell))
         run = subprocess.run(

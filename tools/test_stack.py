@@ -437,7 +437,7 @@ def test_colab(args) -> int:
 
     with stage("the test tools Colab lacks, under Colab's pins"):
         run([python, "-m", "pip", "install", "-q", "-c", venv / "constraints.txt", *TEST_TOOLS])
-        run([python, "-m", "colored.kernel", "--install"])
+        run([python, "-m", "colored.notebook.kernel", "--install"])
         after_tools = freeze(python)
         if not check_unchanged(
             preinstalled, {"after lab install": after_lab, "after test tools": after_tools}

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from colored.imageio import ensure_writable_dir, image_files
+from colored.io.images import ensure_writable_dir, image_files
 
 #: The fix named when a dataset folder cannot be written (OutputDirError's message). Here, not in
 #: colored.data, because data imports this module (get_dataset dispatches to it), not the reverse.
@@ -170,7 +170,7 @@ class KaggleCredentialsError(RuntimeError):
             "  Set KAGGLE_CONFIG_DIR to use a folder other than ~/.kaggle for the files.\n"
             "On Google Colab: open the Secrets panel (key icon, left sidebar), add KAGGLE_API_TOKEN "
             "(or KAGGLE_USERNAME and KAGGLE_KEY), enable notebook access, then run the notebook's setup "
-            "cell again (colored.lab.setup() copies them into the environment), or by hand:\n"
+            "cell again (colored.notebook.setup() copies them into the environment), or by hand:\n"
             "       import os\n"
             "       from google.colab import userdata\n"
             '       os.environ["KAGGLE_USERNAME"] = userdata.get("KAGGLE_USERNAME")\n'
@@ -417,7 +417,7 @@ def download_kaggle(
     credential.
 
     Raises:
-        colored.imageio.OutputDirError: ``target`` (or its parent) cannot be written: checked
+        colored.io.images.OutputDirError: ``target`` (or its parent) cannot be written: checked
             first, before credentials or network (a complete ``target`` needs no writing).
         KaggleCredentialsError: no credentials (only when ``api`` is None).
         RuntimeError: Kaggle unreachable, or it rejected the credentials (HTTP 401/403: the message

@@ -1,4 +1,4 @@
-"""colored.lab: the notebooks' setup cell as one function."""
+"""colored.notebook: the notebooks' setup cell as one function."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import colored
-from colored import lab
+from colored import notebook
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,18 +33,18 @@ def _fresh_python(code: str) -> str:
 
 def test_importing_colored_lab_quiets_tensorflow_before_keras_is_loaded():
     out = _fresh_python(
-        "import os, sys; import colored.lab; "
+        "import os, sys; import colored.notebook; "
         "print(os.environ['TF_CPP_MIN_LOG_LEVEL'], os.environ['NO_ALBUMENTATIONS_UPDATE'], "
         "any(m.split('.')[0] in ('keras', 'tensorflow', 'albumentations') for m in sys.modules))"
     )
     assert out == "3 1 False", (
-        f"import colored.lab must set the variables and load no keras: {out!r}"
+        f"import colored.notebook must set the variables and load no keras: {out!r}"
     )
 
 
 def test_setup_enforces_the_quiet_environment_even_over_other_values():
     out = _fresh_python(
-        "import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '0'; import colored.lab; "
+        "import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '0'; import colored.notebook; "
         "print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
     )
     assert out == "3", "the notebooks always forced TensorFlow's C++ logs off"
@@ -64,11 +64,11 @@ def test_setup_does_what_the_setup_cell_did(tmp_path, monkeypatch, capsys):
     (repo / "pyproject.toml").write_text("")
     elsewhere.mkdir(parents=True)  # a notebooks/ folder that is not in a repository: no chdir
     shell = FakeShell()
-    monkeypatch.setattr(lab, "_ipython", lambda: shell)
+    monkeypatch.setattr(notebook, "_ipython", lambda: shell)
     monkeypatch.setitem(plt.rcParams, "figure.dpi", 100)
 
     monkeypatch.chdir(repo / "notebooks")
-    lab.setup()
+    notebook.setup()
     assert Path.cwd() == repo, "started in notebooks/, setup should move to the repository root"
     assert shell.magics == [
         ("matplotlib", "inline"),
@@ -81,7 +81,7 @@ def test_setup_does_what_the_setup_cell_did(tmp_path, monkeypatch, capsys):
     assert "backend\n" in out and ("GPU:" in out or "No GPU: running on the CPU" in out), out
 
     monkeypatch.chdir(elsewhere)
-    lab.setup(verbose=False)
+    notebook.setup(verbose=False)
     assert Path.cwd() == elsewhere, (
         "outside a repository's notebooks/ folder the working folder stays"
     )
@@ -92,10 +92,10 @@ def test_setup_does_what_the_setup_cell_did(tmp_path, monkeypatch, capsys):
 
 
 def test_setup_outside_ipython_runs_no_magics(monkeypatch, tmp_path):
-    monkeypatch.setattr(lab, "_ipython", lambda: None)
+    monkeypatch.setattr(notebook, "_ipython", lambda: None)
     monkeypatch.setitem(plt.rcParams, "figure.dpi", 100)
     monkeypatch.chdir(tmp_path)
-    lab.setup(seed=1, figure_dpi=50, verbose=False)
+    notebook.setup(seed=1, figure_dpi=50, verbose=False)
     assert plt.rcParams["figure.dpi"] == 50
 
 
@@ -106,7 +106,7 @@ def test_repository_root(tmp_path, cwd, expected):
     (tmp_path / "repo" / "notebooks").mkdir(parents=True)
     (tmp_path / "repo" / "pyproject.toml").write_text("")
     (tmp_path / "other" / "notebooks").mkdir(parents=True)
-    assert lab.repository_root(tmp_path / cwd) == (tmp_path / expected if expected else None)
+    assert notebook.repository_root(tmp_path / cwd) == (tmp_path / expected if expected else None)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -214,13 +214,13 @@ def test_file_upload_contents_of_a_real_upload_button():
     button = ipywidgets.FileUpload(
         accept="image/*", multiple=True
     )  # as notebook 07 makes it, but multiple
-    assert lab.file_upload_contents(button.value) == {}, "nothing uploaded yet"
+    assert notebook.file_upload_contents(button.value) == {}, "nothing uploaded yet"
     _upload_as_the_front_end_does(button, PHOTOS)
     shape = tuple if int(ipywidgets.__version__.split(".")[0]) >= 8 else dict
     assert isinstance(button.value, shape), (
         f"ipywidgets {ipywidgets.__version__}: value is {type(button.value)}"
     )
-    contents = lab.file_upload_contents(button.value)
+    contents = notebook.file_upload_contents(button.value)
     assert contents == PHOTOS and all(type(data) is bytes for data in contents.values())
 
 
@@ -242,10 +242,23 @@ def test_file_upload_contents_of_both_value_shapes():
         }
         for name, data in PHOTOS.items()
     )
-    assert lab.file_upload_contents(v7) == PHOTOS
-    assert lab.file_upload_contents(v8) == PHOTOS
-    assert all(type(data) is bytes for data in lab.file_upload_contents(v8).values()), (
+    assert notebook.file_upload_contents(v7) == PHOTOS
+    assert notebook.file_upload_contents(v8) == PHOTOS
+    assert all(type(data) is bytes for data in notebook.file_upload_contents(v8).values()), (
         "memoryviews must become bytes"
     )
     for empty in (None, {}, ()):
-        assert lab.file_upload_contents(empty) == {}
+        assert notebook.file_upload_contents(empty) == {}
+
+
+def test_the_old_name_colored_lab_still_works_and_says_the_new_one():
+    # notebooks saved before the rename run `import colored.lab; colored.lab.setup()`
+    code = (
+        "import warnings, sys; warnings.simplefilter('always');\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    import colored.lab\n"
+        "import colored.notebook\n"
+        "print(colored.lab is colored.notebook, [str(w.message) for w in caught])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("True") and "colored.notebook.setup()" in out.stdout, out.stdout

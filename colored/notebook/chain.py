@@ -19,14 +19,14 @@ or ``chain.json`` mixes with the new run's. It only does so for a folder holding
 
 Python::
 
-    from colored.chain import run_chain
+    from colored.notebook.chain import run_chain
     run_chain({"data_source": "kaggle", "epochs": 200, "image_size": 256,
                "backbone": "inception_resnet_v2"}, out_dir="runs/colab")
 
 Command line::
 
     colored demo                                  # = colored chain --profile reference → runs/<timestamp>/
-    colored chain --profile colab --out runs/colab  # the seed's real run on a GPU (colored/profiles/)
+    colored chain --profile colab --out runs/colab  # the seed's real run on a GPU (colored/notebook/profiles/)
     colored chain -p epochs 200 -p data_source kaggle --out runs/long
     colored chain -p epochs 300 --out runs/long --overwrite   # replace that earlier run
     colored chain --params-file colab.yaml --only 05,06
@@ -60,7 +60,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "07_colorize_your_photos.ipynb",
 )
 #: Where the notebooks live in a checkout of the repository (they are not part of the wheel).
-NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 #: The Python packages the chain needs beyond the library's: ``pip install "colored-lab[lab]"``.
 CHAIN_PACKAGES = ("papermill", "nbformat", "jupyter_client", "ipykernel")
 #: Parent folder of the timestamped run folders ``colored demo`` creates.
@@ -80,7 +80,7 @@ def missing_prerequisites(notebook_dir: str | Path | None = None) -> str | None:
     if not missing and not no_notebooks:
         return None
     try:
-        from colored.publish import published
+        from colored.notebook.publish import published
 
         clone = f"git clone https://github.com/{published().owner}/{published().name}"
     except ImportError:  # pragma: no cover - a package without the publishing setting
@@ -211,7 +211,7 @@ def ensure_kernel(kernel_name: str) -> None:
             raise ValueError(
                 f"no Jupyter kernel named {kernel_name!r}; list them with `jupyter kernelspec list`"
             ) from None
-        from colored import kernel
+        from colored.notebook import kernel
 
         print(
             f"installing the '{KERNEL_NAME}' Jupyter kernel in {kernel.install()}", file=sys.stderr
@@ -703,7 +703,7 @@ PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 
 
 def profile_names() -> list[str]:
-    """The profiles shipped with the package: ``colored/profiles/<name>.yaml``."""
+    """The profiles shipped with the package: ``colored/notebook/profiles/<name>.yaml``."""
     return sorted(path.stem for path in PROFILES_DIR.glob("*.yaml"))
 
 

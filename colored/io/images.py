@@ -307,7 +307,7 @@ def _bomb_error(path: Path, detail: str) -> ImageReadError:
     return ImageReadError(
         path,
         f"decompression bomb: {detail} is more than the limit of {MAX_PIXELS:,} pixels",
-        "if the image is genuine, downscale it first, or raise colored.imageio.MAX_PIXELS",
+        "if the image is genuine, downscale it first, or raise colored.io.images.MAX_PIXELS",
     )
 
 

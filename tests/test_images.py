@@ -1,4 +1,4 @@
-"""colored.imageio: every supported mode / bit depth / format decodes, EXIF orientation is applied,
+"""colored.io.images: every supported mode / bit depth / format decodes, EXIF orientation is applied,
 alpha survives, writes are atomic, and every kind of bad file raises one clear ImageReadError."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from colored import imageio
-from colored.imageio import DecodedImage, ImageReadError, read_image, read_rgb, write_image
+from colored.io import images as imageio
+from colored.io.images import DecodedImage, ImageReadError, read_image, read_rgb, write_image
 
 RNG = np.random.default_rng(7)
 PHOTO = (RNG.random((24, 40, 3)) * 255).astype(np.uint8)  # H=24, W=40: not square, on purpose

@@ -28,11 +28,11 @@ PUBLISHED = "colored-lab/colored@main"
 #: The ref when ``--repo`` names none.
 DEFAULT_REF = "main"
 #: The checkout whose files :func:`set_published` rewrites (the notebooks are not part of the wheel).
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: What a fork must run, named by every error about the repository setting.
 HOW_TO_SET = (
     "run `colored notebooks --repo OWNER/NAME@REF` in a checkout of your fork (it rewrites "
-    "colored/publish.py, every notebook's Colab badge and install line, and the READMEs), "
+    "colored/notebook/publish.py, every notebook's Colab badge and install line, and the READMEs), "
     "commit, push, and open the notebook from your fork's badge"
 )
 
@@ -101,7 +101,7 @@ def published() -> Repository:
 
 
 def _notebooks(root: Path) -> list[Path]:
-    # the numbered notebooks (colored.chain.NOTEBOOKS lists the same; chain imports this module)
+    # the numbered notebooks (colored.notebook.chain.NOTEBOOKS lists the same; chain imports this module)
     return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
@@ -118,20 +118,22 @@ def _rewrite_text(text: str, repo: Repository) -> str:
 
 def find_mismatches(root: str | Path | None = None, repo: Repository | None = None) -> list[str]:
     """Every badge, install line or setting under ``root`` that does not name ``repo`` (default: the
-    ``PUBLISHED`` line of ``root``'s ``colored/publish.py``; ``root`` default :data:`ROOT`), and every
+    ``PUBLISHED`` line of ``root``'s ``colored/notebook/publish.py``; ``root`` default :data:`ROOT`), and every
     notebook lacking its badge or its ``LAB_REPOSITORY`` line. Empty when all agree."""
     import nbformat
 
     root = Path(ROOT if root is None else root)
-    source = (root / "colored" / "publish.py").read_text()
+    source = (root / "colored" / "notebook" / "publish.py").read_text()
     constant = _CONSTANT.search(source)
     problems: list[str] = []
     if constant is None:
-        return [f'{root / "colored" / "publish.py"}: no PUBLISHED = "OWNER/NAME@REF" line']
+        return [
+            f'{root / "colored" / "notebook" / "publish.py"}: no PUBLISHED = "OWNER/NAME@REF" line'
+        ]
     setting = parse_repository(constant[0].split("=", 1)[1].strip().strip('"'))
     repo = repo or setting
     if setting != repo:
-        problems.append(f"colored/publish.py: PUBLISHED is {setting}, not {repo}")
+        problems.append(f"colored/notebook/publish.py: PUBLISHED is {setting}, not {repo}")
 
     def check(where: str, text: str, notebook: str | None) -> None:
         for match in _BADGE.finditer(text):
@@ -158,7 +160,7 @@ def find_mismatches(root: str | Path | None = None, repo: Repository | None = No
 
 
 def set_published(repo: Repository | str, root: str | Path | None = None) -> list[Path]:
-    """Point the lab at ``repo``: rewrite :data:`PUBLISHED` in ``root/colored/publish.py``, the Colab
+    """Point the lab at ``repo``: rewrite :data:`PUBLISHED` in ``root/colored/notebook/publish.py``, the Colab
     badges and ``LAB_REPOSITORY`` install lines of the seven notebooks (their outputs untouched) and the
     badges and install lines of ``README.md`` and ``notebooks/README.md`` (``root`` default :data:`ROOT`).
     Returns the files changed."""
@@ -167,7 +169,7 @@ def set_published(repo: Repository | str, root: str | Path | None = None) -> lis
     repo = parse_repository(repo) if isinstance(repo, str) else repo
     root = Path(ROOT if root is None else root)
     changed: list[Path] = []
-    module = root / "colored" / "publish.py"
+    module = root / "colored" / "notebook" / "publish.py"
     text = module.read_text()
     new = _CONSTANT.sub(lambda m: f'{m[1]}"{repo}"', text, count=1)
     if new != text:
