@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         if model_path is None:
             from colored.model import build_model
 
-            config = colored.Config(image_size=args.size, model="full", backbone="none")
+            config = colored.Config(image_size=args.size, architecture="full", backbone="none")
             model_path = scratch / "full_nofusion.keras"
             build_model(config).save(model_path)
         started = time.perf_counter()

@@ -24,6 +24,9 @@ Backbone = Literal["inception_resnet_v2", "mobilenet_v2", "none"]
 Folder = Annotated[str, MinLen(1)]
 #: Fields earlier versions had and wrote into run folders' config.json; read back, they are dropped.
 RETIRED_FIELDS = ("extra",)
+#: Fields earlier versions wrote under another name (config.json files, model files' colored.json,
+#: recipes): read back under the new one.
+RENAMED_FIELDS = {"model": "architecture"}
 
 # (filters, stride) of each encoder convolution, and filters of each decoder convolution with
 # ``"up"`` marking an UpSampling2D(2): the seed's two networks. Data, not layers, so that Config can
@@ -40,10 +43,10 @@ ARCHITECTURES: dict[str, dict[str, list]] = {
 }
 
 
-def size_multiple(model: str) -> int:
-    """Image sizes ``model`` accepts are multiples of this: the encoder's strides, and ×2 for the
+def size_multiple(architecture: str) -> int:
+    """Image sizes ``architecture`` accepts are multiples of this: the encoder's strides, and ×2 for the
     heads, which predict at half the input size."""
-    return math.prod(stride for _, stride in ARCHITECTURES[model]["encoder"]) * 2
+    return math.prod(stride for _, stride in ARCHITECTURES[architecture]["encoder"]) * 2
 
 
 class ConfigError(ValueError):
@@ -121,7 +124,7 @@ class Config:
     shuffle: bool = True
     limit: Annotated[int, Ge(1)] | None = None  # the first N training images (memorization: 1)
     # model
-    model: Literal["full", "simplified"] = "full"
+    architecture: Literal["full", "simplified"] = "full"  # the seed's two networks
     backbone: Backbone = "inception_resnet_v2"
     backbone_weights: str | None = "imagenet"
     embedding_dim: Annotated[int, Ge(1)] = 1000
@@ -172,11 +175,11 @@ class Config:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             setattr(self, f.name, _check_field(f.name, getattr(self, f.name)))
-        multiple = size_multiple(self.model)
+        multiple = size_multiple(self.architecture)
         if self.image_size % multiple:
             lower = max(multiple, self.image_size // multiple * multiple)
             raise ConfigError(
-                f"image_size = {self.image_size} is not allowed for model '{self.model}': it must "
+                f"image_size = {self.image_size} is not allowed for architecture '{self.architecture}': it must "
                 f"be a multiple of {multiple} (the network's strides), e.g. {lower} or {lower + multiple}"
             )
 
@@ -209,7 +212,11 @@ class Config:
                 f"{source or 'a config'} must be a mapping of Config fields to values, got {type(values).__name__}"
             )
         known = {f.name for f in dataclasses.fields(cls)}
-        values = {key: value for key, value in values.items() if key not in RETIRED_FIELDS}
+        values = {
+            RENAMED_FIELDS.get(key, key): value
+            for key, value in values.items()
+            if key not in RETIRED_FIELDS
+        }
         unknown = sorted(set(values) - known)
         if unknown:
             where = f" in {source}" if source else ""

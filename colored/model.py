@@ -44,9 +44,9 @@ def dtype_policy(config: Config) -> str | None:
 
 def build_model(config: Config) -> keras.Model:
     """Build the network described by ``config`` (architecture, fusion, head, image size)."""
-    arch = ARCHITECTURES[config.model]
+    arch = ARCHITECTURES[config.architecture]
     size = config.image_size
-    downsampling = size_multiple(config.model) // 2  # Config already checked the size
+    downsampling = size_multiple(config.architecture) // 2  # Config already checked the size
     policy = dtype_policy(config)
     lightness = keras.Input((size, size, 1), name="L")
     inputs = [lightness]
@@ -83,7 +83,7 @@ def build_model(config: Config) -> keras.Model:
             x
         )
         outputs = layers.UpSampling2D(2, name="ab", dtype="float32")(x)
-    name = {"full": "FullModel", "simplified": "SimplifiedModel"}[config.model]
+    name = {"full": "FullModel", "simplified": "SimplifiedModel"}[config.architecture]
     return keras.Model(
         inputs if len(inputs) > 1 else lightness,
         outputs,

@@ -26,12 +26,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from colored.config import Config, Decoding
+from colored.config import RENAMED_FIELDS, Config, Decoding
 
 #: The member of the ``.keras`` zip that holds the network's definition in the library's terms.
 ARCHITECTURE_MEMBER = "colored.json"
 #: The Config fields that define the network (everything :func:`colored.model.build_model` reads).
-ARCHITECTURE_FIELDS = ("model", "image_size", "backbone", "embedding_dim", "batch_norm", "loss")
+ARCHITECTURE_FIELDS = (
+    "architecture",
+    "image_size",
+    "backbone",
+    "embedding_dim",
+    "batch_norm",
+    "loss",
+)
 #: The fields of the :class:`~colored.config.Decoding` a model was chosen with (colored.json
 #: "decoding"): colorize, evaluate and the notebooks use it unless told otherwise
 #: (colored.inference.decoding_for). A file may hold some of them; the rest are the defaults.
@@ -88,7 +95,7 @@ def architecture_of(model, config: Config | None = None) -> dict[str, Any] | Non
     layer_names = {layer.name for layer in model.layers}
     fusion = len(model.inputs) == 2
     architecture = {
-        "model": kind,
+        "architecture": kind,
         "image_size": int(size),
         "backbone": "inception_resnet_v2" if fusion else "none",
         "embedding_dim": int(model.inputs[1].shape[-1]) if fusion else Config().embedding_dim,
@@ -167,6 +174,8 @@ def read_info(path: str | Path) -> ModelFileInfo:
             "or retrain it with `colored train`"
         )
     architecture = record.get("config") if isinstance(record, dict) else None
+    if isinstance(architecture, dict):  # files written before a field was renamed (e.g. model)
+        architecture = {RENAMED_FIELDS.get(k, k): v for k, v in architecture.items()}
     decoding = record.get("decoding") if isinstance(record, dict) else None
     if decoding is not None:  # checked by Decoding's own rules, naming the file
         checked = Decoding.from_dict(decoding, source=f"{path}:{ARCHITECTURE_MEMBER} decoding")

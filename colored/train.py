@@ -677,7 +677,7 @@ def out_of_memory_message(config: Config, run_dir: Path, error: BaseException) -
 
     size, batch = config.image_size, config.batch_size
     device, on_gpu = _oom_device(error)
-    multiple = size_multiple(config.model)
+    multiple = size_multiple(config.architecture)
     smaller = max(multiple, size // 2 // multiple * multiple)
     lower = [f"batch_size (e.g. {max(1, batch // 2)})"] if batch > 1 else []
     if smaller < size:

@@ -30,7 +30,7 @@ TRAIN_ON_TORCH = textwrap.dedent("""
 
     keras.utils.set_random_seed(0)
     photos, work, loss, lab_in_graph = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
-    config = Config(model="simplified", image_size=64, batch_size=2, augment=False, backbone="none",
+    config = Config(architecture="simplified", image_size=64, batch_size=2, augment=False, backbone="none",
                     learning_rate=2e-3, loss=loss, lab_in_graph=lab_in_graph, cache_dir=work + "/cache")
     data = ColorizationDataset(find_images(photos + "/train")[:2], config)
     x, y = data[0]

@@ -38,7 +38,7 @@ def detailed_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
 def model_path(tmp_path_factory) -> Path:
     from colored.model import build_model
 
-    model = build_model(colored.Config(image_size=SIZE, model="simplified", backbone="none"))
+    model = build_model(colored.Config(image_size=SIZE, architecture="simplified", backbone="none"))
     for layer in model.layers:  # a definite colour: ab ≈ 128·tanh(0.15, -0.1) ≈ (19, -13)
         if layer.name == "ab_conv":
             kernel, bias = layer.get_weights()
@@ -707,7 +707,7 @@ def test_fusion_models_keep_the_square():
     fusion = build_model(
         colored.Config(
             image_size=SIZE,
-            model="simplified",
+            architecture="simplified",
             backbone="inception_resnet_v2",
             backbone_weights=None,
         )
@@ -744,7 +744,7 @@ def test_flip_averages_the_mirrored_prediction(tmp_path):
     l_norm = np.random.default_rng(0).uniform(0, 1, (2, SIZE, SIZE, 1)).astype(np.float32)
     for loss in ("mse", "classification"):
         net = build_model(
-            colored.Config(image_size=SIZE, model="simplified", backbone="none", loss=loss)
+            colored.Config(image_size=SIZE, architecture="simplified", backbone="none", loss=loss)
         )
         if loss == "classification":
             layer = net.get_layer("ab_logits")

@@ -16,7 +16,7 @@ from colored.config import Config, ConfigError, size_multiple, validate_fields
         ({"epochs": -1}, ["epochs = -1", "at least 1"]),
         ({"epochs": 0}, ["epochs = 0", "at least 1"]),
         ({"loss": "nonsense"}, ["loss = 'nonsense'", "'mse' or 'classification'"]),
-        ({"model": "nonsense"}, ["model = 'nonsense'", "'full' or 'simplified'"]),
+        ({"architecture": "nonsense"}, ["architecture = 'nonsense'", "'full' or 'simplified'"]),
         ({"augment": "no"}, ["augment = 'no'", "true or false"]),
         ({"image_size": 0}, ["image_size = 0", "at least 16"]),
         ({"image_size": 63}, ["image_size = 63", "multiple of 16", "48 or 64"]),
@@ -57,7 +57,7 @@ def test_replace_validates_too():
         ({"limit": None, "max_minutes": None}, {"limit": None, "max_minutes": None}),
         ({"learning_rate": 1}, {"learning_rate": 1.0}),
         ({"jit_compile": "auto"}, {"jit_compile": "auto"}),
-        ({"image_size": 48, "model": "simplified"}, {"image_size": 48}),
+        ({"image_size": 48, "architecture": "simplified"}, {"image_size": 48}),
     ],
 )
 def test_good_values_are_kept_or_normalised(changes, expected):
@@ -196,6 +196,10 @@ def test_a_config_file_of_an_earlier_version_still_loads(tmp_path):
     assert Config.load(tmp_path / "config.json") == Config(epochs=3), (
         "a retired field must be dropped"
     )
+    # and before `model` was renamed `architecture` (recipes, run folders, model files)
+    old = {**{k: v for k, v in saved.items() if k != "architecture"}, "model": "simplified"}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert Config.load(tmp_path / "old.json") == Config(epochs=3, architecture="simplified")
 
 
 def test_every_limit_is_declared_on_its_field():

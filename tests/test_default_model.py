@@ -63,6 +63,6 @@ def test_colour_uncertainty_refuses_a_regression_model():
     from colored.inference import colour_uncertainty
     from colored.model import build_model
 
-    mse = build_model(Config(image_size=32, model="simplified", backbone="none"))
+    mse = build_model(Config(image_size=32, architecture="simplified", backbone="none"))
     with pytest.raises(ValueError, match="regression"):
         colour_uncertainty(np.zeros((32, 32), np.uint8), mse)

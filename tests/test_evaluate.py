@@ -40,7 +40,7 @@ def models(tmp_path_factory) -> dict[str, Path]:
     paths = {}
     for loss in ("mse", "classification"):
         model = build_model(
-            colored.Config(image_size=SIZE, model="simplified", backbone="none", loss=loss)
+            colored.Config(image_size=SIZE, architecture="simplified", backbone="none", loss=loss)
         )
         if loss == "classification":  # untrained logits are ~0 (uniform at any T): give them spread
             layer = model.get_layer("ab_logits")

@@ -323,7 +323,9 @@ def test_classification_loss_decreases_when_training():
     from colored.model import build_model
 
     keras.utils.set_random_seed(0)
-    config = Config(model="simplified", image_size=32, backbone="none", loss="classification")
+    config = Config(
+        architecture="simplified", image_size=32, backbone="none", loss="classification"
+    )
     model = build_model(config)
     rng = np.random.default_rng(5)
     rgb = np.repeat(

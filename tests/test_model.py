@@ -21,9 +21,9 @@ def test_full_model_has_the_seeds_parameter_count():
 
 
 def test_simplified_and_no_fusion_variants():
-    simplified = build_model(Config(model="simplified", image_size=64))
+    simplified = build_model(Config(architecture="simplified", image_size=64))
     assert simplified.output_shape == (None, 64, 64, 2) and len(simplified.inputs) == 2
-    no_fusion = build_model(Config(model="simplified", image_size=64, backbone="none"))
+    no_fusion = build_model(Config(architecture="simplified", image_size=64, backbone="none"))
     assert len(no_fusion.inputs) == 1, "no-fusion variant must take only L"
     # the fusion 1×1 conv sees 128 channels instead of 128 + 1000
     assert simplified.count_params() - no_fusion.count_params() == 1000 * 256
@@ -31,7 +31,7 @@ def test_simplified_and_no_fusion_variants():
 
 def test_classification_head_outputs_bin_logits_at_half_size():
     model = build_model(
-        Config(model="simplified", image_size=64, backbone="none", loss="classification")
+        Config(architecture="simplified", image_size=64, backbone="none", loss="classification")
     )
     assert model.output_shape == (None, 32, 32, num_bins())
     from colored.bins import decode_logits
@@ -58,4 +58,4 @@ def test_classification_head_outputs_bin_logits_at_half_size():
 
 def test_bad_image_size_is_a_clear_error():
     with pytest.raises(ValueError, match="multiple of 16"):
-        build_model(Config(model="simplified", image_size=72, backbone="none"))
+        build_model(Config(architecture="simplified", image_size=72, backbone="none"))

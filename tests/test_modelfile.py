@@ -25,7 +25,11 @@ from colored.train import train
 from tests.test_runs import tiny
 
 ARCHITECTURE = dict(
-    model="simplified", image_size=32, backbone="none", loss="classification", batch_norm=True
+    architecture="simplified",
+    image_size=32,
+    backbone="none",
+    loss="classification",
+    batch_norm=True,
 )
 
 
@@ -67,7 +71,9 @@ def test_a_saved_network_is_rebuilt_by_the_library_with_the_same_output(network,
 
 def test_the_architecture_is_read_off_a_built_network_and_verified(network):
     assert modelfile.architecture_of(network) == {**ARCHITECTURE, "embedding_dim": 1000}
-    fused = build_model(Config(model="simplified", image_size=32, backbone="inception_resnet_v2"))
+    fused = build_model(
+        Config(architecture="simplified", image_size=32, backbone="inception_resnet_v2")
+    )
     assert modelfile.architecture_of(fused)["backbone"] == "inception_resnet_v2"
     other = keras.Sequential(
         [keras.Input((32, 32, 1)), keras.layers.Conv2D(2, 3)], name="SimplifiedModel"
@@ -99,7 +105,7 @@ def test_half_precision_file_is_rebuilt_as_float32(network, tmp_path):
 def test_the_shipped_default_model_carries_its_definition():
     info = modelfile.read_info(Path(modelfile.__file__).parent / "weights" / "default.keras")
     assert info.architecture == {
-        "model": "full",
+        "architecture": "full",
         "image_size": 128,
         "backbone": "none",
         "embedding_dim": 1000,
@@ -222,7 +228,7 @@ def test_a_run_from_another_keras_resumes_or_stops_in_one_line_leaving_the_folde
 def test_a_fusion_model_is_given_the_backbone_its_file_names(tmp_path):
     from colored.inference import embedder_for
 
-    fused = Config(model="simplified", image_size=32, backbone="mobilenet_v2")
+    fused = Config(architecture="simplified", image_size=32, backbone="mobilenet_v2")
     path = modelfile.save(build_model(fused), tmp_path / "fused.keras", fused)
     embedder = embedder_for(load_model(path))
     assert embedder.backbone_name == "mobilenet_v2", (
@@ -290,6 +296,18 @@ def test_the_shipped_default_model_carries_the_default_decoding():
     assert decoding == {"temperature": DEFAULT_TEMPERATURE, "confidence": DEFAULT_CONFIDENCE}, (
         f"default.keras decodes with {decoding}, the library's default is T={DEFAULT_TEMPERATURE}, c={DEFAULT_CONFIDENCE}"
     )
+
+
+def test_a_file_written_before_model_was_renamed_architecture_loads(network, tmp_path):
+    path = modelfile.save(network, tmp_path / "m.keras", Config(**ARCHITECTURE))
+    record = json.loads(zipfile.ZipFile(path).read("colored.json"))
+    config = dict(record["config"])
+    config["model"] = config.pop(
+        "architecture"
+    )  # as every file before the rename (default.keras too)
+    rewrite_member(path, "colored.json", json.dumps({**record, "config": config}))
+    assert modelfile.read_info(path).architecture["architecture"] == ARCHITECTURE["architecture"]
+    assert load_model(path).name == network.name
 
 
 def test_a_bad_saved_decoding_is_one_line_naming_the_file(network, tmp_path):

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def tiny(photo_folder: Path, run_dir: Path, **changes) -> Config:
     values = dict(
-        model="simplified",
+        architecture="simplified",
         image_size=64,
         batch_size=4,
         backbone="none",
@@ -79,10 +79,12 @@ def test_another_config_in_the_same_run_dir_is_refused_by_name(photo_folder, tmp
     record = (run / "config.json").read_text()
 
     with pytest.raises(ConfigError) as caught:
-        train(tiny(photo_folder, run, image_size=128, model="full"), verbose=0)
+        train(tiny(photo_folder, run, image_size=128, architecture="full"), verbose=0)
 
     message = str(caught.value)
-    assert "image_size: 64 → 128" in message and "model: 'simplified' → 'full'" in message, message
+    assert "image_size: 64 → 128" in message and "architecture: 'simplified' → 'full'" in message, (
+        message
+    )
     assert "--run-dir" in message and "--restart" in message, "the two ways out must be named"
     assert (
         "--run-dir (notebook 05: run_dir)" in message
@@ -173,7 +175,7 @@ KILLABLE = textwrap.dedent("""
     from colored.train import train
 
     data, run, stage = sys.argv[1], sys.argv[2], sys.argv[3]
-    config = Config(model="simplified", image_size=64, batch_size=4, backbone="none", epochs=3, augment=False,
+    config = Config(architecture="simplified", image_size=64, batch_size=4, backbone="none", epochs=3, augment=False,
                     data_dir=data, run_dir=run, cache_dir=run + "-cache", figure_every=1)
 
     def die():

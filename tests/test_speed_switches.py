@@ -23,7 +23,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def memorize(photo_folder, steps=150, **switches):
     keras.utils.set_random_seed(0)
     config = Config(
-        model="simplified",
+        architecture="simplified",
         image_size=64,
         batch_size=2,
         augment=False,
@@ -106,7 +106,7 @@ DISTRIBUTED = textwrap.dedent("""
     import keras
     devices = {devices}
     # limit: the comparison figure then predicts ONE photo on two replicas (an uneven batch)
-    config = Config(model="simplified", image_size=64, batch_size=4, backbone="none", epochs=2, limit=8,
+    config = Config(architecture="simplified", image_size=64, batch_size=4, backbone="none", epochs=2, limit=8,
                     data_dir=sys.argv[1], run_dir=sys.argv[2], cache_dir=sys.argv[2] + "/cache",
                     distribute=sys.argv[3], augment=False)
     result = train(config, verbose=0)

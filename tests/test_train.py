@@ -16,7 +16,7 @@ def test_simplified_model_memorizes_one_image(photo_folder):
     """The seed's memorization test: one 64² image, no augmentation → loss drops ≥ 10×."""
     keras.utils.set_random_seed(0)
     config = Config(
-        model="simplified",
+        architecture="simplified",
         image_size=64,
         batch_size=1,
         augment=False,
@@ -55,7 +55,7 @@ class _Epochs(keras.callbacks.Callback):
 @pytest.mark.slow
 def test_killed_run_resumes_at_the_right_epoch(photo_folder, tmp_path):
     config = Config(
-        model="simplified",
+        architecture="simplified",
         image_size=64,
         batch_size=4,
         backbone="none",
@@ -94,7 +94,7 @@ def test_fine_tuning_starts_from_init_weights_without_the_validation_photos(phot
     config = Config(
         data_dir=str(photo_folder / "train"),
         image_size=32,
-        model="simplified",
+        architecture="simplified",
         backbone="none",
         loss="classification",
         exclude_validation=True,
@@ -112,7 +112,7 @@ def test_fine_tuning_starts_from_init_weights_without_the_validation_photos(phot
     load_initial_weights(fresh, tmp_path / "start.keras")
     for a, b in zip(fresh.get_weights(), source.get_weights()):
         np.testing.assert_array_equal(a, b)
-    other = build_model(config.replace(model="full"))
+    other = build_model(config.replace(architecture="full"))
     with pytest.raises(ValueError, match="init_weights"):
         load_initial_weights(other, tmp_path / "start.keras")
 
@@ -125,7 +125,11 @@ def test_a_model_gains_fusion_from_a_model_without_it_and_starts_out_the_same(tm
     from colored.train import load_initial_weights
 
     plain = Config(
-        image_size=32, model="simplified", backbone="none", loss="classification", batch_norm=True
+        image_size=32,
+        architecture="simplified",
+        backbone="none",
+        loss="classification",
+        batch_norm=True,
     )
     source = build_model(plain)
     save(source, tmp_path / "plain.keras", plain)
@@ -226,7 +230,7 @@ def test_resumed_run_records_where_it_resumed(photo_folder, tmp_path):
 
     run = tmp_path / "run"
     config = Config(
-        model="simplified",
+        architecture="simplified",
         image_size=32,
         batch_size=4,
         backbone="none",
@@ -292,7 +296,7 @@ def test_out_of_memory_in_training_says_what_to_lower_and_keeps_the_backup(
     monkeypatch.setattr(devices, "_GPUS", (devices.Gpu("Tesla T4", (7, 5)),))
     run = tmp_path / "run"
     config = Config(
-        model="simplified",
+        architecture="simplified",
         image_size=32,
         batch_size=4,
         backbone="none",
@@ -428,7 +432,7 @@ def test_colored_train_reports_out_of_memory_in_one_line(
             str(photo_folder),
             "--run-dir",
             str(tmp_path / "run"),
-            "--model",
+            "--architecture",
             "simplified",
             "--image-size",
             "32",

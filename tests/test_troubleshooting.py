@@ -333,7 +333,7 @@ def _tiny_config(**changes):
         data_dir="photos",
         run_dir="runs/mine",
         cache_dir="cache",
-        model="simplified",
+        architecture="simplified",
         image_size=32,
         batch_size=2,
         steps_per_epoch=1,
@@ -411,7 +411,7 @@ def model_from_another_keras(tmp_path, monkeypatch, capsys, request) -> str:
     from tests.test_runs import tiny
 
     said = []
-    network = build_model(Config(model="simplified", image_size=32, backbone="none"))
+    network = build_model(Config(architecture="simplified", image_size=32, backbone="none"))
     newer = tmp_path / "newer.keras"
     network.save(newer)
     rewrite_member(newer, "metadata.json", json.dumps({"keras_version": "9.1.0"}))

@@ -223,9 +223,8 @@ def ensure_kernel(kernel_name: str) -> None:
 # --------------------------------------------------------------------------------------------------
 
 #: Notebook parameters checked as another ``colored.Config`` field than their own name: the notebooks
-#: pass them to ``Config`` under that name (03 and 05: ``Config(model=architecture)``; 04:
-#: ``Config(learning_rate=memorization_lr)``).
-CONFIG_FIELD_ALIASES: dict[str, str] = {"architecture": "model", "memorization_lr": "learning_rate"}
+#: pass them to ``Config`` under that name (04: ``Config(learning_rate=memorization_lr)``).
+CONFIG_FIELD_ALIASES: dict[str, str] = {"memorization_lr": "learning_rate"}
 #: Notebook parameters named like a ``Config`` field that mean something else, so ``Config``'s rules
 #: must not judge them. ``"*"``: in every notebook.
 NOT_CONFIG_FIELDS: frozenset[tuple[str, str]] = frozenset(
