@@ -2,7 +2,7 @@
 
 Everything that colorizes goes through here: :func:`colored.colorize.colorize_paths` (files and
 folders), :func:`colored.evaluate.score_set` (the evaluation protocol) and the training callback
-:class:`colored.train.ComparisonFigure`. How a photo is colorized (richzhang's demo does the same):
+:class:`colored.callbacks.ComparisonFigure`. How a photo is colorized (richzhang's demo does the same):
 
 1. decode it (:func:`colored.io.images.read_image`: any size, EXIF orientation, 8/16-bit, gray,
    palette, alpha, CMYK, first frame of a GIF);

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from colored.config import RENAMED_FIELDS, Config, Decoding
+from colored.config import RENAMED_FIELDS, Config, ConfigError, Decoding
 
 #: The member of the ``.keras`` zip that holds the network's definition in the library's terms.
 ARCHITECTURE_MEMBER = "colored.json"
@@ -262,3 +262,53 @@ def _version_key(version: str) -> tuple:
         digits = "".join(c for c in part if c.isdigit())
         parts.append(int(digits) if digits else 0)
     return tuple(parts)
+
+
+def load_initial_weights(core, path: str | Path) -> None:
+    """Start from a trained model's weights (``Config.init_weights``: fine-tuning, e.g. the shipped
+    ``colored/weights/default.keras``), layer by layer, by name.
+
+    The file's network must have the same layers and shapes, with one exception that lets a model
+    gain fusion: a layer whose kernel only has more inputs here (the ``fusion`` 1×1 convolution,
+    once an embedding is concatenated to its input) gets the trained kernel for the old inputs and
+    zeros for the new ones. So the new network starts out computing exactly what the old one did,
+    and training teaches it to use the embedding (Net2Net-style widening, Chen et al. 2016).
+    """
+    import numpy as np
+
+    from colored.model import inference_model
+
+    source = inference_model(load(path))
+    mismatch = ConfigError(
+        f"init_weights = {path}: its network does not match this config's: layers "
+        f"{sorted(layer.name for layer in source.layers if layer.weights)} vs "
+        f"{sorted(layer.name for layer in core.layers if layer.weights)}"
+    )
+    trained = {layer.name: layer for layer in source.layers if layer.weights}
+    if set(trained) != {layer.name for layer in core.layers if layer.weights}:
+        raise mismatch
+    for layer in core.layers:
+        if not layer.weights:
+            continue
+        old, new = trained[layer.name].get_weights(), layer.get_weights()
+        if len(old) != len(new):
+            raise mismatch
+        for index, (a, b) in enumerate(zip(old, new)):
+            if a.shape == b.shape:
+                continue
+            # only a kernel whose input axis (the one before the last) grew may differ
+            if (
+                index != 0
+                or a.ndim < 2
+                or a.shape[:-2] != b.shape[:-2]
+                or a.shape[-1] != b.shape[-1]
+                or a.shape[-2] > b.shape[-2]
+            ):
+                raise ConfigError(
+                    f"init_weights = {path}: layer {layer.name} has weights of shape {a.shape} "
+                    f"there and {b.shape} here"
+                ) from None
+            widened = np.zeros(b.shape, dtype=a.dtype)
+            widened[..., : a.shape[-2], :] = a
+            old[index] = widened
+        layer.set_weights(old)

@@ -115,7 +115,7 @@ def image_grid(
 
 #: history.json's one key that is not a per-epoch list: the epochs done before each resume (1-based,
 #: ascending): ``"resumed_after": [2]`` = epochs 1-2 ran, then a rerun went on from 3. Written by
-#: colored.train.HistoryJSON, drawn by history_figure.
+#: colored.callbacks.HistoryJSON, drawn by history_figure.
 RESUMED_AFTER = "resumed_after"
 #: history.json keys that are not per-epoch metrics: the epoch numbers, the learning rate (a setting,
 #: drawn only when asked for) and the resume record.

@@ -15,14 +15,9 @@ import keras
 import pytest
 
 from colored import Config
+from colored.callbacks import AtomicBackupAndRestore, BestModelCheckpoint, backup_state
 from colored.config import ConfigError
-from colored.train import (
-    AtomicBackupAndRestore,
-    BestModelCheckpoint,
-    _best_so_far,
-    backup_state,
-    train,
-)
+from colored.train import _best_so_far, train
 
 REPO = Path(__file__).resolve().parents[1]
 

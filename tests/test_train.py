@@ -89,7 +89,8 @@ def test_killed_run_resumes_at_the_right_epoch(photo_folder, tmp_path):
 
 def test_fine_tuning_starts_from_init_weights_without_the_validation_photos(photo_folder, tmp_path):
     from colored.data import is_validation
-    from colored.train import load_initial_weights, training_paths
+    from colored.modelfile import load_initial_weights
+    from colored.train import training_paths
 
     config = Config(
         data_dir=str(photo_folder / "train"),
@@ -121,8 +122,7 @@ def test_a_model_gains_fusion_from_a_model_without_it_and_starts_out_the_same(tm
     """Warm start of a fusion model from a no-fusion one (the packaged default → a model with the
     ImageNet encoder): the fusion kernel is widened with zeros, so the output is unchanged whatever
     the embedding, and everything else is copied."""
-    from colored.modelfile import save
-    from colored.train import load_initial_weights
+    from colored.modelfile import load_initial_weights, save
 
     plain = Config(
         image_size=32,
@@ -194,7 +194,7 @@ def test_comparison_photos_come_from_different_source_photos():
 def test_history_records_a_resume_once_and_keeps_the_csv_per_epoch(tmp_path):
     import csv
 
-    from colored.train import HistoryJSON, read_history
+    from colored.callbacks import HistoryJSON, read_history
 
     path = tmp_path / "history.json"
     first = HistoryJSON(path)
