@@ -47,11 +47,10 @@ from colored import metrics  # noqa: E402
 from colored.evaluate import (  # noqa: E402
     EvalSet,
     load_set,
-    markdown_table,
     resolve_method,
     score_set,
-    write_json,
 )
+from colored.report import markdown_table, write_json  # noqa: E402
 
 TEMPERATURES = (0.2, 0.38, 0.7, 1.0)
 CONFIDENCES = (0.0, 0.2, 0.5, 1.0, 2.0, 5.0)

@@ -39,7 +39,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from experiment_confidence import COLUMNS, validation_set  # noqa: E402 - the same validation split and columns
 
 from colored import Config  # noqa: E402
-from colored.evaluate import load_set, markdown_table, score_set  # noqa: E402
+from colored.evaluate import load_set, score_set  # noqa: E402
+from colored.report import markdown_table  # noqa: E402
 
 ARMS = {
     "encoder": "colored/recipes/v3_cpu.yaml",

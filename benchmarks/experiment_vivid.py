@@ -44,15 +44,13 @@ from colored import metrics  # noqa: E402
 from colored.evaluate import (  # noqa: E402
     Method,
     load_set,
-    markdown_table,
     resolve_method,
-    results_table,
     score_methods,
     score_set,
-    write_json,
 )
 from colored.inference import decoding_for  # noqa: E402
 from colored.model import input_size, is_classification  # noqa: E402
+from colored.report import markdown_table, results_table, write_json  # noqa: E402
 from colored.viz import gallery_figure  # noqa: E402
 
 TEMPERATURES = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from colored import colorize, evaluate, inference, metrics
+from colored import colorize, evaluate, inference, metrics, report
 from colored.config import (
     DEFAULT_CONFIDENCE,
     DEFAULT_TEMPERATURE,
@@ -488,7 +488,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(results.table())  # first: whatever happens to the files, the numbers are on screen
     written: list[Path] = []
     try:
-        evaluate.write_reports(results, out, written)
+        report.write_reports(results, out, written)
     except (
         OSError
     ) as error:  # e.g. the disk filled up during the run (the folder was writable at the start)
@@ -527,7 +527,7 @@ def add_baselines_parser(subparsers) -> argparse.ArgumentParser:
 
 def cmd_baselines(args: argparse.Namespace) -> int:
     for folder in args.folders:
-        print(evaluate.baselines_report(folder, args.size))
+        print(report.baselines_report(folder, args.size))
     return 0
 
 

@@ -34,7 +34,7 @@ PRIOR_EPS = 1e-6
 CONFIDENT_CHROMA = 15.0  # C*ab from which a predicted colour reads as "a colour", not a tinted gray
 WRONG_AB_ERROR = 40.0  # ab distance from which it is another colour (e.g. C 30 at 80° off in hue)
 
-# Default table columns (colored.evaluate.markdown_table), their rounding (decimal places) and headers.
+# Default table columns (colored.report.markdown_table), their rounding (decimal places) and headers.
 DEFAULT_COLUMNS: tuple[str, ...] = (
     "psnr",
     "ssim",

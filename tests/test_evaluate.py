@@ -336,12 +336,12 @@ def test_cli_incompatible_model_is_refused_in_one_line(photos, tmp_path, capsys)
 def test_cli_results_that_cannot_be_written_keep_the_table_and_exit_1(
     photos, tmp_path, monkeypatch, capsys
 ):
-    from colored import evaluate as evaluate_module
+    from colored import report as report_module
 
     def disk_full(path, data):
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(evaluate_module, "write_json", disk_full)
+    monkeypatch.setattr(report_module, "write_json", disk_full)
     out = tmp_path / "report"
     assert run([photos, "--model", "gray", "--out", out, "--gallery", "0", "-q"]) == 1
     captured = capsys.readouterr()

@@ -291,7 +291,7 @@ def test_summarize_ratios_are_ratios_of_means() -> None:
 
 
 def test_markdown_table_rounding_and_format() -> None:
-    from colored.evaluate import markdown_table  # the report formatter: reporting, not a metric
+    from colored.report import markdown_table  # the report formatter: reporting, not a metric
 
     rows = {
         "gray": {
