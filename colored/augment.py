@@ -1,6 +1,6 @@
-"""Geometric data augmentation (the seed's), with albumentations.
+"""Geometric data augmentation (ColorED's), with albumentations.
 
-The seed used HorizontalFlip(p=0.5) + ShiftScaleRotate(shift 6 %, scale ±10 %, rotate ±45°,
+ColorED used HorizontalFlip(p=0.5) + ShiftScaleRotate(shift 6 %, scale ±10 %, rotate ±45°,
 nearest interpolation, reflect-101 border). ShiftScaleRotate is deprecated in albumentations 2, so
 this is the same transform expressed with ``Affine``. Nothing here touches colour: the ab targets
 must stay the true colours of the photo.
@@ -14,7 +14,7 @@ import numpy as np
 
 
 def build_augmenter(enabled: bool = True, seed: int | None = None) -> A.Compose:
-    """The seed's geometric augmentation; ``enabled=False`` gives an identity transform."""
+    """ColorED's geometric augmentation; ``enabled=False`` gives an identity transform."""
     transforms = []
     if enabled:
         transforms = [

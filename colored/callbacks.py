@@ -258,7 +258,7 @@ def standard_callbacks(
     figure first, the backup last. The backup is the commit point: once it names epoch k, every
     record of epoch k is already on disk. ``resumed_after``: epochs done before this call (0: a
     fresh start), recorded in history.json."""
-    monitor = "val_loss" if validation else "loss"  # the seed monitored val_loss with no val data
+    monitor = "val_loss" if validation else "loss"  # ColorED monitored val_loss with no val data
     limit = [TimeLimit(config.max_minutes)] if config.max_minutes else []
     return limit + [
         BestModelCheckpoint(run_dir / "best.keras", config, monitor=monitor, best=best),

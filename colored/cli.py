@@ -573,7 +573,7 @@ def add_chain_parsers(subparsers) -> None:
         choices=chain.profile_names(),
         default=None,
         help="a parameter set shipped with the package (colored/notebook/profiles/NAME.yaml): "
-        "reference (offline, CPU, what colored demo runs) or colab (the seed's real run "
+        "reference (offline, CPU, what colored demo runs) or colab (ColorED's real run "
         "on a GPU: Kaggle data, 256², ImageNet fusion, 200 epochs, resumes after a "
         "disconnect); --params-file and -p override its values",
     )

@@ -1,6 +1,6 @@
 """Colour conversions: RGB ↔ CIE Lab (D65), the L / ab split, and the network's normalisation.
 
-The network sees ``L / 100`` in [0, 1] and predicts ``ab / 128`` in [-1, 1] (the seed's choice:
+The network sees ``L / 100`` in [0, 1] and predicts ``ab / 128`` in [-1, 1] (ColorED's choice:
 a tanh output times 128 covers the whole Lab ab range). Conversions are ``skimage.color``'s, so
 they agree with the rest of the scientific Python world.
 """
@@ -164,7 +164,7 @@ def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
 
 
 def rgb_to_model_input(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """RGB → (L/100 ``(..., 1)``, ab/128 ``(..., 2)``): the seed's steps 6–8 in one call."""
+    """RGB → (L/100 ``(..., 1)``, ab/128 ``(..., 2)``): ColorED's steps 6–8 in one call."""
     lightness, ab = split_lab(rgb_to_lab(rgb))
     return normalize_l(lightness), normalize_ab(ab)
 

@@ -29,7 +29,7 @@ RETIRED_FIELDS = ("extra",)
 RENAMED_FIELDS = {"model": "architecture"}
 
 # (filters, stride) of each encoder convolution, and filters of each decoder convolution with
-# ``"up"`` marking an UpSampling2D(2): the seed's two networks. Data, not layers, so that Config can
+# ``"up"`` marking an UpSampling2D(2): ColorED's two networks. Data, not layers, so that Config can
 # check image sizes against the strides without importing Keras.
 ARCHITECTURES: dict[str, dict[str, list]] = {
     "full": {
@@ -107,7 +107,7 @@ class Decoding:
 
 @dataclass
 class Config:
-    """Every knob of a colorization run. Defaults reproduce the seed (ColorED) design.
+    """Every knob of a colorization run. Defaults reproduce ColorED design.
 
     ``backbone_weights`` is ``"imagenet"`` (InceptionResNetV2: downloaded by Keras once, then cached;
     ``backbone="mobilenet_v2"``: the ImageNet weights shipped in the package, offline), a path to a
@@ -124,11 +124,11 @@ class Config:
     shuffle: bool = True
     limit: Annotated[int, Ge(1)] | None = None  # the first N training images (memorization: 1)
     # model
-    architecture: Literal["full", "simplified"] = "full"  # the seed's two networks
+    architecture: Literal["full", "simplified"] = "full"  # ColorED's two networks
     backbone: Backbone = "inception_resnet_v2"
     backbone_weights: str | None = "imagenet"
     embedding_dim: Annotated[int, Ge(1)] = 1000
-    batch_norm: bool = False  # the seed has none; helps the classification head train on CPU
+    batch_norm: bool = False  # ColorED has none; helps the classification head train on CPU
     loss: Literal["mse", "classification"] = "mse"
     # annealed-mean decoding for the classification head (lower: more vivid; 1: the plain mean)
     temperature: Temperature = DEFAULT_TEMPERATURE
@@ -146,15 +146,15 @@ class Config:
     epochs: Annotated[int, Ge(1)] = 200
     learning_rate: Annotated[float, Gt(0)] = 1e-3
     steps_per_epoch: Annotated[int, Ge(1)] | None = None
-    lr_patience: Annotated[int, Ge(0)] = 5  # ReduceLROnPlateau patience in epochs (the seed's 5)
+    lr_patience: Annotated[int, Ge(0)] = 5  # ReduceLROnPlateau patience in epochs (ColorED's 5)
     max_minutes: Annotated[float, Gt(0)] | None = None  # stop after the epoch that crosses it
-    figure_every: Annotated[int, Ge(1)] = 10  # epochs between comparison figures (the seed's)
+    figure_every: Annotated[int, Ge(1)] = 10  # epochs between comparison figures (ColorED's)
     ab_accuracy_threshold: Annotated[float, Gt(0)] = 10.0  # Lab units: what "accurate" means
     seed: Annotated[int, Ge(0)] = 42
     run_dir: Folder = "runs/default"
     cache_dir: Folder = "data/cache"
     # speed switches: "auto" (the default) is resolved when training starts, by
-    # colored.devices.resolve_speed alone: the fast settings on a GPU, the seed's (off) on a CPU.
+    # colored.devices.resolve_speed alone: the fast settings on a GPU, ColorED's (off) on a CPU.
     # PyDataset worker threads preparing batches while the model trains. Keep ≥ 2 on TensorFlow:
     # with 0 or 1 Keras feeds fit through tf.data's autotuned prefetch, and tearing that iterator
     # down at every epoch end blocks on its autotune thread (measured: up to 20 s per epoch here).

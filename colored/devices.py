@@ -1,7 +1,7 @@
 """This machine's accelerators, and what the speed switches' ``"auto"`` means on it.
 
 The one place that decides ``mixed_precision``, ``lab_in_graph`` and ``cache_views`` when a
-:class:`colored.config.Config` leaves them ``"auto"``: fast settings on a GPU, the seed's (off) on a CPU.
+:class:`colored.config.Config` leaves them ``"auto"``: fast settings on a GPU, ColorED's (off) on a CPU.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def resolve_speed(
     """``config`` with every "auto" speed switch replaced by its value on this machine (the one place
     that decides it; see :func:`speed_choices`): on a GPU ``mixed_precision`` bfloat16 (compute
     capability ≥ 8: A100, L4, H100…) or float16 (T4, V100), ``lab_in_graph`` True, ``cache_views``
-    True when the views fit in memory; on a CPU the seed's settings (none, False, False). A config
+    True when the views fit in memory; on a CPU ColorED's settings (none, False, False). A config
     without "auto" comes back as it is (so calling it again is free)."""
     choices = speed_choices(config, gpus, photos, memory)
     return (

@@ -1,10 +1,10 @@
 """The semantic embedding fused at the bottleneck: the ImageNet class probabilities of the grayscale
 image, computed once per (image, augmentation view) and cached on disk. Two backbones give them:
-``"inception_resnet_v2"`` (the seed's, 299², Keras downloads its weights) and ``"mobilenet_v2"``
+``"inception_resnet_v2"`` (ColorED's, 299², Keras downloads its weights) and ``"mobilenet_v2"``
 (``colored.encoder``: torchvision's MobileNetV2 at 224², weights shipped in the package, so it works
 offline). Both give 1000 probabilities, so the fusion network is the same.
 
-The seed recomputed it for every batch of every epoch (91 % of its data time). The cache key is the
+ColorED recomputed it for every batch of every epoch (91 % of its data time). The cache key is the
 image file's path, size and modification time, the augmentation view, and the weights' identity, so
 a changed photo or other weights never reuse a stale vector.
 """

@@ -214,7 +214,7 @@ def imagenet_embedder(backbone: str = "inception_resnet_v2"):
 
 def embedder_for(model, embedder: Any = None) -> Any:
     """What computes ``model``'s embedding input: ``embedder``, else :func:`imagenet_embedder` of the
-    backbone its model file names (the seed's InceptionResNetV2 for a model without that record);
+    backbone its model file names (ColorED's InceptionResNetV2 for a model without that record);
     None for a model without fusion (nothing is built)."""
     from colored import modelfile
     from colored.model import inference_model, needs_embedding

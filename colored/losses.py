@@ -1,11 +1,11 @@
 """Losses and training metrics, in ``keras.ops`` (TF, JAX and torch backends).
 
-- :class:`AbMeanSquaredError` on ab/128 — the seed's loss; it regresses to the mean colour, hence sepia.
+- :class:`AbMeanSquaredError` on ab/128 — ColorED's loss; it regresses to the mean colour, hence sepia.
 - :class:`SoftEncodedCrossEntropy` — Zhang et al. 2016: cross-entropy between the logits over the ab
   bins and the soft-encoded true ab, weighted per pixel by class rebalancing (the bins, the soft
   encoding and the rebalancing weights are :mod:`colored.bins`).
 - :class:`AbAccuracy` — the fraction of pixels whose ab error is within a threshold in Lab units
-  (replaces the seed's "accuracy", which tests float equality and means nothing for regression).
+  (replaces ColorED's "accuracy", which tests float equality and means nothing for regression).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _ab_at(y_true, height: int):
 
 @keras.saving.register_keras_serializable("colored")
 class AbMeanSquaredError(keras.losses.Loss):
-    """The seed's MSE on ab/128; targets may also be RGB (converted in the graph)."""
+    """ColorED's MSE on ab/128; targets may also be RGB (converted in the graph)."""
 
     def __init__(self, name: str = "ab_mse", **kwargs):
         super().__init__(name=name, **kwargs)

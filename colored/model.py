@@ -1,6 +1,6 @@
 """The colorization networks: encoder → fusion → decoder → head.
 
-``FullModel`` and ``SimplifiedModel`` follow the seed exactly (FACTS.md): the FullModel has
+``FullModel`` and ``SimplifiedModel`` follow ColorED exactly (FACTS.md): the FullModel has
 6,541,202 parameters at 256² with the 1000-d fusion. Everything is Keras 3 layers and ``keras.ops``,
 so the same code runs on the TensorFlow, JAX and torch backends.
 

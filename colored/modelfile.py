@@ -78,7 +78,7 @@ def installed_keras_version() -> str:
 def architecture_of(model, config: Config | None = None) -> dict[str, Any] | None:
     """The Config fields that rebuild ``model`` with :func:`colored.model.build_model`: those of
     ``config``, the config it was built from; else read off the network (the fusion backbone is then
-    the seed's) and checked by building it once: None when the rebuilt network's weights would not
+    ColorED's) and checked by building it once: None when the rebuilt network's weights would not
     match (a network built by other code), and the file then stays Keras-only."""
     if (
         config is not None

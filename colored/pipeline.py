@@ -1,17 +1,17 @@
-"""Batches for training: a ``keras.utils.PyDataset`` doing the seed's eight generator steps.
+"""Batches for training: a ``keras.utils.PyDataset`` doing ColorED's eight generator steps.
 
 1. read the RGB image (resized to ``image_size``²; decoded images are kept in memory),
 2. scale to [0, 1], 3. augment (geometric only, on uint8), 4. gray RGB of the augmented image,
 5. the backbone embedding of that gray image, 6. RGB → Lab, 7. split L / ab, 8. ab / 128.
 
-Differences from the seed, on purpose:
-- every batch has exactly ``batch_size`` images (the seed yielded ``batch_size + 1``); in training
+Differences from ColorED, on purpose:
+- every batch has exactly ``batch_size`` images (ColorED yielded ``batch_size + 1``); in training
   the remainder that does not fill a batch is dropped (reshuffled each epoch, so nothing is lost
   for good), which also keeps tensor shapes fixed for compiled steps;
 - L, ab and the embedding come from the *same* augmented image. To make that cacheable, each photo
   has ``augment_views`` fixed augmentations (view k uses seed ``(seed, image, k)``); every epoch
   draws one view per photo. Each view's embedding is computed once and cached on disk, instead of
-  once per batch per epoch (the seed), and never mismatched with its L/ab (also the seed).
+  once per batch per epoch (ColorED), and never mismatched with its L/ab (also ColorED).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from colored.io.images import read_rgb
 
 
 def load_resized(path: str | Path, size: int) -> np.ndarray:
-    """Read an image and resize it to ``size``² uint8 RGB (the seed resized to 256², ignoring aspect)."""
+    """Read an image and resize it to ``size``² uint8 RGB (ColorED resized to 256², ignoring aspect)."""
     rgb = read_rgb(path)
     if rgb.shape[:2] != (size, size):
         rgb = np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BICUBIC))

@@ -65,7 +65,7 @@ def comparison_figure(
     title: str | None = None,
     cell: float = 2.2,
 ) -> plt.Figure:
-    """Rows of original | gray | predicted (the seed's callback figure, for several images)."""
+    """Rows of original | gray | predicted (ColorED's callback figure, for several images)."""
     rows = [
         (original, color.rgb_to_gray(original), predicted)
         for original, predicted in zip(originals, predictions)
@@ -311,7 +311,7 @@ def lab_channels_figure(rgb: np.ndarray, cell: float = 2.4) -> plt.Figure:
 
 def parameter_table(model) -> str:
     """Parameters per block of a colorization model (layer-name prefixes encoder / fusion / decoder /
-    ab head), as aligned text with the total: the numbers to compare with the seed's design."""
+    ab head), as aligned text with the total: the numbers to compare with ColorED's design."""
     blocks: dict[str, int] = {}
     names = {"encoder": "encoder", "fusion": "fusion", "decoder": "decoder", "ab": "head (ab)"}
     for layer in model.layers:

@@ -585,7 +585,7 @@ def test_demo_is_the_chain_with_the_reference_parameters(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------------------------------
-# the profiles shipped in the package: reference (colored demo) and colab (the seed's real run)
+# the profiles shipped in the package: reference (colored demo) and colab (ColorED's real run)
 # --------------------------------------------------------------------------------------------------
 
 

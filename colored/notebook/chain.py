@@ -26,7 +26,7 @@ Python::
 Command line::
 
     colored demo                                  # = colored chain --profile reference → runs/<timestamp>/
-    colored chain --profile colab --out runs/colab  # the seed's real run on a GPU (colored/notebook/profiles/)
+    colored chain --profile colab --out runs/colab  # ColorED's real run on a GPU (colored/notebook/profiles/)
     colored chain -p epochs 200 -p data_source kaggle --out runs/long
     colored chain -p epochs 300 --out runs/long --overwrite   # replace that earlier run
     colored chain --params-file colab.yaml --only 05,06
@@ -697,7 +697,7 @@ def load_params_file(path: str | Path) -> dict[str, Any]:
 
 
 #: The named parameter sets shipped inside the package (``colored chain --profile NAME``):
-#: ``reference`` (offline, what ``colored demo`` runs) and ``colab`` (the seed's real run on a GPU).
+#: ``reference`` (offline, what ``colored demo`` runs) and ``colab`` (ColorED's real run on a GPU).
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 
 
