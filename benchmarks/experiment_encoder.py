@@ -52,7 +52,7 @@ def train_arm(name: str, recipe: str, args) -> dict:
     from colored.train import train
 
     config = Config.load(REPO / recipe).replace(
-        data_dir=str(args.train_dir),
+        dataset_dir=str(args.train_dir),
         run_dir=str(args.out / name.replace(" ", "-")),
         cache_dir=str(args.out / "cache"),
         init_weights=str(REPO / "colored" / "weights" / "default.keras"),

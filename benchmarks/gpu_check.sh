@@ -14,7 +14,7 @@ BENCH_SECONDS=${BENCH_SECONDS:-210}; TRAIN_MINUTES=${TRAIN_MINUTES:-4.5}
 [ "$BENCH_SECONDS" = 0 ] || timeout "$BENCH_SECONDS" python3 benchmarks/bench_training.py --sizes 64 256 --batch-size 16 --images 640 --steps 50 --epochs 3 \
   --views 2 --workers 8 --lab-in-graph --mixed-precision bfloat16 --seed-steps 3 --data .gpudata/train \
   --out "$OUT/bench_gpu.json" 2>&1 | grep -v "UserWarning\|self._interrupted\|data_adapter" | tail -12
-timeout 420 python3 -m colored.cli train --config colored/recipes/default.yaml --data-dir .gpudata/train \
+timeout 420 python3 -m colored.cli train --config colored/recipes/default.yaml --dataset-dir .gpudata/train \
   --run-dir /tmp/default-run --cache-dir /tmp/cache --max-minutes "$TRAIN_MINUTES" --verbose 2 2>&1 \
   | grep -v "UserWarning\|data_adapter" | tail -25 > "$OUT/train_log.txt"
 tail -8 "$OUT/train_log.txt"

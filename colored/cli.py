@@ -17,6 +17,7 @@ from colored import colorize, evaluate, inference, metrics, report
 from colored.config import (
     DEFAULT_CONFIDENCE,
     DEFAULT_TEMPERATURE,
+    RENAMED_FIELDS,
     Config,
     ConfigError,
     parse_field_text,
@@ -72,10 +73,17 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         "--config", type=Path, help="JSON or YAML file of Config values (flags override it)"
     )
     group = parser.add_argument_group("configuration (see colored.Config)")
+    # A renamed field keeps its old flag (scripts written before the rename: --data-dir), except
+    # --model, which everywhere else names a model file: --architecture alone says the network.
+    old_flags = {
+        new: f"--{old.replace('_', '-')}" for old, new in RENAMED_FIELDS.items() if old != "model"
+    }
     for field in dataclasses.fields(Config):
         default = field.default
+        flags = [f"--{field.name.replace('_', '-')}"]
+        flags += [old_flags[field.name]] if field.name in old_flags else []
         group.add_argument(
-            f"--{field.name.replace('_', '-')}",
+            *flags,
             dest=field.name,
             default=_UNSET,
             type=lambda text, f=field: _parse_value(f, text),

@@ -26,7 +26,7 @@ Folder = Annotated[str, MinLen(1)]
 RETIRED_FIELDS = ("extra",)
 #: Fields earlier versions wrote under another name (config.json files, model files' colored.json,
 #: recipes): read back under the new one.
-RENAMED_FIELDS = {"model": "architecture"}
+RENAMED_FIELDS = {"model": "architecture", "data_dir": "dataset_dir"}
 
 # (filters, stride) of each encoder convolution, and filters of each decoder convolution with
 # ``"up"`` marking an UpSampling2D(2): ColorED's two networks. Data, not layers, so that Config can
@@ -116,7 +116,7 @@ class Config:
     """
 
     # data
-    data_dir: Folder = "data/sample"
+    dataset_dir: Folder = "data/sample"  # one dataset: train/ (and test/), or a folder of photos
     image_size: Annotated[int, Ge(16)] = 256
     batch_size: Annotated[int, Ge(1)] = 16
     augment: bool = True

@@ -34,10 +34,10 @@ from colored.pipeline import ColorizationDataset, load_resized
 
 
 def training_paths(config: Config) -> tuple[list[Path], list[Path]]:
-    """Train and (optional) test image paths of ``config.data_dir``; ``config.limit`` caps train."""
+    """Train and (optional) test image paths of ``config.dataset_dir``; ``config.limit`` caps train."""
     from colored.data import dataset_splits, find_images
 
-    splits = dataset_splits(config.data_dir)
+    splits = dataset_splits(config.dataset_dir)
     train = find_images(splits["train"])
     test = find_images(splits["test"]) if "test" in splits else []
     if config.exclude_validation:  # the fixed hash split of colored.data.is_validation
@@ -185,7 +185,7 @@ def config_differences(saved: Config, wanted: Config) -> dict[str, tuple]:
     """Fields (outside RESUMABLE_FIELDS) whose values differ: ``{name: (saved, wanted)}``."""
     old, new = saved.to_dict(), wanted.to_dict()
     for values in (old, new):  # one folder, however it is spelled
-        values["data_dir"] = str(Path(values["data_dir"]).resolve())
+        values["dataset_dir"] = str(Path(values["dataset_dir"]).resolve())
     return {
         name: (old[name], new[name])
         for name in new

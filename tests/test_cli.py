@@ -171,7 +171,7 @@ def test_train_with_backbone_none_from_the_command_line(photo_folder, tmp_path, 
     code = main(
         [
             "train",
-            "--data-dir",
+            "--data-dir",  # the old name of --dataset-dir: still accepted
             str(photo_folder),
             "--image-size",
             "64",
@@ -194,4 +194,5 @@ def test_train_with_backbone_none_from_the_command_line(photo_folder, tmp_path, 
     assert code == 0, capsys.readouterr().err
     saved = json.loads((run / "config.json").read_text())
     assert saved["backbone"] == "none", f"config.json records backbone {saved['backbone']!r}"
+    assert saved["dataset_dir"] == str(photo_folder), "--data-dir is read as --dataset-dir"
     assert (run / "model.keras").is_file()

@@ -186,7 +186,7 @@ def test_plain_install_commands(plain_install):
         [
             colored,
             "train",
-            "--data-dir",
+            "--dataset-dir",
             str(photos),
             "--image-size",
             "32",

@@ -32,7 +32,7 @@ WORKER = textwrap.dedent("""
     # limit=8, batch 4: 2 steps an epoch, 2 photos per worker per step; the comparison figure then
     # predicts ONE photo on two workers (an uneven batch every worker must still join)
     config = Config(architecture="simplified", image_size=64, batch_size=4, backbone="none", epochs=2, limit=8,
-                    augment=False, data_dir=data_dir, run_dir=run_dir, cache_dir=out + "/cache",
+                    augment=False, dataset_dir=data_dir, run_dir=run_dir, cache_dir=out + "/cache",
                     distribute="{distribute}")
     result = train(config, verbose=2)
     weights = [np.asarray(w) for w in result.model.get_weights()]

@@ -377,7 +377,7 @@ def test_parameters_passed_to_config_follow_configs_rules(lab_specs, monkeypatch
     assert sorted(map(str, seen)) == sorted(
         map(str, [{"architecture": "simplified"}, {"learning_rate": 0.01}, {"epochs": 9}])
     ), (
-        "data_dir (the datasets' parent folder) and 04's steps_per_epoch are not Config's; gallery_size is no field"
+        "data_dir (the datasets' parent folder: Config's is dataset_dir) and 04's steps_per_epoch are not Config's; gallery_size is no field"
     )
 
     with pytest.raises(ValueError) as caught:

@@ -30,7 +30,7 @@ def tiny(photo_folder: Path, run_dir: Path, **changes) -> Config:
         backbone="none",
         epochs=2,
         augment=False,
-        data_dir=str(photo_folder),
+        dataset_dir=str(photo_folder),
         run_dir=str(run_dir),
         cache_dir=str(run_dir.parent / "cache"),
         figure_every=1,
@@ -171,7 +171,7 @@ KILLABLE = textwrap.dedent("""
 
     data, run, stage = sys.argv[1], sys.argv[2], sys.argv[3]
     config = Config(architecture="simplified", image_size=64, batch_size=4, backbone="none", epochs=3, augment=False,
-                    data_dir=data, run_dir=run, cache_dir=run + "-cache", figure_every=1)
+                    dataset_dir=data, run_dir=run, cache_dir=run + "-cache", figure_every=1)
 
     def die():
         sys.stdout.flush()

@@ -107,7 +107,7 @@ DISTRIBUTED = textwrap.dedent("""
     devices = {devices}
     # limit: the comparison figure then predicts ONE photo on two replicas (an uneven batch)
     config = Config(architecture="simplified", image_size=64, batch_size=4, backbone="none", epochs=2, limit=8,
-                    data_dir=sys.argv[1], run_dir=sys.argv[2], cache_dir=sys.argv[2] + "/cache",
+                    dataset_dir=sys.argv[1], run_dir=sys.argv[2], cache_dir=sys.argv[2] + "/cache",
                     distribute=sys.argv[3], augment=False)
     result = train(config, verbose=0)
     print(json.dumps({{"devices": devices, "loss": result.history["loss"]}}))

@@ -60,7 +60,7 @@ def test_killed_run_resumes_at_the_right_epoch(photo_folder, tmp_path):
         batch_size=4,
         backbone="none",
         epochs=4,
-        data_dir=str(photo_folder),
+        dataset_dir=str(photo_folder),
         run_dir=str(tmp_path / "run"),
         figure_every=2,
         cache_dir=str(tmp_path / "cache"),
@@ -93,7 +93,7 @@ def test_fine_tuning_starts_from_init_weights_without_the_validation_photos(phot
     from colored.train import training_paths
 
     config = Config(
-        data_dir=str(photo_folder / "train"),
+        dataset_dir=str(photo_folder / "train"),
         image_size=32,
         architecture="simplified",
         backbone="none",
@@ -236,7 +236,7 @@ def test_resumed_run_records_where_it_resumed(photo_folder, tmp_path):
         backbone="none",
         epochs=3,
         augment=False,
-        data_dir=str(photo_folder),
+        dataset_dir=str(photo_folder),
         run_dir=str(run),
         figure_every=5,
         steps_per_epoch=1,
@@ -302,7 +302,7 @@ def test_out_of_memory_in_training_says_what_to_lower_and_keeps_the_backup(
         backbone="none",
         epochs=3,
         augment=False,
-        data_dir=str(photo_folder),
+        dataset_dir=str(photo_folder),
         run_dir=str(run),
         figure_every=5,
         steps_per_epoch=1,
@@ -428,7 +428,7 @@ def test_colored_train_reports_out_of_memory_in_one_line(
     code = main(
         [
             "train",
-            "--data-dir",
+            "--dataset-dir",
             str(photo_folder),
             "--run-dir",
             str(tmp_path / "run"),

@@ -330,7 +330,7 @@ def _tiny_config(**changes):
     from colored import Config
 
     values = dict(
-        data_dir="photos",
+        dataset_dir="photos",
         run_dir="runs/mine",
         cache_dir="cache",
         architecture="simplified",

@@ -336,7 +336,7 @@ def cross_version(venv: Path) -> None:
             "-m",
             "colored",
             "train",
-            "--data-dir",
+            "--dataset-dir",
             work / "photos",
             "--run-dir",
             work / "run",

@@ -229,15 +229,8 @@ CONFIG_FIELD_ALIASES: dict[str, str] = {"memorization_lr": "learning_rate"}
 #: must not judge them. ``"*"``: in every notebook.
 NOT_CONFIG_FIELDS: frozenset[tuple[str, str]] = frozenset(
     {
-        (
-            "*",
-            "data_dir",
-        ),  # the folder datasets are stored in ("data"), not Config's photo folder ("data/sample")
-        (
-            "04_memorization.ipynb",
-            "steps_per_epoch",
-        ),  # steps on the one photo per memorization "epoch"
-    }
+        ("04_memorization.ipynb", "steps_per_epoch")
+    }  # steps on the one photo per memorization "epoch"
 )
 _TYPE_WORDS = {
     bool: "true or false",
