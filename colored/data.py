@@ -191,7 +191,7 @@ SAMPLE_TEST_PHOTOS: tuple[str, ...] = (
     "retina",
     "rocket",
 )
-_SAMPLE_VERSION = 2  # bump when the recipe changes so existing sample folders are rebuilt
+_SAMPLE_VERSION = 3  # bump when the recipe changes so existing sample folders are rebuilt
 _SAMPLE_MARKER = ".sample-complete.json"
 _CROPS_PER_PHOTO = {"train": 10, "test": 1}
 _SCENES = Path(__file__).resolve().parent / "scenes"
