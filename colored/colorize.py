@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from colored.config import Decoding
 from colored.inference import (
-    Decoding,
     PredictionError,
     check_model,
     colorize_stream,
+    decoding_for,
     load_model,
     stage_timer,
 )
@@ -332,10 +333,9 @@ def colorize_paths(
             plan.jobs,
             model,
             batch_size=batch_size,
-            decoding=decoding,
-            temperature=temperature,
-            confidence=confidence,
-            flip=flip,
+            decoding=decoding_for(
+                model, decoding, temperature=temperature, confidence=confidence, flip=flip
+            ),
             embedder=embedder,
             decode=lambda job: read_image(job.source),
             timings=report.timings,

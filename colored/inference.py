@@ -587,9 +587,6 @@ def colorize_stream(
     *,
     batch_size: int = 8,
     decoding: Decoding | None = None,
-    temperature: float | None = None,
-    confidence: float | None = None,
-    flip: bool | None = None,
     keep_aspect: bool = True,
     embedder: Any = None,
     embeddings: np.ndarray | None = None,
@@ -609,13 +606,14 @@ def colorize_stream(
     (:func:`even_batch_size`), else exactly ``batch_size`` every call, whatever ``len(items)`` (one
     compiled shape across several sequences). ``embeddings``: precomputed, one per item (fusion
     models). ``timings`` accumulates seconds per stage (``decode``, ``preprocess``, ``model``,
-    ``recombine``). ``decoding`` (and ``temperature``, ``confidence``, ``flip``): :func:`predict_ab`.
+    ``recombine``). ``decoding``: :func:`decoding_for`'s, once for every item (default: the model's).
     ``keep_aspect`` (default): each photo at its :func:`network_size` (photos of one batch that
     differ in shape are predicted shape by shape); False: every photo squashed to the training square.
     """
     from colored.model import input_size
 
     square = input_size(model)
+    decoding = decoding_for(model, decoding)
     embedder = embedder_for(model, embedder) if embeddings is None else None
     batch = even_batch_size(len(items), batch_size) if even_batches else max(1, int(batch_size))
     for start in range(0, len(items), batch):
@@ -650,9 +648,6 @@ def colorize_stream(
                             if embeddings is None
                             else embeddings[[ready[k][0] for k in group]],
                             decoding,
-                            temperature=temperature,
-                            confidence=confidence,
-                            flip=flip,
                             embedder=embedder,
                             batch_size=batch,
                         )
@@ -695,10 +690,9 @@ def colorize_batch(
         images,
         model,
         batch_size=batch_size,
-        decoding=decoding,
-        temperature=temperature,
-        confidence=confidence,
-        flip=flip,
+        decoding=decoding_for(
+            model, decoding, temperature=temperature, confidence=confidence, flip=flip
+        ),
         keep_aspect=keep_aspect,
         embedder=embedder,
         embeddings=embeddings,
