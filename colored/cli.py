@@ -16,6 +16,7 @@ from pathlib import Path
 from colored import colorize, evaluate, inference, metrics, report
 from colored.config import (
     DEFAULT_CONFIDENCE,
+    DEFAULT_FLIP,
     DEFAULT_TEMPERATURE,
     RENAMED_FIELDS,
     Config,
@@ -273,7 +274,7 @@ def add_colorize_parser(subparsers) -> argparse.ArgumentParser:
         "--flip",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help=f"average with the prediction for the mirrored photo (default: {inference.DEFAULT_FLIP})",
+        help=f"average with the prediction for the mirrored photo (default: the model's, else {DEFAULT_FLIP})",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=cmd_colorize)
@@ -425,7 +426,7 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
         "--flip",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help=f"models: average with the mirrored photo's prediction (default: {inference.DEFAULT_FLIP})",
+        help=f"models: average with the mirrored photo's prediction (default: the model's, else {DEFAULT_FLIP})",
     )
     parser.add_argument(
         "--out",

@@ -48,7 +48,7 @@ import numpy as np
 from PIL import Image
 
 from colored import color
-from colored.config import DEFAULT_FLIP, Decoding  # noqa: F401 - DEFAULT_FLIP: callers read it here
+from colored.config import Decoding
 from colored.io.images import DecodedImage, decode_array, decode_pil, read_image
 from colored.modelfile import IncompatibleModelError, ModelNotFoundError, recorded_decoding  # noqa: F401 - callers import them from here
 
