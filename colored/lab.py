@@ -9,7 +9,7 @@ from colored import notebook
 warnings.warn(
     "colored.lab is now colored.notebook: change the setup cell to "
     "`import colored.notebook` and `colored.notebook.setup()`",
-    DeprecationWarning,
+    FutureWarning,  # shown to notebook users by default (PEP 565), unlike DeprecationWarning
     stacklevel=2,
 )
 sys.modules[__name__] = notebook

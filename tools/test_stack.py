@@ -342,7 +342,7 @@ def cross_version(venv: Path) -> None:
             work / "run",
             "--cache-dir",
             work / "cache",
-            "--model",
+            "--architecture",
             "simplified",
             "--image-size",
             "64",
