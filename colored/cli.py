@@ -68,6 +68,39 @@ def positive_float(text: str) -> float:
     return value
 
 
+def add_decoding_arguments(parser: argparse.ArgumentParser, several: bool = False) -> None:
+    """--temperature, --confidence and --flip: the fields of a :class:`~colored.config.Decoding`,
+    each left None (the model file's, else the default) unless given. ``several``: evaluate scores
+    every temperature × confidence given."""
+    each = " each scored at every other setting given (FOLDERs first);" if several else ""
+    parser.add_argument(
+        "--temperature",
+        nargs="+" if several else None,
+        type=positive_float,
+        default=None,
+        metavar="T",
+        help=f"annealed-mean temperature{'(s)' if several else ''} for classification models "
+        f"(lower: more vivid);{each} default: the model's, else {DEFAULT_TEMPERATURE}",
+    )
+    parser.add_argument(
+        "--confidence",
+        nargs="+" if several else None,
+        type=non_negative_float,
+        default=None,
+        metavar="C",
+        help=f"confidence-aware decoding strength{'(s)' if several else ''} for classification "
+        "models: colour pulled toward the mean where the model is unsure, 0 = off;"
+        f"{each} default: the model's, else {DEFAULT_CONFIDENCE:g}",
+    )
+    parser.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="average with the prediction for the mirrored photo "
+        f"(default: the model's, else {DEFAULT_FLIP})",
+    )
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One ``--flag`` per Config field, plus ``--config FILE`` (JSON/YAML) underneath them."""
     parser.add_argument(
@@ -254,28 +287,7 @@ def add_colorize_parser(subparsers) -> argparse.ArgumentParser:
         metavar="N",
         help="images per model call (default: 8)",
     )
-    parser.add_argument(
-        "--temperature",
-        type=positive_float,
-        default=None,
-        metavar="T",
-        help="annealed-mean temperature for classification models (default: the one saved with the "
-        f"model, else {DEFAULT_TEMPERATURE})",
-    )
-    parser.add_argument(
-        "--confidence",
-        type=non_negative_float,
-        default=None,
-        metavar="C",
-        help="confidence-aware decoding strength for classification models: colour pulled toward "
-        f"the mean where the model is unsure; 0 = off (default: the model's, else {DEFAULT_CONFIDENCE:g})",
-    )
-    parser.add_argument(
-        "--flip",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help=f"average with the prediction for the mirrored photo (default: the model's, else {DEFAULT_FLIP})",
-    )
+    add_decoding_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=cmd_colorize)
     return parser
@@ -404,30 +416,7 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
         metavar="PATH|gray|mean-ab",
         help="a .keras model or a baseline (gray, mean-ab); repeat for several",
     )
-    parser.add_argument(
-        "--temperature",
-        nargs="+",
-        type=positive_float,
-        default=None,
-        metavar="T",
-        help="annealed-mean temperature(s) for classification models (give FOLDERs first): each is scored at "
-        f"every T given (default: the model's, else {DEFAULT_TEMPERATURE}); other methods ignore it",
-    )
-    parser.add_argument(
-        "--confidence",
-        nargs="+",
-        type=non_negative_float,
-        default=None,
-        metavar="C",
-        help="confidence-aware decoding strength(s) for classification models, each scored at every "
-        f"T (default: the model's, else {DEFAULT_CONFIDENCE:g}; 0 = plain annealed mean)",
-    )
-    parser.add_argument(
-        "--flip",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help=f"models: average with the mirrored photo's prediction (default: the model's, else {DEFAULT_FLIP})",
-    )
+    add_decoding_arguments(parser, several=True)
     parser.add_argument(
         "--out",
         type=Path,

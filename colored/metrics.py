@@ -325,10 +325,20 @@ def wrong_colour_share(
     error: float = WRONG_AB_ERROR,
 ) -> float:
     """:func:`confidently_wrong` on raw ab arrays ``(..., 2)`` (Lab units)."""
+    return float(np.mean(confidently_wrong_mask(pred_ab, true_ab, chroma, error)))
+
+
+def confidently_wrong_mask(
+    pred_ab: np.ndarray,
+    true_ab: np.ndarray,
+    chroma: float = CONFIDENT_CHROMA,
+    error: float = WRONG_AB_ERROR,
+) -> np.ndarray:
+    """Per pixel: predicted colour strong (C*ab ≥ ``chroma``) and far from the truth (ab error ≥
+    ``error``); ab arrays ``(..., 2)`` in Lab units → bool ``(...)``."""
     pred_ab, true_ab = np.asarray(pred_ab, np.float64), np.asarray(true_ab, np.float64)
     strong = np.hypot(pred_ab[..., 0], pred_ab[..., 1]) >= chroma
-    wrong = np.linalg.norm(pred_ab - true_ab, axis=-1) >= error
-    return float(np.mean(strong & wrong))
+    return strong & (np.linalg.norm(pred_ab - true_ab, axis=-1) >= error)
 
 
 def confidently_wrong(
@@ -476,8 +486,7 @@ def verdict(pred: np.ndarray, true: np.ndarray) -> tuple[bool, str]:
     _check_pair(pred, true)
     pred_ab, true_ab = _ab(pred), _ab(true)
     error, oracle = ab_rmse(pred, true), ab_rmse(mean_ab_prediction(true), true)
-    strong = np.hypot(pred_ab[..., 0], pred_ab[..., 1]) >= CONFIDENT_CHROMA
-    wrong = strong & (np.linalg.norm(pred_ab - true_ab, axis=-1) >= WRONG_AB_ERROR)
+    wrong = confidently_wrong_mask(pred_ab, true_ab)
     share = float(wrong.mean())
     if error <= oracle and share <= GOOD_WRONG_SHARE:
         return True, f"closer than a flat colour (ab error {error:.1f} vs {oracle:.1f})"
