@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     import colored
     from colored.colorize import STAGES, colorize_paths
     from colored.inference import even_batch_size, load_model
-    from colored.io.images import IMAGE_EXTENSIONS
+    from colored.io.files import IMAGE_EXTENSIONS
 
     import_seconds = time.perf_counter() - started
 

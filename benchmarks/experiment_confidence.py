@@ -43,13 +43,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from colored import metrics  # noqa: E402
-from colored.evaluate import (  # noqa: E402
-    EvalSet,
-    load_set,
-    resolve_method,
-    score_set,
-)
+from colored import baselines, metrics  # noqa: E402
+from colored.evaluate import EvalSet, load_set, score_set  # noqa: E402
+from colored.methods import resolve_method  # noqa: E402
 from colored.report import markdown_table, write_json  # noqa: E402
 
 TEMPERATURES = (0.2, 0.38, 0.7, 1.0)
@@ -102,15 +98,16 @@ def score(eval_set: EvalSet, model, setting: dict, quiet: bool, name: str) -> tu
 
 class CachedOutputs:
     """The validation sweep's shortcut: the network's raw outputs for every photo are computed once
-    per flip mode (:func:`colored.inference.predict_output`), then each setting only decodes
-    (:func:`colored.inference.decode_output`) and recombines (:func:`colored.inference.recombine`):
+    per flip mode (:func:`colored.predict.predict_output`), then each setting only decodes
+    (:func:`colored.predict.decode_output`) and recombines (:func:`colored.predict.recombine`):
     the same three functions, in the same order, as :func:`colored.inference.colorize_stream`, so
     the numbers equal :func:`colored.evaluate.score_set`'s (checked on one setting at start-up)."""
 
     def __init__(self, model, eval_set: EvalSet, batch_size: int = 16) -> None:
         import numpy as np
 
-        from colored.inference import as_decoded, network_size, preprocess
+        from colored.inference import as_decoded
+        from colored.predict import network_size, preprocess
 
         self.model, self.eval_set, self.batch_size = model, eval_set, batch_size
         pairs = [
@@ -123,7 +120,7 @@ class CachedOutputs:
     def output(self, flip: bool):
         import numpy as np
 
-        from colored.inference import predict_output
+        from colored.predict import predict_output
 
         if flip not in self.outputs:
             parts = [
@@ -141,7 +138,7 @@ class CachedOutputs:
     def score(self, setting: dict) -> tuple[dict, list]:
         import numpy as np
 
-        from colored.inference import decode_output, recombine
+        from colored.predict import decode_output, recombine
 
         out = self.output(setting["flip"])
         rows = []
@@ -191,7 +188,7 @@ def gallery(model, old: dict, new: dict, path: Path) -> None:
     for rgb in photos:
         before = colorize_batch([rgb], model, **old)[0]
         after = colorize_batch([rgb], model, **new)[0]
-        gray = metrics.gray_prediction(rgb)
+        gray = baselines.gray_prediction(rgb)
         width = int(round(rgb.shape[1] * height / rgb.shape[0]))
         cells = [
             np.asarray(Image.fromarray(x).resize((width, height), Image.Resampling.LANCZOS))

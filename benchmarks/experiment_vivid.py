@@ -41,15 +41,10 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 
 from colored import metrics  # noqa: E402
-from colored.evaluate import (  # noqa: E402
-    Method,
-    load_set,
-    resolve_method,
-    score_methods,
-    score_set,
-)
-from colored.inference import decoding_for  # noqa: E402
+from colored.evaluate import load_set, score_methods, score_set  # noqa: E402
+from colored.methods import Method, resolve_method  # noqa: E402
 from colored.model import input_size, is_classification  # noqa: E402
+from colored.predict import decoding_for  # noqa: E402
 from colored.report import markdown_table, results_table, write_json  # noqa: E402
 from colored.viz import gallery_figure  # noqa: E402
 

@@ -29,6 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import psutil  # noqa: E402
 
 from colored.notebook import chain
+from colored.notebook import params as notebook_params
 
 
 def main() -> int:
@@ -54,9 +55,11 @@ def main() -> int:
     if not (source.suffix == ".ipynb" and source.is_file()):
         source = chain.NOTEBOOK_DIR / chain.select_notebooks(args.notebook)[0]
     name = source.name
-    declared = chain.notebook_parameters(source)
+    declared = notebook_params.notebook_parameters(source)
     params = {
-        k: v for k, v in chain.chain_params(args.params_file, args.param).items() if k in declared
+        k: v
+        for k, v in notebook_params.chain_params(args.params_file, args.param).items()
+        if k in declared
     }
     out = args.out or Path(tempfile.mkdtemp(prefix="notebook_memory_"))
     out.mkdir(parents=True, exist_ok=True)

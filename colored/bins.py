@@ -136,24 +136,13 @@ def decode_logits(
     logits, temperature: float = DEFAULT_TEMPERATURE, confidence: float = DEFAULT_CONFIDENCE
 ):
     """Annealed mean (Zhang et al. 2016): ab = Σ softmax(logits / T) · bin centre, in Lab units,
-    ``(..., Q)`` → ``(..., 2)``. Default T (:data:`colored.config.DEFAULT_TEMPERATURE`).
+    ``(..., Q)`` → ``(..., 2)``. T → 0 is the mode (vivid, noisy); T = 1 the mean (MSE's sepia).
 
-    T → 0 is the mode (vivid, noisy); T = 1 the mean (the sepia of MSE). ``keras.ops`` so it can
-    run in a compiled metric as well as at inference.
-
-    ``confidence`` > 0 (default :data:`colored.config.DEFAULT_CONFIDENCE`) makes the decoding
-    **confidence-aware**: per pixel, the annealed-mean colour is pulled toward the mean of the
-    model's own distribution (T = 1) as that distribution spreads over ab,
-
-        ab = mean + w · (annealed − mean),   w = exp(−confidence · σ² / 10²),
-
-    where σ² = Σ p·‖bin − mean‖² is the variance of the predicted colour (p = softmax(logits), Lab
-    units², :func:`colour_spread`; 10 = one bin). A pixel whose distribution sits in a few
-    neighbouring bins (σ ≈ 5–10: "it is green") keeps its vivid annealed colour; one split between
-    hues (σ ≥ 20: "green or orange?") gets their mean, which is muted, as MSE would be. So the two
-    ends are classification's vivid blotches (confidence 0) and MSE's sepia (confidence → ∞:
-    the plain mean everywhere). Entropy was also tried: over 261 bins it treats five neighbouring
-    greens as five different answers, so it measures "how many bins", not "how many colours".
+    ``confidence`` c > 0 pulls each pixel toward the mean of its distribution as the distribution
+    spreads: ab = mean + w · (annealed − mean), w = exp(−c · σ² / 10²), σ² the variance of the
+    predicted colour (:func:`colour_spread`; 10 = one bin). One colour (σ ≈ 5–10) stays vivid; a
+    split between hues (σ ≥ 20) is muted. Variance, not entropy: over 261 bins, five neighbouring
+    greens would count as five answers. ``keras.ops``: it runs in a compiled metric too.
     """
     from keras import ops
 
@@ -237,7 +226,7 @@ def prior_cache_key(paths: Iterable[str | Path], image_size: int) -> str:
 def cached_prior(paths: list[str | Path], image_size: int, cache_dir: str | Path) -> np.ndarray:
     """The training set's :func:`image_prior`, computed once and cached (atomically) as
     ``cache_dir/ab_prior_<key>.npy`` (:func:`prior_cache_key`)."""
-    from colored.io.images import atomic_write_bytes
+    from colored.io.files import atomic_write_bytes
 
     file = Path(cache_dir) / f"ab_prior_{prior_cache_key(paths, image_size)}.npy"
     if file.exists():

@@ -21,7 +21,7 @@ from colored import modelfile, viz
 from colored.config import Config, Decoding
 from colored.distributed import workers_agree
 from colored.inference import colorize_batch
-from colored.io.images import atomic_save_to, atomic_write_text
+from colored.io.files import atomic_save_to, atomic_write_text
 from colored.model import inference_model
 
 

@@ -3,7 +3,7 @@
 The colorizing itself (preprocess → predict → recombine, at full resolution) is
 :mod:`colored.inference`'s; this module is about files: which inputs (:func:`expand_inputs`), which
 outputs (:func:`plan_outputs`: never an input, never another output, existing ones kept unless
-``overwrite``), atomic writes (:func:`colored.io.images.write_image`) and what happened
+``overwrite``), atomic writes (:func:`colored.io.files.write_image`) and what happened
 (:class:`ColorizeReport`). A bad file is reported, never fatal.
 
 Python::
@@ -27,22 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from colored.config import Decoding
-from colored.inference import (
-    PredictionError,
-    check_model,
-    colorize_stream,
-    decoding_for,
-    load_model,
-    stage_timer,
-)
-from colored.io.images import (
-    IMAGE_EXTENSIONS,
-    WRITE_FORMATS,
-    ImageReadError,
-    OutputExistsError,
-    read_image,
-    write_image,
-)
+from colored.inference import PredictionError, colorize_stream, stage_timer
+from colored.io.files import IMAGE_EXTENSIONS, WRITE_FORMATS, OutputExistsError, write_image
+from colored.io.images import ImageReadError, read_image
+from colored.loading import check_model, load_model
+from colored.predict import decoding_for
 
 #: Stages of :attr:`ColorizeReport.timings`, in order.
 STAGES = ("decode", "preprocess", "model", "recombine", "encode")

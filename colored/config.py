@@ -19,7 +19,11 @@ from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Le, MinLen
 
-Backbone = Literal["inception_resnet_v2", "mobilenet_v2", "none"]
+Backbone = Literal["inception_resnet_v2", "mobilenet_v2", "mobilenet_v2_14x14", "none"]
+#: Backbones whose embedding is a feature map (shape), fused at every bottleneck cell (hypercolumn-
+#: style, resized to the bottleneck grid) instead of one vector tiled over it: where things are,
+#: not only what the photo shows. The others give ``embedding_dim`` class probabilities.
+SPATIAL_EMBEDDINGS: dict[str, tuple[int, int, int]] = {"mobilenet_v2_14x14": (14, 14, 96)}
 #: A folder's path: a string that is not blank.
 Folder = Annotated[str, MinLen(1)]
 #: Fields earlier versions had and wrote into run folders' config.json; read back, they are dropped.
@@ -75,7 +79,7 @@ class Decoding:
     annealed mean at ``temperature`` (Zhang et al. 2016; lower is more vivid, 1 the plain mean),
     pulled toward the plain mean where the distribution is wide (``confidence``; 0 = off), after
     averaging with the mirrored photo's prediction (``flip``). A model file saves the decoding it
-    was chosen with (colored.modelfile); :func:`colored.inference.decoding_for` says which one a call
+    was chosen with (colored.modelfile); :func:`colored.predict.decoding_for` says which one a call
     uses. Regression (MSE) models have no distribution: only ``flip`` applies to them."""
 
     temperature: Temperature = DEFAULT_TEMPERATURE
@@ -112,7 +116,8 @@ class Config:
     ``backbone_weights`` is ``"imagenet"`` (InceptionResNetV2: downloaded by Keras once, then cached;
     ``backbone="mobilenet_v2"``: the ImageNet weights shipped in the package, offline), a path to a
     weights file (``.h5``; MobileNetV2: ``.npz``), or ``None`` (random init: only useful for tests). ``backbone="none"``
-    builds the no-fusion variant that needs no embedding at all.
+    builds the no-fusion variant that needs no embedding at all; ``"mobilenet_v2_14x14"`` fuses
+    MobileNetV2's 14×14 feature map instead of its class probabilities (:data:`SPATIAL_EMBEDDINGS`).
     """
 
     # data
@@ -188,6 +193,11 @@ class Config:
         return self.backbone != "none"
 
     @property
+    def embedding_shape(self) -> tuple[int, ...]:
+        """The fusion input's shape per photo: the backbone's feature map, or ``(embedding_dim,)``."""
+        return SPATIAL_EMBEDDINGS.get(self.backbone, (self.embedding_dim,))
+
+    @property
     def decoding(self) -> Decoding:
         """The run's decoding (its figures; the model file it saves records it)."""
         return Decoding(temperature=self.temperature, confidence=self.confidence)
@@ -200,7 +210,7 @@ class Config:
 
     def save(self, path: str | Path) -> None:
         """Write the config as JSON, atomically (a kill never leaves half a file)."""
-        from colored.io.images import atomic_write_text
+        from colored.io.files import atomic_write_text
 
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2))
 

@@ -7,7 +7,7 @@ the colour photos, so only colour images are kept); :func:`get_dataset` is the o
   :func:`make_sample_dataset` into ``data/sample/{train,test}/``.
 * ``"kaggle"``: ``aayush9753/image-colorization-dataset`` (5,000 train / 739 test photos), fetched
   by :func:`colored.io.kaggle.download_kaggle` into ``data/kaggle/{train_color,test_color}/``. Needs
-  credentials (:mod:`colored.io.kaggle` finds them and keeps them out of every message).
+  credentials (:mod:`colored.io.kaggle_credentials` finds them and keeps them out of every message).
 * ``"auto"``: ``"kaggle"`` when Kaggle credentials are found, otherwise ``"sample"``.
 * any existing folder of images: used as is (see :func:`dataset_splits` for the layouts understood).
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from colored.io.images import (
+from colored.io.files import (
     IMAGE_EXTENSIONS,
     atomic_write_text,
     ensure_writable_dir,
@@ -278,23 +278,14 @@ def _sample_complete(target: Path, size: int, plan: dict[str, list[str]]) -> boo
 def make_sample_dataset(target: str | Path = "data/sample", size: int = 256) -> Path:
     """Build the offline sample dataset from scikit-image's bundled colour photos; return ``target``.
 
-    Contents (``size``×``size`` RGB PNGs, resized with PIL's LANCZOS filter), named ``<photo>_<nn>.png``:
+    ``train/``: 40 ``size``² PNG crops, ten of each of :data:`SAMPLE_TRAIN_PHOTOS` (the whole
+    ``astronaut_00.png`` first); ``test/``: the centred square of each of the eight
+    :data:`SAMPLE_TEST_PHOTOS`, scenes no training crop shows. Small: for checking the pipeline and
+    reading a gallery, not for measuring quality.
 
-    * ``train/``: 40 images, ten square crops of each of :data:`SAMPLE_TRAIN_PHOTOS` (astronaut,
-      colorwheel, hubble_deep_field, immunohistochemistry): the largest centred square, four corners
-      and the centre at 60 % of the short side, four seeded random crops at 75 % and 50 %.
-      ``astronaut_00.png`` (the whole astronaut photo, colourful) sorts first.
-    * ``test/``: 8 images, the largest centred square of each of :data:`SAMPLE_TEST_PHOTOS`: eight
-      distinct scenes (a cat, a temple roof, coffee, a flower, a portrait, a motorcycle, a retina, a
-      rocket), none of them in a training crop. Still small: use it to check the pipeline and read
-      a gallery, and the Kaggle dataset (or your own photos) to measure quality.
-
-    Deterministic and idempotent: a marker file (written last) records the recipe version and
-    ``size``; a complete folder is left untouched, an interrupted or different-size one is rebuilt.
-    Each PNG is written atomically (:func:`colored.io.images.write_image`), so no half-written image is ever visible.
-    The folder is managed by this function: stray ``*.png`` files in its splits are removed on rebuild.
-    A folder that cannot be written raises :class:`colored.io.images.OutputDirError` (a ``ValueError``,
-    one line naming it) before anything is built.
+    Idempotent: a marker written last records the recipe version and ``size``, so a complete folder
+    is kept and an interrupted or other-size one rebuilt (stray PNGs removed); every PNG is written
+    atomically. An unwritable folder raises :class:`colored.io.files.OutputDirError` first.
     """
     if not isinstance(size, int) or size < 8:
         raise ValueError(f"size must be an integer >= 8 pixels, got {size!r}")
@@ -342,10 +333,10 @@ def make_sample_dataset(target: str | Path = "data/sample", size: int = 256) -> 
 
 def resolve_source(source: str | Path) -> str | Path:
     """``"auto"`` → ``"kaggle"`` when Kaggle credentials are found
-    (:func:`colored.io.kaggle.find_kaggle_credentials`), otherwise ``"sample"``; any other source as is."""
+    (:func:`colored.io.kaggle_credentials.find_kaggle_credentials`), otherwise ``"sample"``; any other source as is."""
     if source != "auto":
         return source
-    from colored.io.kaggle import find_kaggle_credentials
+    from colored.io.kaggle_credentials import find_kaggle_credentials
 
     return "kaggle" if find_kaggle_credentials() else "sample"
 

@@ -2,7 +2,8 @@
 image, computed once per (image, augmentation view) and cached on disk. Two backbones give them:
 ``"inception_resnet_v2"`` (ColorED's, 299², Keras downloads its weights) and ``"mobilenet_v2"``
 (``colored.encoder``: torchvision's MobileNetV2 at 224², weights shipped in the package, so it works
-offline). Both give 1000 probabilities, so the fusion network is the same.
+offline). Both give 1000 probabilities, so the fusion network is the same. ``"mobilenet_v2_14x14"``
+gives MobileNetV2's 14×14×96 feature map instead (spatial fusion; cached in float16, 37 kB a view).
 
 ColorED recomputed it for every batch of every epoch (91 % of its data time). The cache key is the
 image file's path, size and modification time, the augmentation view, and the weights' identity, so
@@ -18,10 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from colored import encoder
-from colored.io.images import atomic_write
+from colored.config import SPATIAL_EMBEDDINGS
+from colored.io.files import atomic_write
 
 BACKBONE_INPUT_SIZE = 299  # InceptionResNetV2's; MobileNetV2's is encoder.INPUT_SIZE (224)
-BACKBONES = ("inception_resnet_v2", "mobilenet_v2")
+BACKBONES = ("inception_resnet_v2", "mobilenet_v2", "mobilenet_v2_14x14")
+MOBILENETS = ("mobilenet_v2", "mobilenet_v2_14x14")  # the packaged encoder, offline
 IMAGENET_WEIGHTS_FILE = "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5"
 IMAGENET_WEIGHTS_MD5 = "e693bd0210a403b3192acc6073ad2e96"
 
@@ -54,13 +57,17 @@ def build_backbone(weights: str | None = "imagenet", backbone: str = "inception_
     (random)."""
     import keras
 
-    if backbone == "mobilenet_v2":
+    if backbone in MOBILENETS:
         try:
-            return encoder.build_mobilenet_v2(
+            network = encoder.build_mobilenet_v2(
                 encoder.WEIGHTS_FILE if weights == "imagenet" else weights
             )
         except encoder.EncoderWeightsError as error:
             raise BackboneWeightsError(str(error)) from None
+        if backbone == "mobilenet_v2":
+            return network
+        features = network.get_layer(encoder.FEATURES["14x14"]).output
+        return keras.Model(network.input, features, name=backbone)
     if backbone not in BACKBONES:
         raise ValueError(f"unknown backbone {backbone!r}: expected one of {BACKBONES}")
     if weights not in (None, "imagenet") and not Path(weights).is_file():
@@ -80,7 +87,7 @@ def preprocess_gray(gray_rgb: np.ndarray, backbone: str = "inception_resnet_v2")
     299², [-1, 1]; MobileNetV2: 224², ImageNet's mean and std)."""
     import keras
 
-    if backbone == "mobilenet_v2":
+    if backbone in MOBILENETS:
         return encoder.preprocess(gray_rgb)
     resized = keras.ops.image.resize(gray_rgb.astype(np.float32), (BACKBONE_INPUT_SIZE,) * 2)
     # inception_resnet_v2.preprocess_input maps [0, 255] to [-1, 1].
@@ -111,14 +118,14 @@ class Embedder:
     @property
     def weights_id(self) -> str:
         """Names the backbone and its weights (the cache folder): caches never mix them."""
-        if self.backbone_name == "mobilenet_v2":
+        if self.backbone_name in MOBILENETS:
             weights = encoder.WEIGHTS_FILE if self.weights == "imagenet" else self.weights
             if weights is not None and not Path(weights).is_file():
                 raise BackboneWeightsError(
                     f"MobileNetV2 weights file not found: {weights} (backbone_weights='imagenet' "
                     f"uses the packaged {encoder.WEIGHTS_FILE.name}, written by `{encoder.PORT_TOOL}`)"
                 )
-            return "mobilenet_v2-" + (
+            return f"{self.backbone_name}-" + (
                 "random" if weights is None else encoder.weights_identity(weights)
             )
         if self.weights is None:
@@ -134,13 +141,22 @@ class Embedder:
         )
 
     @property
+    def spatial(self) -> bool:
+        return self.backbone_name in SPATIAL_EMBEDDINGS
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """One photo's embedding: a feature map, or the 1000 class probabilities."""
+        return SPATIAL_EMBEDDINGS.get(self.backbone_name, (1000,))
+
+    @property
     def backbone(self):
         if self._backbone is None:
             self._backbone = build_backbone(self.weights, self.backbone_name)
         return self._backbone
 
     def compute(self, gray_rgb: np.ndarray) -> np.ndarray:
-        """Embeddings ``(N, 1000)`` for gray images ``(N, H, W, 3)`` in [0, 1], no cache."""
+        """Embeddings ``(N, *shape)`` for gray images ``(N, H, W, 3)`` in [0, 1], no cache."""
         batch = preprocess_gray(gray_rgb, self.backbone_name)
         if len(batch) <= 2:
             # One or two images (a notebook, one photo to colorize): a direct call skips predict()'s
@@ -187,7 +203,7 @@ class Embedder:
             return self.compute(gray_rgb)
         files = [self.cache_dir / f"{key}.npy" for key in keys]
         missing = [i for i, file in enumerate(files) if not file.exists()]
-        out = np.empty((len(keys), 1000), np.float32)
+        out = np.empty((len(keys), *self.shape), np.float32)
         if missing:
             fresh = self.compute(gray_rgb[missing])
             for i, vector in zip(missing, fresh):
@@ -195,8 +211,11 @@ class Embedder:
                 # Atomic: a crashed worker never leaves a truncated .npy that would load later; the
                 # temporary name is unique, so concurrent workers (threads or processes) never collide.
                 # No fsync: a cache, written thousands of times per dataset.
+                stored = (
+                    vector.astype(np.float16) if self.spatial else vector
+                )  # maps: half the disk
                 atomic_write(
-                    files[i], lambda handle, vector=vector: np.save(handle, vector), sync=False
+                    files[i], lambda handle, stored=stored: np.save(handle, stored), sync=False
                 )
         for i, file in enumerate(files):
             if i not in missing:

@@ -9,7 +9,6 @@ file that cannot be decoded is reported by name and skipped, never fatal. Method
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,20 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from colored import metrics
+from colored import baselines, metrics
 from colored.config import Decoding
-from colored.inference import (
-    IncompatibleModelError,
-    ModelNotFoundError,
-    check_model,
-    colorize_stream,
-    decoding_for,
-    load_model,
-)
+from colored.inference import colorize_stream
+from colored.methods import Method, is_classification_method, method_label, resolve_method
+from colored.predict import decoding_for
 from colored.report import protocol, results_table
 
-#: Baseline methods, by the name ``--model`` / ``method`` accepts.
-BASELINE_NAMES = tuple(metrics.BASELINES)  # ("gray", "mean-ab")
 GALLERY_ROWS = 3  # images per set in the gallery
 
 
@@ -98,137 +90,6 @@ def load_set(folder: str | Path, size: int = metrics.EVAL_SIZE, *, report: bool 
     return EvalSet(folder, names, trues, skipped, size, metrics.ab_cell_prior(trues))
 
 
-# ---------------------------------------------------------------------------------------------
-# methods
-
-
-def resolve_method(method: Any):
-    """``"gray"`` / ``"mean-ab"`` → that name; a ``.keras`` path → the loaded model; a model → itself.
-
-    A path that does not exist raises :class:`colored.inference.ModelNotFoundError` naming it (and
-    the baseline names, in case one was mistyped); a model (file or object) whose inputs or outputs
-    are not a colorization model's raises :class:`colored.inference.IncompatibleModelError` (one
-    line: the file, the shapes found, the shapes expected) before any image is scored.
-    """
-    if isinstance(method, str) and method in metrics.BASELINES:
-        return method
-    if isinstance(method, (str, os.PathLike)):
-        try:
-            return load_model(method)
-        except IncompatibleModelError:
-            raise
-        except ModelNotFoundError as error:
-            raise ModelNotFoundError(
-                f"{error}\n(or use a baseline: {', '.join(BASELINE_NAMES)})"
-            ) from None
-    if hasattr(method, "predict") and getattr(method, "inputs", None):
-        return check_model(method)
-    raise TypeError(
-        f"method must be a Keras model, a .keras path or one of {BASELINE_NAMES}, got {method!r}"
-    )
-
-
-def _classification(method: Any) -> bool:
-    """Whether a resolved method is a classification model, i.e. one that ``temperature`` affects."""
-    if isinstance(method, str):
-        return False
-    from colored.model import is_classification
-
-    return is_classification(method)
-
-
-def method_label(method: Any, temperature: float | None = None) -> str:
-    """A short name for tables: the baseline name, the run folder of ``…/model.keras`` (else the
-    file's stem) or the model's name; ``T=…`` appended for classification models."""
-    if isinstance(method, str) and method in metrics.BASELINES:
-        return method
-    if isinstance(method, (str, os.PathLike)):
-        path = Path(method)
-        label = path.parent.name if path.stem == "model" and path.parent.name else path.stem
-        return label if temperature is None else f"{label} T={temperature:g}"
-    label = getattr(method, "name", type(method).__name__)
-    if temperature is not None or _classification(method):
-        label += f" T={decoding_for(method, temperature=temperature).temperature:g}"
-    return label
-
-
-@dataclass
-class Method:
-    """A resolved method to score: its table ``label``, the ``method`` (a baseline name or a loaded
-    model), its ``decoding`` (models; None: :func:`~colored.inference.decoding_for`'s) and,
-    optionally, the ``title`` of its gallery column (default: the label)."""
-
-    label: str
-    method: Any
-    decoding: Decoding | None = None
-    title: str | None = None
-
-    def decoding_fields(self) -> dict[str, Any]:
-        """What the report records of the decoding: all three fields for a classification model,
-        ``flip`` for a regression model, None for a baseline."""
-        fields: dict[str, Any] = {"temperature": None, "confidence": None, "flip": None}
-        if isinstance(self.method, str):
-            return fields
-        chosen = decoding_for(self.method, self.decoding)
-        if _classification(self.method):
-            return chosen.to_dict()
-        return {**fields, "flip": chosen.flip}
-
-    @property
-    def is_gray(self) -> bool:
-        """The all-gray baseline: the gallery's input column already shows it."""
-        return isinstance(self.method, str) and self.method == "gray"
-
-
-def unique_labels(labels: Sequence[str]) -> list[str]:
-    """``labels`` with every repeated one numbered (``a #1``, ``a #2``): e.g. two
-    ``runs/*/model.keras`` from folders of the same name."""
-    seen: dict[str, int] = {}
-    out = []
-    for label in labels:
-        seen[label] = seen.get(label, 0) + 1
-        out.append(f"{label} #{seen[label]}" if labels.count(label) > 1 else label)
-    return out
-
-
-def resolve_methods(
-    specs: Sequence[Any],
-    temperatures: Sequence[float] | None = None,
-    confidences: Sequence[float] | None = None,
-    flip: bool | None = None,
-) -> list[Method]:
-    """Specs (``.keras`` paths, models, baseline names) → :class:`Method` list, in order: each
-    classification model once per temperature (default: the one saved with the model, else
-    :data:`~colored.config.DEFAULT_TEMPERATURE`)
-    and confidence (likewise; ``c=…`` added to the
-    label when several are given or it is not the default), every model with ``flip``; labels by
-    :func:`method_label`, made unique. Raises :class:`~colored.inference.ModelNotFoundError`
-    (and :class:`~colored.inference.IncompatibleModelError`) as :func:`resolve_method` does."""
-    methods = []
-    for spec in specs:
-        method = resolve_method(spec)
-        if _classification(method):
-            saved = decoding_for(method)  # the decoding saved with the model, else the default
-            cs = list(confidences or [saved.confidence])
-            show_c = len(cs) > 1 or cs != [saved.confidence]
-            methods += [
-                Method(
-                    method_label(spec, t) + (f" c={c:g}" if show_c else ""),
-                    method,
-                    saved.but(temperature=t, confidence=c, flip=flip),
-                )
-                for t in temperatures or [saved.temperature]
-                for c in cs
-            ]
-        elif isinstance(method, str):
-            methods.append(Method(method_label(spec), method))
-        else:
-            methods.append(Method(method_label(spec), method, decoding_for(method, flip=flip)))
-    for method, label in zip(methods, unique_labels([m.label for m in methods])):
-        method.label = label
-    return methods
-
-
 def check_folders(folders: Sequence[str | Path]) -> None:
     """Cheap check before any work: every folder exists and holds image files (the errors of
     :func:`colored.data.find_images`, naming the folder)."""
@@ -249,7 +110,7 @@ def _clean(row: Mapping[str, Any]) -> dict[str, Any]:
 def _predictions(eval_set: EvalSet, method: Any, decoding: Decoding | None, batch_size: int):
     """Prepared-size RGB predictions of a resolved method, one per ground truth, in order."""
     if isinstance(method, str):
-        fn = metrics.BASELINES[method]
+        fn = baselines.BASELINES[method]
         for true in eval_set.trues:
             yield fn(true)
         return
@@ -281,7 +142,7 @@ def score_set(
     desc: str | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any], list[np.ndarray]]:
     """Score one (resolved or not) method on a loaded :class:`EvalSet`, models with
-    :func:`~colored.inference.decoding_for`'s decoding (``decoding``, the file's or the default;
+    :func:`~colored.predict.decoding_for`'s decoding (``decoding``, the file's or the default;
     ``temperature``, ``confidence``, ``flip`` replace one field each).
 
     Returns ``(per_image, summary, kept)``: per-image metric dicts (each with its ``name``), the
@@ -326,7 +187,7 @@ def score_set(
     finally:
         bar.close()
     summary: dict[str, Any] = metrics.summarize([_clean(r) for r in per_image])
-    if chosen is not None and _classification(method):
+    if chosen is not None and is_classification_method(method):
         summary["temperature"], summary["confidence"] = chosen.temperature, chosen.confidence
     if chosen is not None:
         summary["flip"] = float(chosen.flip)
@@ -405,7 +266,7 @@ def score_methods(
     scores.gallery = {
         f"{name}/{eval_set.names[i]}": [
             eval_set.trues[i],
-            metrics.gray_prediction(eval_set.trues[i]),
+            baselines.gray_prediction(eval_set.trues[i]),
         ]
         for i in range(keep)
     }

@@ -9,7 +9,6 @@ PSNR, SSIM and AuC reward the flat sepia guess and colourfulness alone rewards g
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -17,12 +16,9 @@ import numpy as np
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from colored.color import AbStatistics, lab_to_rgb, rgb_to_gray, rgb_to_lab, to_float_rgb
-from colored.io.images import (  # the package's one decode / 8-bit rounding
-    IMAGE_EXTENSIONS,
-    read_rgb,
-    to_uint8,
-)
+from colored.color import AbStatistics, rgb_to_lab, to_float_rgb
+from colored.io.files import IMAGE_EXTENSIONS, to_uint8  # the package's one 8-bit rounding
+from colored.io.images import read_rgb  # the package's one decode
 
 EVAL_SIZE = 256
 RESAMPLE = Image.Resampling.BICUBIC  # see the module docstring for why bicubic
@@ -34,62 +30,18 @@ PRIOR_EPS = 1e-6
 CONFIDENT_CHROMA = 15.0  # C*ab from which a predicted colour reads as "a colour", not a tinted gray
 WRONG_AB_ERROR = 40.0  # ab distance from which it is another colour (e.g. C 30 at 80° off in hue)
 
-# Default table columns (colored.report.markdown_table), their rounding (decimal places) and headers.
-DEFAULT_COLUMNS: tuple[str, ...] = (
-    "psnr",
-    "ssim",
-    "colorfulness",
-    "colorfulness_ratio",
-    "chroma_ratio",
-    "auc",
-    "auc_rebalanced",
-    "ab_rmse",
-    "js_divergence",
-    "confidently_wrong",
-)
-DECIMALS: dict[str, int] = {
-    "psnr": 2,
-    "ssim": 3,
-    "colorfulness": 1,
-    "colorfulness_true": 1,
-    "chroma": 1,
-    "chroma_true": 1,
-    "colorfulness_ratio": 2,
-    "chroma_ratio": 2,
-    "auc": 3,
-    "auc_rebalanced": 3,
-    "ab_rmse": 1,
-    "js_divergence": 3,
-    "confidently_wrong": 3,
-}
-HEADERS: dict[str, str] = {
-    "psnr": "PSNR (dB) ↑",
-    "ssim": "SSIM ↑",
-    "colorfulness": "CF",
-    "colorfulness_true": "CF (GT)",
-    "chroma": "C*ab",
-    "chroma_true": "C*ab (GT)",
-    "colorfulness_ratio": "CF ratio →1",
-    "chroma_ratio": "chroma ratio →1",
-    "auc": "AuC ↑",
-    "auc_rebalanced": "AuC rebal. ↑",
-    "ab_rmse": "ab RMSE ↓",
-    "js_divergence": "JS (bits) ↓",
-    "confidently_wrong": "conf. wrong ↓",
-}
-
 
 # --------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------
-def _check_rgb(rgb: np.ndarray, name: str = "image") -> None:
+def check_rgb(rgb: np.ndarray, name: str = "image") -> None:
     if rgb.ndim != 3 or rgb.shape[-1] != 3:
         raise ValueError(f"{name} must be an (H, W, 3) RGB array, got shape {rgb.shape}")
 
 
-def _check_pair(pred: np.ndarray, true: np.ndarray) -> None:
-    _check_rgb(pred, "pred")
-    _check_rgb(true, "true")
+def check_pair(pred: np.ndarray, true: np.ndarray) -> None:
+    check_rgb(pred, "pred")
+    check_rgb(true, "true")
     if pred.shape != true.shape:
         raise ValueError(
             f"pred and true must have the same shape (prepare() both under the same protocol): "
@@ -104,7 +56,7 @@ def _to_255(rgb: np.ndarray) -> np.ndarray:
     return to_float_rgb(rgb).astype(np.float64) * 255.0
 
 
-def _ab(rgb: np.ndarray) -> np.ndarray:
+def ab_of(rgb: np.ndarray) -> np.ndarray:
     """RGB → ``(H, W, 2)`` float64 ab (float64 so error sums don't lose precision)."""
     return rgb_to_lab(rgb)[..., 1:].astype(np.float64)
 
@@ -124,7 +76,7 @@ def prepare(rgb: np.ndarray, size: int = EVAL_SIZE) -> np.ndarray:
     resize: PIL resamples 3-channel images only as 8-bit, and the protocol's output is uint8 anyway
     (the extra rounding step costs at most 1 level).
     """
-    _check_rgb(rgb)
+    check_rgb(rgb)
     rgb = to_uint8(rgb)
     h, w = rgb.shape[:2]
     side = min(h, w)
@@ -146,7 +98,7 @@ def load_prepared(folder: str | Path, size: int = EVAL_SIZE) -> list[np.ndarray]
 # --------------------------------------------------------------------------------------------------
 def psnr(pred: np.ndarray, true: np.ndarray) -> float:
     """PSNR in dB on RGB uint8, data_range 255; ``inf`` for identical images (see :data:`PSNR_CAP`)."""
-    _check_pair(pred, true)
+    check_pair(pred, true)
     p, t = to_uint8(pred), to_uint8(true)
     if np.array_equal(p, t):  # skimage would divide by zero (and warn) here
         return float("inf")
@@ -155,7 +107,7 @@ def psnr(pred: np.ndarray, true: np.ndarray) -> float:
 
 def ssim(pred: np.ndarray, true: np.ndarray) -> float:
     """SSIM on RGB uint8 (skimage defaults: 7×7 window, mean over the three channels)."""
-    _check_pair(pred, true)
+    check_pair(pred, true)
     return float(
         structural_similarity(to_uint8(true), to_uint8(pred), data_range=255, channel_axis=-1)
     )
@@ -170,7 +122,7 @@ def colorfulness(rgb: np.ndarray) -> float:
     rg = |R − G|, yb = |½(R + G) − B|; CF = sqrt(σ_rg² + σ_yb²) + 0.3·sqrt(μ_rg² + μ_yb²), with
     population standard deviations (np.std), as in the CT2 / ColorFormer / DDColor evaluation code.
     """
-    _check_rgb(rgb)
+    check_rgb(rgb)
     x = _to_255(rgb)
     rg = np.abs(x[..., 0] - x[..., 1])
     yb = np.abs(0.5 * (x[..., 0] + x[..., 1]) - x[..., 2])
@@ -185,8 +137,8 @@ def _mean_chroma_ab(ab: np.ndarray) -> float:
 
 def mean_chroma(rgb: np.ndarray) -> float:
     """Mean C*ab = sqrt(a² + b²) over pixels, in Lab units (0 for a gray image)."""
-    _check_rgb(rgb)
-    return _mean_chroma_ab(_ab(rgb))
+    check_rgb(rgb)
+    return _mean_chroma_ab(ab_of(rgb))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -194,8 +146,8 @@ def mean_chroma(rgb: np.ndarray) -> float:
 # --------------------------------------------------------------------------------------------------
 def ab_errors(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     """Per-pixel Euclidean distance between predicted and true ab, ``(H, W)`` float64, Lab units."""
-    _check_pair(pred, true)
-    return np.linalg.norm(_ab(pred) - _ab(true), axis=-1)
+    check_pair(pred, true)
+    return np.linalg.norm(ab_of(pred) - ab_of(true), axis=-1)
 
 
 def auc_from_errors(
@@ -242,9 +194,9 @@ def rebalanced_auc(pred: np.ndarray, true: np.ndarray, prior: np.ndarray) -> flo
     """AuC with each pixel weighted by 1 / prior of its *ground-truth* ab cell (22×22, 10-unit grid
     over [−110, 110)², clipped into the edge cells), so rare saturated colours count as much as the
     common desaturated ones. A uniform prior gives exactly :func:`auc`."""
-    _check_pair(pred, true)
-    true_ab = _ab(true)
-    errors = np.linalg.norm(_ab(pred) - true_ab, axis=-1)
+    check_pair(pred, true)
+    true_ab = ab_of(true)
+    errors = np.linalg.norm(ab_of(pred) - true_ab, axis=-1)
     return auc_from_errors(errors, AUC_THRESHOLDS, _prior_weights(true_ab, prior))
 
 
@@ -257,8 +209,8 @@ def ab_histogram(
     cells. Note: 0 is a cell edge, and skimage maps exact neutrals (R = G = B) to a ≈ −1e−6,
     b ≈ +1e−6, so gray pixels land deterministically in the a ∈ [−10, 0), b ∈ [0, 10) cell.
     """
-    _check_rgb(rgb)
-    return histogram_ab(_ab(rgb), bins, range)
+    check_rgb(rgb)
+    return histogram_ab(ab_of(rgb), bins, range)
 
 
 def histogram_ab(
@@ -278,8 +230,8 @@ def ab_cell_prior(images: Iterable[np.ndarray], eps: float = PRIOR_EPS) -> np.nd
     """
     statistics = _ab_statistics()
     for rgb in images:
-        _check_rgb(rgb)
-        statistics.add(_ab(rgb))
+        check_rgb(rgb)
+        statistics.add(ab_of(rgb))
     if statistics.pixels == 0:
         raise ValueError("ab_cell_prior needs at least one image")
     prior = statistics.histogram + eps
@@ -309,7 +261,7 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
 
 def ab_js_divergence(pred: np.ndarray, true: np.ndarray) -> float:
     """JS divergence (bits) between the 22×22 ab histograms of prediction and ground truth."""
-    _check_pair(pred, true)
+    check_pair(pred, true)
     return js_divergence(ab_histogram(pred), ab_histogram(true))
 
 
@@ -355,8 +307,8 @@ def confidently_wrong(
     covers both. 40 units is twice a clearly visible difference: C 30 at 83° off in hue, or a C 40
     colour on a gray truth. A correct colour scores 0, the opposite hue of a colour of C ≥ 20
     scores 1, all-gray scores 0."""
-    _check_pair(pred, true)
-    return wrong_colour_share(_ab(pred), _ab(true), chroma, error)
+    check_pair(pred, true)
+    return wrong_colour_share(ab_of(pred), ab_of(true), chroma, error)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -366,8 +318,8 @@ def image_metrics(
     pred: np.ndarray, true: np.ndarray, prior: np.ndarray | None = None
 ) -> dict[str, float]:
     """All metrics for one already-:func:`prepare`\\ d pair (Lab computed once per image)."""
-    _check_pair(pred, true)
-    pred_ab, true_ab = _ab(pred), _ab(true)
+    check_pair(pred, true)
+    pred_ab, true_ab = ab_of(pred), ab_of(true)
     errors = np.linalg.norm(pred_ab - true_ab, axis=-1)
     out = {
         "psnr": psnr(pred, true),
@@ -435,83 +387,3 @@ def evaluate(
         prior = ab_cell_prior(trues)
     per_image = [image_metrics(p, t, prior) for p, t in zip(preds, trues)]
     return per_image, summarize(per_image)
-
-
-# --------------------------------------------------------------------------------------------------
-# baselines
-# --------------------------------------------------------------------------------------------------
-def gray_prediction(rgb: np.ndarray) -> np.ndarray:
-    """All-gray baseline: Lab L kept, a = b = 0, back to RGB uint8 (rounded).
-
-    Uses L, not luma, so the baseline has exactly the lightness the network is given.
-    """
-    _check_rgb(rgb)
-    return to_uint8(rgb_to_gray(rgb))
-
-
-def mean_ab_prediction(rgb: np.ndarray) -> np.ndarray:
-    """Flat-colour baseline: Lab L kept, ab replaced everywhere by the image's own mean ab.
-
-    It is the constant that per-pixel MSE collapses to (the sepia look). Oracle-ish: it uses the
-    *true* image's mean ab, which a colorizer does not know, so it is an optimistic flat guess.
-    Out-of-gamut results are clipped by :func:`colored.color.lab_to_rgb`.
-    """
-    _check_rgb(rgb)
-    lab = rgb_to_lab(rgb)
-    lab[..., 1:] = lab[..., 1:].reshape(-1, 2).mean(axis=0)
-    with (
-        warnings.catch_warnings()
-    ):  # very dark/bright L + mean ab can leave the gamut: clipped, as documented
-        warnings.filterwarnings("ignore", message=".*negative Z values.*")
-        return to_uint8(lab_to_rgb(lab))
-
-
-BASELINES = {"gray": gray_prediction, "mean-ab": mean_ab_prediction}
-
-#: A colorized photo is "good" when its ab error is at most the mean-ab oracle's and at most this share
-#: of its pixels is confidently wrong (:func:`verdict`).
-GOOD_WRONG_SHARE = 0.05
-
-
-def verdict(pred: np.ndarray, true: np.ndarray) -> tuple[bool, str]:
-    """Is ``pred`` a good colorization of ``true`` (same shape, RGB uint8), and why, in a few words.
-
-    Good: ab RMSE no worse than the per-image mean-ab oracle's (a flat colour that knows the true
-    average) and at most :data:`GOOD_WRONG_SHARE` of the pixels confidently wrong. Otherwise the reason
-    names the commonest confidently wrong swap by colour name (``colored.color.ab_colour_name``), e.g.
-    "orange painted green on 12 % of the pixels" ("blue painted a much stronger blue" where only the
-    strength is wrong), or says it is no closer than a flat colour."""
-    from colored.color import ab_colour_name
-
-    _check_pair(pred, true)
-    pred_ab, true_ab = _ab(pred), _ab(true)
-    error, oracle = ab_rmse(pred, true), ab_rmse(mean_ab_prediction(true), true)
-    wrong = confidently_wrong_mask(pred_ab, true_ab)
-    share = float(wrong.mean())
-    if error <= oracle and share <= GOOD_WRONG_SHARE:
-        return True, f"closer than a flat colour (ab error {error:.1f} vs {oracle:.1f})"
-    if share > GOOD_WRONG_SHARE:
-        swaps: dict[tuple[str, str], int] = {}
-        for t, q in zip(true_ab[wrong], pred_ab[wrong]):
-            was, became = ab_colour_name(*t), ab_colour_name(*q)
-            if became == was:  # the right hue, far too strong or too weak: say which
-                became = f"a much {'stronger' if np.hypot(*q) > np.hypot(*t) else 'weaker'} {was}"
-            key = (was, became)
-            swaps[key] = swaps.get(key, 0) + 1
-        (was, became), count = max(swaps.items(), key=lambda item: item[1])
-        return (
-            False,
-            f"{was} painted {became} on {count / wrong.size:.0%} of the pixels ({share:.0%} confidently wrong)",
-        )
-    return False, f"no closer than a flat colour (ab error {error:.1f} vs {oracle:.1f})"
-
-
-def evaluate_baselines(
-    trues: Sequence[np.ndarray], prior: np.ndarray | None = None
-) -> dict[str, dict[str, float]]:
-    """Summaries of every :data:`BASELINES` entry on prepared ground truths: ``{name: summary}``."""
-    if prior is None:
-        prior = ab_cell_prior(trues)
-    return {
-        name: evaluate([fn(t) for t in trues], trues, prior)[1] for name, fn in BASELINES.items()
-    }

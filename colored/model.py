@@ -8,7 +8,7 @@ Heads:
 - ``mse`` (seed): Conv2D(2, tanh) → ab/128, upsampled ×2 to the input size;
 - ``classification`` (Zhang et al. 2016): Conv2D(Q) logits over the in-gamut ab bins at half the
   input size (Zhang predicts at a quarter) over :mod:`colored.bins`' grid;
-  :func:`colored.inference.predict_ab` decodes them by annealed mean (:func:`colored.bins.decode_logits`).
+  :func:`colored.predict.predict_ab` decodes them by annealed mean (:func:`colored.bins.decode_logits`).
 
 Networks only: loading a saved model and predicting with it is :mod:`colored.inference`.
 """
@@ -56,14 +56,19 @@ def build_model(config: Config) -> keras.Model:
 
     bottleneck = size // downsampling
     if config.fusion:
-        embedding = keras.Input((config.embedding_dim,), name="embedding")
+        embedding = keras.Input(config.embedding_shape, name="embedding")
         inputs.append(embedding)
-        tiled = layers.RepeatVector(bottleneck * bottleneck, name="fusion_repeat", dtype=policy)(
-            embedding
-        )
-        tiled = layers.Reshape(
-            (bottleneck, bottleneck, config.embedding_dim), name="fusion_reshape", dtype=policy
-        )(tiled)
+        if len(config.embedding_shape) == 3:  # a feature map: onto the bottleneck's grid
+            tiled = layers.Resizing(
+                bottleneck, bottleneck, interpolation="bilinear", name="fusion_resize", dtype=policy
+            )(embedding)
+        else:  # ColorED: one vector, the same at every bottleneck cell
+            tiled = layers.RepeatVector(
+                bottleneck * bottleneck, name="fusion_repeat", dtype=policy
+            )(embedding)
+            tiled = layers.Reshape(
+                (bottleneck, bottleneck, config.embedding_dim), name="fusion_reshape", dtype=policy
+            )(tiled)
         x = layers.Concatenate(name="fusion_concat", dtype=policy)([x, tiled])
     x = layers.Conv2D(256, 1, activation="relu", name="fusion", dtype=policy)(x)
 
@@ -109,14 +114,14 @@ def training_model(core: keras.Model, config: Config) -> keras.Model:
     rgb = keras.Input((config.image_size, config.image_size, 3), dtype="uint8", name="rgb")
     lightness = RgbToLightness(name="rgb_to_l")(rgb)
     if needs_embedding(core):
-        embedding = keras.Input((config.embedding_dim,), name="embedding")
+        embedding = keras.Input(config.embedding_shape, name="embedding")
         return keras.Model([rgb, embedding], core([lightness, embedding]), name=f"{core.name}_rgb")
     return keras.Model(rgb, core(lightness), name=f"{core.name}_rgb")
 
 
 def inference_model(model: keras.Model) -> keras.Model:
     """The L-input network inside a :func:`training_model` wrapper (RGB input, one inner model), or
-    the model itself (also any model that is neither: :func:`colored.inference.check_model` judges)."""
+    the model itself (also any model that is neither: :func:`colored.loading.check_model` judges)."""
     inputs = list(getattr(model, "inputs", None) or [])
     if inputs and len(inputs[0].shape) == 4 and inputs[0].shape[-1] == 3:
         inner = [layer for layer in getattr(model, "layers", []) if isinstance(layer, keras.Model)]

@@ -13,7 +13,7 @@ keyed by layer order and type, the same in every Keras 3). The file stays a norm
 Every failure is one :class:`ModelNotFoundError` whose message names the file and says what it
 really is: a Keras 2 HDF5 file, a truncated or damaged zip, a file from another Keras version that
 this one cannot read (both versions named, from the zip's ``metadata.json``), or not a colorization
-network (:class:`IncompatibleModelError`, raised by :func:`colored.inference.check_model`).
+network (:class:`IncompatibleModelError`, raised by :func:`colored.loading.check_model`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ ARCHITECTURE_FIELDS = (
 )
 #: The fields of the :class:`~colored.config.Decoding` a model was chosen with (colored.json
 #: "decoding"): colorize, evaluate and the notebooks use it unless told otherwise
-#: (colored.inference.decoding_for). A file may hold some of them; the rest are the defaults.
+#: (colored.predict.decoding_for). A file may hold some of them; the rest are the defaults.
 DECODING_FIELDS = tuple(f.name for f in dataclasses.fields(Decoding))
 _FORMAT = 1
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -94,11 +94,18 @@ def architecture_of(model, config: Config | None = None) -> dict[str, Any] | Non
         return None
     layer_names = {layer.name for layer in model.layers}
     fusion = len(model.inputs) == 2
+    spatial = fusion and len(model.inputs[1].shape) == 4  # a feature map: the 14×14 backbone
     architecture = {
         "architecture": kind,
         "image_size": int(size),
-        "backbone": "inception_resnet_v2" if fusion else "none",
-        "embedding_dim": int(model.inputs[1].shape[-1]) if fusion else Config().embedding_dim,
+        "backbone": "mobilenet_v2_14x14"
+        if spatial
+        else "inception_resnet_v2"
+        if fusion
+        else "none",
+        "embedding_dim": int(model.inputs[1].shape[-1])
+        if fusion and not spatial
+        else Config().embedding_dim,
         "batch_norm": any(name.endswith("_bn") for name in layer_names),
         "loss": "classification" if "ab_logits" in layer_names else "mse",
     }
@@ -114,7 +121,7 @@ def save(model, path: str | Path, config: Config | None = None, *, weights_of=No
     """Write ``model`` (an L-input network) to ``path`` atomically, as a ``.keras`` file plus
     ``colored.json`` (from ``config``, else read off the network: :func:`architecture_of`).
     ``weights_of``: a copy of ``model`` to write instead (e.g. its float16 twin), same layers."""
-    from colored.io.images import atomic_save_to
+    from colored.io.files import atomic_save_to
 
     architecture = architecture_of(model, config)
     content: dict[str, Any] = {"format": _FORMAT, "config": architecture}

@@ -15,13 +15,56 @@ from typing import Any
 
 import numpy as np
 
-from colored import metrics
+from colored import baselines, metrics
 
-TABLE_COLUMNS: tuple[str, ...] = ("n_images",) + metrics.DEFAULT_COLUMNS
+# Default table columns (colored.report.markdown_table), their rounding (decimal places) and headers.
+DEFAULT_COLUMNS: tuple[str, ...] = (
+    "psnr",
+    "ssim",
+    "colorfulness",
+    "colorfulness_ratio",
+    "chroma_ratio",
+    "auc",
+    "auc_rebalanced",
+    "ab_rmse",
+    "js_divergence",
+    "confidently_wrong",
+)
+DECIMALS: dict[str, int] = {
+    "psnr": 2,
+    "ssim": 3,
+    "colorfulness": 1,
+    "colorfulness_true": 1,
+    "chroma": 1,
+    "chroma_true": 1,
+    "colorfulness_ratio": 2,
+    "chroma_ratio": 2,
+    "auc": 3,
+    "auc_rebalanced": 3,
+    "ab_rmse": 1,
+    "js_divergence": 3,
+    "confidently_wrong": 3,
+}
+HEADERS: dict[str, str] = {
+    "psnr": "PSNR (dB) ↑",
+    "ssim": "SSIM ↑",
+    "colorfulness": "CF",
+    "colorfulness_true": "CF (GT)",
+    "chroma": "C*ab",
+    "chroma_true": "C*ab (GT)",
+    "colorfulness_ratio": "CF ratio →1",
+    "chroma_ratio": "chroma ratio →1",
+    "auc": "AuC ↑",
+    "auc_rebalanced": "AuC rebal. ↑",
+    "ab_rmse": "ab RMSE ↓",
+    "js_divergence": "JS (bits) ↓",
+    "confidently_wrong": "conf. wrong ↓",
+}
+TABLE_COLUMNS: tuple[str, ...] = ("n_images",) + DEFAULT_COLUMNS
 
 
 def format_value(key: str, value: Any) -> str:
-    """A metric value for a table: rounded as :data:`colored.metrics.DECIMALS` says; counts as
+    """A metric value for a table: rounded as :data:`colored.DECIMALS` says; counts as
     integers; ``–`` when missing; ``nan`` / ``inf`` spelled out."""
     if value is None:
         return "–"
@@ -32,19 +75,19 @@ def format_value(key: str, value: Any) -> str:
         return "nan"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    return f"{value:.{metrics.DECIMALS.get(key, 3)}f}"
+    return f"{value:.{DECIMALS.get(key, 3)}f}"
 
 
 def markdown_table(
     rows: Mapping[Any, Mapping[str, Any]],
-    columns: Sequence[str] = metrics.DEFAULT_COLUMNS,
+    columns: Sequence[str] = DEFAULT_COLUMNS,
     labels: Sequence[str] = ("method",),
 ) -> str:
     """A Markdown table of metric summaries: one row per entry of ``rows``, one column per metric.
 
     A row's key is its label (``"gray"``), or a tuple of labels, one per ``labels`` column
     (``("CBSD68", "gray")`` with ``labels=("set", "method")``). Rounding: PSNR 2 dp, SSIM 3,
-    colourfulness / chroma 1, ratios 2, AuC 3, ab RMSE 1, JS 3 (:data:`colored.metrics.DECIMALS`);
+    colourfulness / chroma 1, ratios 2, AuC 3, ab RMSE 1, JS 3 (:data:`colored.DECIMALS`);
     a metric a row lacks shows as "–". Columns no row has are left out.
     """
     cols = [c for c in columns if any(c in r for r in rows.values())]
@@ -52,7 +95,7 @@ def markdown_table(
         "| "
         + " | ".join(labels)
         + " | "
-        + " | ".join(metrics.HEADERS.get(c, "n" if c == "n_images" else c) for c in cols)
+        + " | ".join(HEADERS.get(c, "n" if c == "n_images" else c) for c in cols)
         + " |",
         "|" + "---|" * len(labels) + "---:|" * len(cols),
     ]
@@ -161,7 +204,7 @@ def baselines_report(folder: str | Path, size: int = metrics.EVAL_SIZE) -> str:
     """The gray and mean-ab baselines on a folder's image files (:func:`colored.metrics.load_prepared`):
     a Markdown heading (images, size, the ground truth's colourfulness) and their table."""
     trues = metrics.load_prepared(folder, size)
-    rows = metrics.evaluate_baselines(trues)
+    rows = baselines.evaluate_baselines(trues)
     cf_true = rows["gray"]["colorfulness_true"]
     return (
         f"### {Path(folder).name} ({len(trues)} images, {size}², ground-truth CF {cf_true:.1f})\n\n"

@@ -23,7 +23,7 @@ TRAIN_ON_TORCH = textwrap.dedent("""
     assert keras.backend.backend() == "torch", keras.backend.backend()
     from colored import Config
     from colored.data import find_images
-    from colored.inference import predict_ab
+    from colored.predict import predict_ab
     from colored.model import build_model, inference_model, training_model
     from colored.pipeline import ColorizationDataset
     from colored.train import compile_model, make_loss

@@ -40,6 +40,7 @@ import nbformat
 import pytest
 
 from colored.notebook import chain
+from colored.notebook import params as notebook_params
 
 CHROMIUM = Path(
     "/usr/bin/chromium"
@@ -107,7 +108,7 @@ def prepare_notebooks(
     written = []
     for name in notebooks:
         source, target = notebook_dir / name, folder / name
-        declared = chain.notebook_parameters(source)
+        declared = notebook_params.notebook_parameters(source)
         given = {key: value for key, value in parameters.items() if key in declared}
         papermill.execute_notebook(
             str(source), str(target), parameters=given, prepare_only=True, progress_bar=False
@@ -451,7 +452,7 @@ def test_the_served_copies_write_into_the_temporary_run_folder(tmp_path):
         injected = [
             c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])
         ]
-        declared = chain.notebook_parameters(chain.NOTEBOOK_DIR / path.name)
+        declared = notebook_params.notebook_parameters(chain.NOTEBOOK_DIR / path.name)
         wanted = {"run_dir", "data_dir"} & set(declared)  # 03 declares neither: nothing to inject
         assert len(injected) == (1 if wanted else 0), f"{path.name}: {injected}"
         for key, value in (("run_dir", run), ("data_dir", data)):

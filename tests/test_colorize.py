@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 import colored
-from colored import color, inference
+from colored import color, inference, loading, predict
 from colored import colorize as colorize_module
 from colored.cli import build_parser
 from colored.colorize import ColorizeReport, colorize_paths
@@ -73,8 +73,8 @@ def test_load_model_round_trip(model):
 
 
 def test_no_model_gives_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.delenv(inference.MODEL_ENV_VAR, raising=False)
-    monkeypatch.setattr(inference, "DEFAULT_MODEL_PATH", tmp_path / "weights" / "default.keras")
+    monkeypatch.delenv(loading.MODEL_ENV_VAR, raising=False)
+    monkeypatch.setattr(loading, "DEFAULT_MODEL_PATH", tmp_path / "weights" / "default.keras")
     with pytest.raises(ModelNotFoundError) as caught:
         load_model()
     message = str(caught.value)
@@ -109,7 +109,7 @@ def test_missing_corrupt_and_wrong_model_files_are_named(tmp_path):
 
 
 def test_default_model_from_environment(monkeypatch, model_path):
-    monkeypatch.setenv(inference.MODEL_ENV_VAR, str(model_path))
+    monkeypatch.setenv(loading.MODEL_ENV_VAR, str(model_path))
     assert model_input_size(load_model()) == (SIZE, SIZE)
 
 
@@ -359,8 +359,8 @@ def test_format_option_and_single_output_file(model_path, tmp_path, capsys):
 
 
 def test_cli_without_a_model_exits_2_and_says_how(monkeypatch, tmp_path, capsys):
-    monkeypatch.delenv(inference.MODEL_ENV_VAR, raising=False)
-    monkeypatch.setattr(inference, "DEFAULT_MODEL_PATH", tmp_path / "default.keras")
+    monkeypatch.delenv(loading.MODEL_ENV_VAR, raising=False)
+    monkeypatch.setattr(loading, "DEFAULT_MODEL_PATH", tmp_path / "default.keras")
     photo = save(tmp_path / "a.png", detailed_photo(10, 10))
     assert cli([str(photo), "-o", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
@@ -508,7 +508,7 @@ def test_incompatible_model_is_refused_at_load_in_one_line(
 )
 def test_compatible_models_load(tmp_path, inputs, channels):
     from colored.bins import num_bins
-    from colored.inference import predict_output
+    from colored.predict import predict_output
 
     out_channels = num_bins() if channels == "bins" else channels
     original = tiny_model(inputs, out_channels)
@@ -594,7 +594,7 @@ def test_cli_missing_input_is_a_usage_error(model_path, tmp_path, capsys):
 def test_cli_unwritable_output_folder_is_a_usage_error_before_any_work(
     model_path, tmp_path, monkeypatch, capsys, case
 ):
-    from colored.io import images as imageio
+    from colored.io import files as fileio
 
     photo = save(tmp_path / "a.png", detailed_photo(10, 12))
     if case == "parent is a file":
@@ -602,14 +602,14 @@ def test_cli_unwritable_output_folder_is_a_usage_error_before_any_work(
         outdir, reason = tmp_path / "file" / "out", f"{tmp_path / 'file'} is a file, not a folder"
     else:
         outdir, reason = tmp_path / "out", "Permission denied"
-        real = imageio.tempfile.mkstemp
+        real = fileio.tempfile.mkstemp
 
         def mkstemp(*args, dir=None, **kwargs):  # noqa: A002 - a read-only folder, even for root
             if dir is not None and Path(dir) == outdir:
                 raise PermissionError(13, "Permission denied")
             return real(*args, dir=dir, **kwargs)
 
-        monkeypatch.setattr(imageio.tempfile, "mkstemp", mkstemp)
+        monkeypatch.setattr(fileio.tempfile, "mkstemp", mkstemp)
 
     def no_work(*args, **kwargs):
         raise AssertionError("colorize_paths ran although the output folder cannot be written")
@@ -633,7 +633,6 @@ def test_existing_outputs_are_kept_unless_overwrite(model_path, tmp_path, monkey
     assert "2 colorized, 0 failed" in capsys.readouterr().out
     (out / "a.png").write_bytes(b"retouched by hand")
 
-    real_load = inference.load_model
     monkeypatch.setattr(
         inference, "load_model", lambda *a, **k: pytest.fail("model loaded for nothing")
     )
@@ -646,7 +645,6 @@ def test_existing_outputs_are_kept_unless_overwrite(model_path, tmp_path, monkey
     assert (out / "a.png").read_bytes() == b"retouched by hand", (
         "an existing output was replaced by default"
     )
-    monkeypatch.setattr(inference, "load_model", real_load)
 
     save(folder / "c.tif", detailed_photo(20, 30))  # a new photo: only it is colorized
     assert cli(args + ["--no-overwrite"]) == 0
@@ -689,16 +687,14 @@ def test_output_appearing_during_the_run_is_kept(model, tmp_path, monkeypatch):
 
 def test_network_size_keeps_the_aspect_of_fully_convolutional_models(model):
     # SimplifiedModel: strides 2·2·2, ×2 for the head → multiples of 16; training size SIZE = 64
-    assert inference.network_size(model, 100, 200) == (64, 128)
-    assert inference.network_size(model, 200, 100) == (128, 64)
-    assert inference.network_size(model, 64, 64) == (64, 64)
-    assert inference.network_size(model, 300, 400) == (64, 80), (
+    assert predict.network_size(model, 100, 200) == (64, 128)
+    assert predict.network_size(model, 200, 100) == (128, 64)
+    assert predict.network_size(model, 64, 64) == (64, 64)
+    assert predict.network_size(model, 300, 400) == (64, 80), (
         "64·4/3 = 85.3 → 80, the nearest multiple of 16"
     )
-    assert inference.network_size(model, 3, 5) == (64, 112)
-    assert inference.network_size(model, 100, 101) == (64, 64), (
-        "never shorter than the training size"
-    )
+    assert predict.network_size(model, 3, 5) == (64, 112)
+    assert predict.network_size(model, 100, 101) == (64, 64), "never shorter than the training size"
 
 
 def test_fusion_models_keep_the_square():
@@ -712,20 +708,20 @@ def test_fusion_models_keep_the_square():
             backbone_weights=None,
         )
     )
-    assert inference.network_size(fusion, 100, 200) == (SIZE, SIZE), (
+    assert predict.network_size(fusion, 100, 200) == (SIZE, SIZE), (
         "the embedding input is fixed-size: square"
     )
 
 
 def test_non_square_photos_are_predicted_at_their_aspect(model, monkeypatch):
     seen = []
-    real = inference.predict_output
+    real = predict.predict_output
 
     def recording(model_, l_norm, *args, **kwargs):
         seen.append(tuple(l_norm.shape))
         return real(model_, l_norm, *args, **kwargs)
 
-    monkeypatch.setattr(inference, "predict_output", recording)
+    monkeypatch.setattr(predict, "predict_output", recording)
     photos = [detailed_photo(100, 200), detailed_photo(64, 64), detailed_photo(100, 200, seed=1)]
     outs = colorize_batch(photos, model)
     assert [o.shape[:2] for o in outs] == [(100, 200), (64, 64), (100, 200)]
@@ -750,9 +746,9 @@ def test_flip_averages_the_mirrored_prediction(tmp_path):
             layer = net.get_layer("ab_logits")
             kernel, bias = layer.get_weights()
             layer.set_weights([kernel * 20, bias])
-        plain = inference.predict_output(net, l_norm, flip=False)
-        mirrored = inference.predict_output(net, l_norm[:, :, ::-1], flip=False)[:, :, ::-1]
-        both = inference.predict_output(net, l_norm, flip=True)
+        plain = predict.predict_output(net, l_norm, flip=False)
+        mirrored = predict.predict_output(net, l_norm[:, :, ::-1], flip=False)[:, :, ::-1]
+        both = predict.predict_output(net, l_norm, flip=True)
         assert not np.allclose(plain, mirrored, atol=1e-4), (
             f"{loss}: the test network should not be symmetric"
         )
@@ -761,9 +757,9 @@ def test_flip_averages_the_mirrored_prediction(tmp_path):
                 both, (plain + mirrored) / 2, atol=1e-5, err_msg="regression: mean of ab"
             )
         else:
-            p = inference._softmax(plain) + inference._softmax(mirrored)
+            p = predict._softmax(plain) + predict._softmax(mirrored)
             np.testing.assert_allclose(
-                inference._softmax(both),
+                predict._softmax(both),
                 p / 2,
                 atol=1e-5,
                 err_msg="classification: the mean of the two probability maps",
@@ -771,7 +767,7 @@ def test_flip_averages_the_mirrored_prediction(tmp_path):
 
 
 def test_half_precision_file_loads_as_float32_and_colorizes_alike(model, tmp_path):
-    path = inference.save_half_precision(model, tmp_path / "half.keras")
+    path = loading.save_half_precision(model, tmp_path / "half.keras")
     loaded = load_model(path)
     assert {str(w.dtype) for w in loaded.weights} == {"float32"}, (
         "a float16 file must load as a float32 model"

@@ -1,4 +1,4 @@
-"""Tests for colored.data and colored.io.kaggle: finding images, dataset layouts, Kaggle credentials and
+"""Tests for colored.data and colored.io.kaggle(_credentials): finding images, dataset layouts, Kaggle credentials and
 download, sample data, get_dataset's sources.
 
 Nothing here touches the network or the real ~/.kaggle: HOME points into tmp_path, every KAGGLE_*
@@ -20,8 +20,8 @@ import pytest
 from PIL import Image
 
 from colored import data
-from colored.io import images as imageio
-from colored.io import kaggle
+from colored.io import files as fileio
+from colored.io import kaggle, kaggle_credentials
 
 SECRET = "sEcReT-kaggle-key-0123456789abcdef"
 KAGGLE_VARS = (
@@ -83,8 +83,8 @@ def test_find_images_recursive_extensions_and_case(tmp_path: Path) -> None:
     assert top == expected_top, f"non-recursive search should stay at the top level, got {top}"
     assert data.find_images(str(root)) == found, "a str folder should work like a Path"
     assert {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"} <= set(
-        imageio.IMAGE_EXTENSIONS
-    ), f"IMAGE_EXTENSIONS is missing some formats: {imageio.IMAGE_EXTENSIONS}"
+        fileio.IMAGE_EXTENSIONS
+    ), f"IMAGE_EXTENSIONS is missing some formats: {fileio.IMAGE_EXTENSIONS}"
 
 
 def test_find_images_missing_folder_message(tmp_path: Path) -> None:
@@ -200,7 +200,7 @@ def test_find_kaggle_credentials_each_source(
     elif setup == "config_dir_json":
         _write_kaggle_json(config)
         env["KAGGLE_CONFIG_DIR"] = str(config)
-    found = kaggle.find_kaggle_credentials(env=env, home=isolated_home)
+    found = kaggle_credentials.find_kaggle_credentials(env=env, home=isolated_home)
     assert found is not None, f"{setup}: credentials not detected"
     assert expected in found, f"{setup}: description {found!r} should mention {expected!r}"
     assert SECRET not in found, f"{setup}: the description leaks the secret"
@@ -211,24 +211,28 @@ def test_find_kaggle_credentials_each_source(
 
 
 def test_find_kaggle_credentials_order_and_none(tmp_path: Path, isolated_home: Path) -> None:
-    assert kaggle.find_kaggle_credentials(env={}, home=isolated_home) is None, (
+    assert kaggle_credentials.find_kaggle_credentials(env={}, home=isolated_home) is None, (
         "empty home + env: nothing"
     )
     # Defaults read os.environ and HOME at call time (the fixture made both empty).
-    assert kaggle.find_kaggle_credentials() is None, "defaults should see the isolated HOME and env"
+    assert kaggle_credentials.find_kaggle_credentials() is None, (
+        "defaults should see the isolated HOME and env"
+    )
     _write_kaggle_json(isolated_home / ".kaggle")
-    both = kaggle.find_kaggle_credentials(env={"KAGGLE_API_TOKEN": SECRET}, home=isolated_home)
+    both = kaggle_credentials.find_kaggle_credentials(
+        env={"KAGGLE_API_TOKEN": SECRET}, home=isolated_home
+    )
     assert both is not None and "KAGGLE_API_TOKEN" in both, (
         f"env token must win over kaggle.json: {both}"
     )
-    only_user = kaggle.find_kaggle_credentials(
+    only_user = kaggle_credentials.find_kaggle_credentials(
         env={"KAGGLE_USERNAME": "alice"}, home=tmp_path / "nobody"
     )
     assert only_user is None, "KAGGLE_USERNAME without KAGGLE_KEY is not a credential"
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "kaggle.json").write_text("{not json " + SECRET)
-    malformed = kaggle.find_kaggle_credentials(
+    malformed = kaggle_credentials.find_kaggle_credentials(
         env={"KAGGLE_CONFIG_DIR": str(broken)}, home=tmp_path / "nobody"
     )
     assert malformed is None, "a malformed kaggle.json should not count as credentials"
@@ -750,22 +754,22 @@ def test_get_dataset_auto_with_credentials_downloads_from_kaggle(
 
 def _refuse_probe(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     """The probe file in ``folder`` fails as in a read-only folder (even for root, who bypasses modes)."""
-    from colored.io import images as imageio
+    from colored.io import files as fileio
 
-    real = imageio.tempfile.mkstemp
+    real = fileio.tempfile.mkstemp
 
     def mkstemp(*args, dir=None, **kwargs):  # noqa: A002 - tempfile's own name
         if dir is not None and Path(dir) == folder:
             raise PermissionError(13, "Permission denied")
         return real(*args, dir=dir, **kwargs)
 
-    monkeypatch.setattr(imageio.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(fileio.tempfile, "mkstemp", mkstemp)
 
 
 def test_sample_dataset_unwritable_folder_is_one_line_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from colored.io.images import OutputDirError
+    from colored.io.files import OutputDirError
 
     blocker = tmp_path / "data"
     blocker.write_text("a file where the data folder should be")
@@ -813,7 +817,7 @@ def test_complete_sample_in_a_read_only_folder_is_still_used(
 def test_download_kaggle_unwritable_folder_fails_before_downloading(
     tmp_path: Path, small_counts: dict, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
-    from colored.io.images import OutputDirError
+    from colored.io.files import OutputDirError
 
     api = FakeApi()
     if case == "parent is a file":

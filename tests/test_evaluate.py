@@ -11,8 +11,9 @@ from PIL import Image
 
 import colored
 from colored import cli as colored_cli
-from colored.evaluate import evaluate_folder, load_set, method_label, score_set
+from colored.evaluate import evaluate_folder, load_set, score_set
 from colored.inference import ModelNotFoundError, load_model
+from colored.methods import method_label
 from colored.viz import gallery_figure
 from tests.conftest import synthetic_photo
 
@@ -274,7 +275,7 @@ def test_cli_errors_exit_2_and_name_the_problem(photos, tmp_path, capsys):
 )
 def test_cli_unwritable_out_is_refused_before_scoring(photos, tmp_path, monkeypatch, capsys, case):
     from colored import evaluate as evaluate_module
-    from colored.io import images as imageio
+    from colored.io import files as fileio
 
     (tmp_path / "file").write_text("not a folder")
     if case == "parent is a file":
@@ -288,14 +289,14 @@ def test_cli_unwritable_out_is_refused_before_scoring(photos, tmp_path, monkeypa
             if case == "permission denied"
             else (30, "Read-only file system")
         )
-        real = imageio.tempfile.mkstemp
+        real = fileio.tempfile.mkstemp
 
         def mkstemp(*args, dir=None, **kwargs):  # noqa: A002 - a read-only folder, even for root
             if dir is not None and Path(dir) == out:
                 raise OSError(number, reason)
             return real(*args, dir=dir, **kwargs)
 
-        monkeypatch.setattr(imageio.tempfile, "mkstemp", mkstemp)
+        monkeypatch.setattr(fileio.tempfile, "mkstemp", mkstemp)
 
     def no_scoring(*args, **kwargs):
         raise AssertionError("the images were loaded and scored although --out cannot be written")
@@ -367,7 +368,7 @@ def test_confidently_wrong_is_reported_for_baselines_and_models(photos, loaded):
 
 
 def test_confidence_and_flip_reach_the_model(photos, loaded):
-    from colored.evaluate import resolve_methods
+    from colored.methods import resolve_methods
 
     eval_set = load_set(photos)
     _, plain, _ = score_set(eval_set, loaded["classification"], confidence=0.0, progress=False)

@@ -21,6 +21,8 @@ import pytest
 import yaml
 
 from colored.notebook import chain
+from colored.notebook import params as notebook_params
+from colored.notebook import reference as notebook_reference
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -66,7 +68,7 @@ def settings_in(text: str, names: set[str]) -> dict[str, list]:
 def declared(numbers) -> dict[str, str]:
     names: dict[str, str] = {}
     for number in numbers:
-        names.update(chain.notebook_parameters(notebook_file(number)))
+        names.update(notebook_params.notebook_parameters(notebook_file(number)))
     return names
 
 
@@ -111,7 +113,7 @@ def test_an_exercise_that_writes_a_run_folder_has_its_own(key):
         return  # e.g. notebook 03: it writes nothing
     run_dir = entry["parameters"].get("run_dir")
     assert run_dir == f"runs/exercise-{key}", (
-        f"exercise {key} writes into {run_dir or chain.REFERENCE_RUN_DIR!r}; give it runs/exercise-{key}"
+        f"exercise {key} writes into {run_dir or notebook_reference.REFERENCE_RUN_DIR!r}; give it runs/exercise-{key}"
     )
 
 
@@ -156,7 +158,7 @@ def workspace(tmp_path_factory):
     params = {k: v for k, v in TINY_REFERENCE.items() if k in declared(reference)}
     chain.run_chain(
         params,
-        root / chain.REFERENCE_RUN_DIR,
+        root / notebook_reference.REFERENCE_RUN_DIR,
         [notebook_file(n).name for n in reference],
         notebook_dir=root / "notebooks",
         log=None,
@@ -203,7 +205,7 @@ def test_the_exercise_leaves_the_reference_run_as_it_was(workspace, key, monkeyp
     )  # "auto" must not find a token
     for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    reference = workspace / chain.REFERENCE_RUN_DIR
+    reference = workspace / notebook_reference.REFERENCE_RUN_DIR
     before = folder_digest(reference)
     names = [notebook_file(n).name for n in entry["notebooks"]]
     params = {

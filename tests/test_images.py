@@ -1,5 +1,6 @@
-"""colored.io.images: every supported mode / bit depth / format decodes, EXIF orientation is applied,
-alpha survives, writes are atomic, and every kind of bad file raises one clear ImageReadError."""
+"""colored.io.images (and the diagnose and files modules beside it): every supported mode / bit depth /
+format decodes, EXIF orientation is applied, alpha survives, writes are atomic, and every kind of bad
+file raises one clear ImageReadError."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from colored.io import files as fileio
 from colored.io import images as imageio
-from colored.io.images import DecodedImage, ImageReadError, read_image, read_rgb, write_image
+from colored.io.files import write_image
+from colored.io.images import DecodedImage, ImageReadError, read_image, read_rgb
 
 RNG = np.random.default_rng(7)
 PHOTO = (RNG.random((24, 40, 3)) * 255).astype(np.uint8)  # H=24, W=40: not square, on purpose
@@ -372,40 +375,40 @@ def test_to_uint8_rounds_to_the_nearest_level_for_every_dtype():
     exact = np.floor(every16.astype(np.float64) / 257 + 0.5).astype(
         np.uint8
     )  # v * 255 / 65535 = v / 257
-    assert np.array_equal(imageio.to_uint8(every16), exact), (
+    assert np.array_equal(fileio.to_uint8(every16), exact), (
         "uint16 must round to the nearest 8-bit level"
     )
     every8 = np.arange(256, dtype=np.uint8)
-    assert imageio.to_uint8(every8) is every8, "uint8 passes through untouched"
-    assert np.array_equal(imageio.to_uint8(every8.astype(np.uint16) * 257), every8), (
+    assert fileio.to_uint8(every8) is every8, "uint8 passes through untouched"
+    assert np.array_equal(fileio.to_uint8(every8.astype(np.uint16) * 257), every8), (
         "8 → 16 → 8 bits must be exact"
     )
-    assert np.array_equal(imageio.to_uint8(every8.astype(np.float32) / 255), every8), (
+    assert np.array_equal(fileio.to_uint8(every8.astype(np.float32) / 255), every8), (
         "8 bits → float → 8 bits"
     )
     # float: clipped, NaN → 0, nearest level, exact halves to even (numpy's rint, like np.round)
     values = np.array([-0.5, 0.0, 0.3 / 255, 0.7 / 255, 0.5, 1.0, 7.0, np.nan], np.float32)
-    assert imageio.to_uint8(values).tolist() == [0, 0, 0, 1, 128, 255, 255, 0]
+    assert fileio.to_uint8(values).tolist() == [0, 0, 0, 1, 128, 255, 255, 0]
     halves = (
         np.array([0.5, 1.5, 2.5, 253.5], np.float64) / 255
     )  # exact halves after * 255 in float32
     assert (
-        imageio.to_uint8(halves).tolist()
+        fileio.to_uint8(halves).tolist()
         == np.rint(halves.astype(np.float32) * np.float32(255)).astype(np.uint8).tolist()
     )
     from colored import metrics
 
-    assert metrics.to_uint8 is imageio.to_uint8, "metrics must use imageio's one 8-bit conversion"
+    assert metrics.to_uint8 is fileio.to_uint8, (
+        "metrics must use the package's one 8-bit conversion"
+    )
 
 
 def test_atomic_write_bytes_and_text(tmp_path):
     target = tmp_path / "deep" / "file.bin"
-    assert (
-        imageio.atomic_write_bytes(target, b"first") == target and target.read_bytes() == b"first"
-    )
-    imageio.atomic_write_text(target, "second ✓")
+    assert fileio.atomic_write_bytes(target, b"first") == target and target.read_bytes() == b"first"
+    fileio.atomic_write_text(target, "second ✓")
     assert target.read_text(encoding="utf-8") == "second ✓"
-    imageio.atomic_write_bytes(target, b"cache", sync=False)
+    fileio.atomic_write_bytes(target, b"cache", sync=False)
     assert target.read_bytes() == b"cache"
     assert sorted(p.name for p in target.parent.iterdir()) == ["file.bin"], (
         "a temporary file was left behind"
@@ -650,25 +653,25 @@ def test_limits_can_be_raised_and_messages_say_how(tmp_path):
 
 def _refuse_probe(monkeypatch, folder: Path, errno_: int, strerror: str) -> None:
     """Make the probe file in ``folder`` fail as a read-only folder would, even for root."""
-    real = imageio.tempfile.mkstemp
+    real = fileio.tempfile.mkstemp
 
     def mkstemp(*args, dir=None, **kwargs):  # noqa: A002 - tempfile's own name
         if dir is not None and Path(dir) == folder:
             raise OSError(errno_, strerror)
         return real(*args, dir=dir, **kwargs)
 
-    monkeypatch.setattr(imageio.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(fileio.tempfile, "mkstemp", mkstemp)
 
 
 def test_ensure_writable_dir_creates_the_folder_and_leaves_nothing(tmp_path):
-    folder = imageio.ensure_writable_dir(
+    folder = fileio.ensure_writable_dir(
         tmp_path / "a" / "b", "the output folder", "choose another --out"
     )
     assert folder == tmp_path / "a" / "b" and folder.is_dir(), (
         "the folder (and its parents) must be created"
     )
     assert list(folder.iterdir()) == [], f"the probe file was left behind: {list(folder.iterdir())}"
-    assert imageio.ensure_writable_dir(folder) == folder, "an existing writable folder is fine"
+    assert fileio.ensure_writable_dir(folder) == folder, "an existing writable folder is fine"
 
 
 @pytest.mark.parametrize(
@@ -691,8 +694,8 @@ def test_ensure_writable_dir_one_line_error_names_folder_reason_and_fix(
             else (30, "Read-only file system")
         )
         _refuse_probe(monkeypatch, folder, number, reason)
-    with pytest.raises(imageio.OutputDirError) as caught:
-        imageio.ensure_writable_dir(folder, "the output folder", "choose another --out")
+    with pytest.raises(fileio.OutputDirError) as caught:
+        fileio.ensure_writable_dir(folder, "the output folder", "choose another --out")
     message = str(caught.value)
     assert (
         message == f"cannot write to the output folder {folder} ({reason}): choose another --out"
@@ -714,8 +717,8 @@ def test_ensure_writable_dir_real_read_only_folder(tmp_path):
     folder.chmod(0o555)
     try:
         for target in (folder, folder / "sub"):
-            with pytest.raises(imageio.OutputDirError, match=r"\(Permission denied\): choose"):
-                imageio.ensure_writable_dir(target, "the output folder", "choose")
+            with pytest.raises(fileio.OutputDirError, match=r"\(Permission denied\): choose"):
+                fileio.ensure_writable_dir(target, "the output folder", "choose")
     finally:
         folder.chmod(0o755)
 
@@ -723,7 +726,7 @@ def test_ensure_writable_dir_real_read_only_folder(tmp_path):
 def test_write_image_without_overwrite_keeps_what_is_there(tmp_path):
     target = tmp_path / "out.png"
     target.write_bytes(b"earlier work")
-    with pytest.raises(imageio.OutputExistsError):
+    with pytest.raises(fileio.OutputExistsError):
         write_image(target, PHOTO, overwrite=False)
     assert target.read_bytes() == b"earlier work", "overwrite=False replaced an existing file"
     (tmp_path / "dir.png").mkdir()
@@ -752,19 +755,19 @@ def test_write_image_without_overwrite_does_not_clobber_a_file_that_appears_mean
         def no_link(*args, **kwargs):
             raise PermissionError(1, "Operation not permitted")
 
-        monkeypatch.setattr(imageio.os, "link", no_link)
+        monkeypatch.setattr(fileio.os, "link", no_link)
 
     def save(handle):  # another process writes the same output while we encode
         target.write_bytes(b"the other writer's file")
         handle.write(b"ours")
 
-    with pytest.raises(imageio.OutputExistsError):
-        imageio.atomic_write(target, save, overwrite=False)
+    with pytest.raises(fileio.OutputExistsError):
+        fileio.atomic_write(target, save, overwrite=False)
     assert target.read_bytes() == b"the other writer's file", (
         "a file that appeared during the write was clobbered"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"], "temporary file left behind"
-    imageio.atomic_write(
+    fileio.atomic_write(
         tmp_path / "free.png", lambda handle: handle.write(b"ours"), overwrite=False
     )
     assert (tmp_path / "free.png").read_bytes() == b"ours"

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from colored import baselines, report
 from colored import metrics as m
 from colored.color import lab_to_rgb, rgb_to_lab
 
@@ -65,7 +66,7 @@ def test_shape_mismatch_is_a_clear_error() -> None:
 # -------------------------------------------------------------------------------------- gray / flat
 def test_gray_prediction_of_colourful_image() -> None:
     true = colourful_image()
-    gray = m.gray_prediction(true)
+    gray = baselines.gray_prediction(true)
     assert gray.dtype == np.uint8 and gray.shape == true.shape, (
         "gray_prediction must return RGB uint8"
     )
@@ -85,7 +86,7 @@ def test_gray_prediction_of_colourful_image() -> None:
 
 def test_mean_ab_prediction_is_flat_with_the_true_mean() -> None:
     true = colourful_image()
-    flat = m.mean_ab_prediction(true)
+    flat = baselines.mean_ab_prediction(true)
     ab_flat = rgb_to_lab(flat)[..., 1:].reshape(-1, 2)
     ab_true_mean = rgb_to_lab(true)[..., 1:].reshape(-1, 2).mean(axis=0)
     # ±2 ab units: uint8 rounding, plus clipping where dark/bright L with the mean ab leaves the gamut.
@@ -219,7 +220,7 @@ def test_ab_histogram_clips_into_edge_cells_and_sums_to_one() -> None:
 
 def test_rebalanced_auc_uniform_prior_equals_raw() -> None:
     true = colourful_image()
-    pred = m.mean_ab_prediction(true)
+    pred = baselines.mean_ab_prediction(true)
     uniform = np.full((22, 22), 1 / 484)
     raw = m.auc(pred, true)
     assert m.rebalanced_auc(pred, true, uniform) == pytest.approx(raw), (
@@ -354,7 +355,7 @@ def test_all_gray_on_cbsd68_matches_reference() -> None:
     assert len(trues) == 68, f"CBSD68 should have 68 images, found {len(trues)}"
     psnrs, jss = [], []
     for true in trues:
-        gray = m.gray_prediction(true)
+        gray = baselines.gray_prediction(true)
         psnrs.append(m.psnr(gray, true))
         jss.append(m.ab_js_divergence(gray, true))
     # FACTS.md: all-gray CBSD68 PSNR 22.40 dB, JS 0.682 bits (256² protocol).
@@ -379,7 +380,7 @@ def test_confidently_wrong_correct_colour_scores_zero_opposite_hue_one() -> None
 
 def test_confidently_wrong_spares_gray_and_weak_colour() -> None:
     red = constant_lab_image(55, 45, 30)
-    assert m.confidently_wrong(m.gray_prediction(red), red) == 0.0, (
+    assert m.confidently_wrong(baselines.gray_prediction(red), red) == 0.0, (
         "gray commits to no colour: 0 by construction"
     )
     faint_green = constant_lab_image(
@@ -410,7 +411,9 @@ def test_confidently_wrong_is_a_pixel_share() -> None:
     assert share == pytest.approx(0.5), (
         "raw-ab variant: one of two pixels is 45 units off with C 20"
     )
-    assert "confidently_wrong" in m.DEFAULT_COLUMNS, "the evaluate tables must show the new metric"
+    assert "confidently_wrong" in report.DEFAULT_COLUMNS, (
+        "the evaluate tables must show the new metric"
+    )
 
 
 def test_verdict_says_good_or_bad_and_why():
@@ -422,18 +425,18 @@ def test_verdict_says_good_or_bad_and_why():
     lab[:, :16, 1:] = (45, 40)  # a red half
     lab[:, 16:, 1:] = (-40, 35)  # a green half
     true = rgb(lab)
-    good, why = m.verdict(true, true)
+    good, why = baselines.verdict(true, true)
     assert good and why.startswith("closer than a flat colour"), why
     swapped = lab.copy()
     swapped[:, :16, 1:] = (-40, 35)  # the red half painted green
-    good, why = m.verdict(rgb(swapped), true)
+    good, why = baselines.verdict(rgb(swapped), true)
     assert not good and why.startswith("red painted green on 5"), why
-    good, why = m.verdict(m.gray_prediction(true), true)
+    good, why = baselines.verdict(baselines.gray_prediction(true), true)
     assert not good and why.startswith("no closer than a flat colour"), why
     stronger = lab.copy()
     stronger[:, 16:, 1:] = (
         -85,
         75,
     )  # the green half, far more vivid: the same name, 50+ units away
-    good, why = m.verdict(rgb(stronger), true)
+    good, why = baselines.verdict(rgb(stronger), true)
     assert not good and why.startswith("green painted a much stronger green"), why

@@ -3,8 +3,8 @@ import pytest
 
 from colored import Config, Decoding
 from colored.bins import num_bins
-from colored.inference import predict_ab
 from colored.model import build_model
+from colored.predict import predict_ab
 
 
 def test_full_model_has_the_seeds_parameter_count():
@@ -35,7 +35,7 @@ def test_classification_head_outputs_bin_logits_at_half_size():
     )
     assert model.output_shape == (None, 32, 32, num_bins())
     from colored.bins import decode_logits
-    from colored.inference import decode_output, predict_output
+    from colored.predict import decode_output, predict_output
 
     l_norm = np.random.default_rng(0).random((2, 64, 64, 1), np.float32)
     ab = predict_ab(model, l_norm)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from colored import Config, Decoding, modelfile
-from colored.inference import (
+from colored.loading import (
     IncompatibleModelError,
     ModelNotFoundError,
     load_model,
@@ -226,7 +226,7 @@ def test_a_run_from_another_keras_resumes_or_stops_in_one_line_leaving_the_folde
 
 
 def test_a_fusion_model_is_given_the_backbone_its_file_names(tmp_path):
-    from colored.inference import embedder_for
+    from colored.loading import embedder_for
 
     fused = Config(architecture="simplified", image_size=32, backbone="mobilenet_v2")
     path = modelfile.save(build_model(fused), tmp_path / "fused.keras", fused)
@@ -246,7 +246,7 @@ def test_a_fusion_model_is_given_the_backbone_its_file_names(tmp_path):
 
 
 def test_the_decoding_is_saved_with_the_model_and_used_unless_told_otherwise(network, tmp_path):
-    from colored.inference import decode_output
+    from colored.predict import decode_output
 
     path = modelfile.save(
         network, tmp_path / "m.keras", Config(**ARCHITECTURE, temperature=0.3, confidence=2.0)
@@ -270,7 +270,7 @@ def test_the_decoding_is_saved_with_the_model_and_used_unless_told_otherwise(net
 
 
 def test_the_whole_decoding_flip_included_travels_with_the_file(network, tmp_path):
-    from colored.inference import decoding_for
+    from colored.predict import decoding_for
 
     modelfile.record_decoding(network, Decoding(temperature=0.5, confidence=1.0, flip=True))
     path = modelfile.save(network, tmp_path / "m.keras")

@@ -18,6 +18,8 @@ import nbformat
 import pytest
 
 from colored.notebook import chain
+from colored.notebook import params as notebook_params
+from colored.notebook import reference as notebook_reference
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -145,7 +147,7 @@ def test_clean_executed_keeps_outputs_and_drops_papermill_traces(tmp_path):
     chain.run_chain({"x": 21}, tmp_path / "out", ["a.ipynb"], notebook_dir=tmp_path, log=None)
     executed = nbformat.read(str(tmp_path / "out" / "a.ipynb"), as_version=4)
 
-    clean = chain.clean_executed(executed, nbformat.read(str(source), as_version=4))
+    clean = notebook_reference.clean_executed(executed, nbformat.read(str(source), as_version=4))
 
     assert [c.source for c in clean.cells] == [
         c.source for c in nbformat.read(str(source), as_version=4).cells
@@ -168,7 +170,9 @@ def test_clean_executed_keeps_outputs_and_drops_papermill_traces(tmp_path):
         stream("stream", name="stdout", text="x\n"),
     ]
     outputs = (
-        chain.clean_executed(executed, nbformat.read(str(source), as_version=4)).cells[2].outputs
+        notebook_reference.clean_executed(executed, nbformat.read(str(source), as_version=4))
+        .cells[2]
+        .outputs
     )
     assert [(o.name, o.text) for o in outputs] == [
         ("stdout", "42\n"),
@@ -199,7 +203,9 @@ def test_clean_executed_keeps_outputs_and_drops_papermill_traces(tmp_path):
     ],
 )
 def test_command_line_values_are_parsed_like_yaml(text, value):
-    assert chain.parse_value(text) == value and type(chain.parse_value(text)) is type(value)
+    assert notebook_params.parse_value(text) == value and type(
+        notebook_params.parse_value(text)
+    ) is type(value)
 
 
 def test_params_file_then_command_line_overrides(tmp_path):
@@ -208,7 +214,7 @@ def test_params_file_then_command_line_overrides(tmp_path):
         "# Colab GPU run\ndata_source: kaggle\nepochs: 200\nimage_size: 256\n"
         "backbone: inception_resnet_v2\nlearning_rate: 1.0e-3\n"
     )
-    params = chain.chain_params(params_file, [("epochs", "50"), ("batch_size", "32")])
+    params = notebook_params.chain_params(params_file, [("epochs", "50"), ("batch_size", "32")])
     assert params == {
         "data_source": "kaggle",
         "epochs": 50,
@@ -219,7 +225,7 @@ def test_params_file_then_command_line_overrides(tmp_path):
     }
     (tmp_path / "bad.yaml").write_text("- epochs\n- 200\n")
     with pytest.raises(ValueError, match="mapping"):
-        chain.load_params_file(tmp_path / "bad.yaml")
+        notebook_params.load_params_file(tmp_path / "bad.yaml")
 
 
 @pytest.mark.parametrize(
@@ -241,7 +247,7 @@ def test_select_notebooks_rejects_unknown():
 
 
 def test_cli_registers_demo_and_chain():
-    # cli.py skips modules whose import fails: make sure chain's commands really are there.
+    # colored/cli/ skips modules whose import fails: make sure chain's commands really are there.
     from colored.cli import build_parser
 
     commands = build_parser()._subparsers._group_actions[0].choices
@@ -274,12 +280,12 @@ def spec(default: str, annotation: str = "None") -> dict:
 def test_parameter_values_must_fit_the_parameters_cell(default, annotation, good, bad):
     specs = {"n.ipynb": {"p": spec(default, annotation)}}
     for value in good:
-        chain.check_params({"p": value}, specs)
+        notebook_params.check_params({"p": value}, specs)
     for value in bad:
         with pytest.raises(
             ValueError, match=rf"parameter p \(n\.ipynb\): got {re.escape(repr(value))}, expected"
         ):
-            chain.check_params({"p": value}, specs)
+            notebook_params.check_params({"p": value}, specs)
 
 
 def test_a_bad_value_stops_the_chain_before_any_notebook_runs(tmp_path):
@@ -338,16 +344,20 @@ def test_cli_refuses_a_bad_value_with_one_line_and_exit_2_before_notebook_01(
 def test_documented_null_is_accepted(tmp_path):
     # 05's interrupt_after_epoch says "None: train straight through": its annotation lets null through
     specs = {
-        name: chain.notebook_parameter_specs(NOTEBOOK_DIR / name) for name in ("05_training.ipynb",)
+        name: notebook_params.notebook_parameter_specs(NOTEBOOK_DIR / name)
+        for name in ("05_training.ipynb",)
     }
-    chain.check_params({"interrupt_after_epoch": None}, specs)
+    notebook_params.check_params({"interrupt_after_epoch": None}, specs)
     with pytest.raises(ValueError, match="interrupt_after_epoch.*expected an integer or null"):
-        chain.check_params({"interrupt_after_epoch": "never"}, specs)
+        notebook_params.check_params({"interrupt_after_epoch": "never"}, specs)
 
 
 @pytest.fixture(scope="module")
 def lab_specs():
-    return {name: chain.notebook_parameter_specs(NOTEBOOK_DIR / name) for name in chain.NOTEBOOKS}
+    return {
+        name: notebook_params.notebook_parameter_specs(NOTEBOOK_DIR / name)
+        for name in chain.NOTEBOOKS
+    }
 
 
 def test_parameters_passed_to_config_follow_configs_rules(lab_specs, monkeypatch):
@@ -363,7 +373,7 @@ def test_parameters_passed_to_config_follow_configs_rules(lab_specs, monkeypatch
             raise ValueError(f"{field} = {value!r} is not allowed: expected something good")
 
     monkeypatch.setattr(colored.config, "validate_fields", validate_fields, raising=False)
-    chain.check_params(
+    notebook_params.check_params(
         {
             "architecture": "simplified",
             "memorization_lr": 0.01,
@@ -381,7 +391,7 @@ def test_parameters_passed_to_config_follow_configs_rules(lab_specs, monkeypatch
     )
 
     with pytest.raises(ValueError) as caught:
-        chain.check_params({"architecture": "bad", "loss": "bad"}, lab_specs)
+        notebook_params.check_params({"architecture": "bad", "loss": "bad"}, lab_specs)
     message = str(caught.value)
     assert "\n" not in message
     assert (
@@ -394,11 +404,11 @@ def test_parameters_passed_to_config_follow_configs_rules(lab_specs, monkeypatch
 
     seen.clear()
     with pytest.raises(ValueError, match="expected an integer"):
-        chain.check_params({"epochs": "notanumber"}, lab_specs)
+        notebook_params.check_params({"epochs": "notanumber"}, lab_specs)
     assert seen == [], "a value of the wrong type is reported once, by the type check"
 
     monkeypatch.delattr(colored.config, "validate_fields")  # an older package: the type check alone
-    chain.check_params({"architecture": "bad"}, lab_specs)
+    notebook_params.check_params({"architecture": "bad"}, lab_specs)
 
 
 def test_config_named_parameters_are_checked_or_exempted_on_purpose(lab_specs):
@@ -409,21 +419,23 @@ def test_config_named_parameters_are_checked_or_exempted_on_purpose(lab_specs):
     fields = {f.name for f in dataclasses.fields(Config)}
     for notebook, declared in lab_specs.items():
         for name in declared:
-            exempt = ("*", name) in chain.NOT_CONFIG_FIELDS or (
+            exempt = ("*", name) in notebook_params.NOT_CONFIG_FIELDS or (
                 notebook,
                 name,
-            ) in chain.NOT_CONFIG_FIELDS
+            ) in notebook_params.NOT_CONFIG_FIELDS
             expected = (
                 None
                 if exempt
-                else chain.CONFIG_FIELD_ALIASES.get(name, name if name in fields else None)
+                else notebook_params.CONFIG_FIELD_ALIASES.get(
+                    name, name if name in fields else None
+                )
             )
-            assert chain.config_field(notebook, name) == expected, (notebook, name)
-    assert all(field in fields for field in chain.CONFIG_FIELD_ALIASES.values())
+            assert notebook_params.config_field(notebook, name) == expected, (notebook, name)
+    assert all(field in fields for field in notebook_params.CONFIG_FIELD_ALIASES.values())
     # the reference values (the parameters cells' defaults) pass every check, Config's included
     import ast
 
-    chain.check_params(
+    notebook_params.check_params(
         {name: ast.literal_eval(s["default"]) for d in lab_specs.values() for name, s in d.items()},
         lab_specs,
     )
@@ -448,7 +460,7 @@ def test_configs_own_rules_reject_what_the_type_check_lets_through(lab_specs):
         ({"temperature": -1}, ["07_colorize_your_photos.ipynb", "temperature", "-1"]),
     ]:
         with pytest.raises(ValueError) as caught:
-            chain.check_params(params, lab_specs)
+            notebook_params.check_params(params, lab_specs)
         assert all(word in str(caught.value) for word in words) and "\n" not in str(caught.value), (
             str(caught.value)
         )
@@ -581,7 +593,9 @@ def test_demo_is_the_chain_with_the_reference_parameters(tmp_path, monkeypatch):
         lambda params, out, notebooks, **kw: runs.append((params, out, notebooks)),
     )
     assert main(["demo", "--out", str(tmp_path / "out")]) == 0
-    assert runs == [(chain.load_profile("reference"), tmp_path / "out", list(chain.NOTEBOOKS))]
+    assert runs == [
+        (notebook_params.load_profile("reference"), tmp_path / "out", list(chain.NOTEBOOKS))
+    ]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -602,14 +616,14 @@ def _defaults(lab_specs) -> dict:
 def test_the_reference_profile_is_the_notebooks_own_defaults(lab_specs):
     # so `colored demo` (the profile) and nbval (the notebooks as they are) run the same reference run
     defaults = {k: v for k, v in _defaults(lab_specs).items() if k != "run_dir"}
-    assert chain.load_profile("reference") == defaults, (
+    assert notebook_params.load_profile("reference") == defaults, (
         "colored/notebook/profiles/reference.yaml and the parameters cells disagree"
     )
 
 
 def test_the_colab_profile_is_the_seeds_real_run_and_resumes(lab_specs):
-    colab = chain.load_profile("colab")
-    chain.check_params(colab, lab_specs)  # every name declared, every value allowed
+    colab = notebook_params.load_profile("colab")
+    notebook_params.check_params(colab, lab_specs)  # every name declared, every value allowed
     assert {
         k: colab[k]
         for k in (
@@ -644,8 +658,8 @@ def test_the_colab_profile_is_the_seeds_real_run_and_resumes(lab_specs):
 def test_profiles_ship_inside_the_package():
     import tomllib
 
-    assert chain.profile_names() == ["colab", "reference"]
-    assert chain.PROFILES_DIR.parent == Path(chain.__file__).resolve().parent
+    assert notebook_params.profile_names() == ["colab", "reference"]
+    assert notebook_params.PROFILES_DIR.parent == Path(notebook_params.__file__).resolve().parent
     package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
         "package-data"
     ]
@@ -657,12 +671,12 @@ def test_profiles_ship_inside_the_package():
 def test_profile_then_params_file_then_p(tmp_path):
     file = tmp_path / "mine.yaml"
     file.write_text("epochs: 20\nimage_size: 128\n")
-    params = chain.chain_params(file, [("epochs", "30")], profile="colab")
+    params = notebook_params.chain_params(file, [("epochs", "30")], profile="colab")
     assert (
         params["epochs"] == 30 and params["image_size"] == 128 and params["data_source"] == "kaggle"
     )
     with pytest.raises(ValueError, match="no profile 'colb'.*colab, reference"):
-        chain.chain_params(profile="colb")
+        notebook_params.chain_params(profile="colb")
 
 
 def test_cli_chain_profile(tmp_path, monkeypatch):
@@ -700,7 +714,7 @@ def test_training_parameters_reach_notebook_05(lab_specs):
     ):
         assert name in lab_specs["05_training.ipynb"], f"05 does not declare {name}"
         assert f"{name}={name}" in config_call, f"05 does not pass {name} to Config"
-    chain.check_params(
+    notebook_params.check_params(
         {
             "loss": "classification",
             "lab_in_graph": True,
@@ -711,7 +725,7 @@ def test_training_parameters_reach_notebook_05(lab_specs):
         lab_specs,
     )
     with pytest.raises(ValueError, match="lab_in_graph.*'fast'"):
-        chain.check_params({"lab_in_graph": "fast"}, lab_specs)
+        notebook_params.check_params({"lab_in_graph": "fast"}, lab_specs)
 
 
 def test_the_chain_names_what_a_plain_install_lacks(tmp_path, monkeypatch, capsys):
@@ -785,7 +799,7 @@ def output_differences(
         return dict(groups)
 
     differences = []
-    ran_cells = chain.clean_executed(
+    ran_cells = notebook_reference.clean_executed(
         executed, committed
     ).cells  # checks the sources are the committed ones
     for index, (ran, reference) in enumerate(zip(ran_cells, committed.cells)):
@@ -806,7 +820,7 @@ def test_output_differences_catches_what_nbval_catches(tmp_path):
         tmp_path / "a.ipynb", "n = 1", "print(f'{n} photos, loss ~0.{n}3')", "n"
     )
     chain.run_chain({"n": 1}, tmp_path / "ref", ["a.ipynb"], notebook_dir=tmp_path, log=None)
-    committed = chain.clean_executed(
+    committed = notebook_reference.clean_executed(
         nbformat.read(str(tmp_path / "ref" / "a.ipynb"), as_version=4),
         nbformat.read(str(source), as_version=4),
     )
@@ -873,7 +887,10 @@ def test_the_newcomers_demo_runs_the_real_chain_and_reproduces_the_committed_out
     assert {"gray", "model"} <= set(json.loads((out / "metrics.json").read_text()))
     assert (data / "sample" / "train").is_dir()
     # the committed outputs, reproduced (what nbval would compare after re-running the notebooks)
-    paths = [(str(out.resolve()), chain.REFERENCE_RUN_DIR), (str(data.resolve()), "data")]
+    paths = [
+        (str(out.resolve()), notebook_reference.REFERENCE_RUN_DIR),
+        (str(data.resolve()), "data"),
+    ]
     differences = {
         name: output_differences(
             nbformat.read(str(out / name), as_version=4),
@@ -940,10 +957,10 @@ def test_each_notebook_is_a_handout(lab):
         params = nb.cells[tagged[0]].source
         assert len(code_lines(params)) <= 8, (
             f"{name}: the parameters cell has {len(code_lines(params))} lines (at most 8: move the rest into its folded "
-            f"{chain.ADVANCED_TAG} cell, before it)"
+            f"{notebook_params.ADVANCED_TAG} cell, before it)"
         )
         for index, cell in enumerate(nb.cells):
-            if chain.ADVANCED_TAG in cell.metadata.get("tags", []):
+            if notebook_params.ADVANCED_TAG in cell.metadata.get("tags", []):
                 assert index < tagged[0], (
                     f"{name}: the advanced cell must come before the parameters cell "
                     "(papermill injects after the parameters cell, overriding both)"
@@ -966,14 +983,14 @@ def test_papermill_sees_every_line_of_each_parameters_cell(lab):
         cells = [
             c.source
             for c in nb.cells
-            if {"parameters", chain.ADVANCED_TAG} & set(c.metadata.get("tags", []))
+            if {"parameters", notebook_params.ADVANCED_TAG} & set(c.metadata.get("tags", []))
         ]
         assigned = [
             m.group(1)
             for source in cells
             for m in re.finditer(r"^(\w+)\s*(?::[^=]+)?=", source, re.MULTILINE)
         ]
-        seen = list(chain.notebook_parameter_specs(NOTEBOOK_DIR / name))
+        seen = list(notebook_params.notebook_parameter_specs(NOTEBOOK_DIR / name))
         assert sorted(seen) == sorted(assigned), (
             f"{name}: papermill reads parameters {seen}, the cell assigns {assigned}; "
             "reword the comment of the missing one (papermill's parser trips on '=' in a comment)"
@@ -983,13 +1000,13 @@ def test_papermill_sees_every_line_of_each_parameters_cell(lab):
 def test_shared_parameters_mean_the_same_everywhere(lab):
     defaults: dict[str, dict[str, str]] = {}
     for name in lab:
-        for key, default in chain.notebook_parameters(NOTEBOOK_DIR / name).items():
+        for key, default in notebook_params.notebook_parameters(NOTEBOOK_DIR / name).items():
             defaults.setdefault(key, {})[name] = default
     for key, by_notebook in defaults.items():
         assert len(set(by_notebook.values())) == 1, (
             f"parameter {key} has different defaults: {by_notebook}"
         )
-    assert set(defaults["run_dir"].values()) == {json.dumps(chain.REFERENCE_RUN_DIR)}
+    assert set(defaults["run_dir"].values()) == {json.dumps(notebook_reference.REFERENCE_RUN_DIR)}
     assert {"05_training.ipynb", "06_analysis.ipynb"} <= set(defaults["run_dir"])
 
 

@@ -291,7 +291,8 @@ def test_out_of_memory_in_training_says_what_to_lower_and_keeps_the_backup(
     photo_folder, tmp_path, monkeypatch
 ):
     from colored import devices
-    from colored.train import TrainingOutOfMemoryError, backup_state, check_run_dir
+    from colored.memory import TrainingOutOfMemoryError
+    from colored.train import backup_state, check_run_dir
 
     monkeypatch.setattr(devices, "_GPUS", (devices.Gpu("Tesla T4", (7, 5)),))
     run = tmp_path / "run"
@@ -379,13 +380,13 @@ def test_every_backend_out_of_memory_is_recognised_by_name(
     tmp_path, monkeypatch, name, text, device
 ):
     from colored import devices
-    from colored.train import _oom_device, is_out_of_memory, out_of_memory_message
+    from colored.memory import is_out_of_memory, oom_device, out_of_memory_message
 
     monkeypatch.setattr(devices, "_GPUS", ())  # no backend asked: a CPU machine
     base = MemoryError if name == "MemoryError" else Exception
     error = type(name, (base,), {})(text)
     assert is_out_of_memory(error)
-    assert _oom_device(error)[0] == device
+    assert oom_device(error)[0] == device
     wrapped = RuntimeError("a step failed")
     wrapped.__cause__ = error
     assert is_out_of_memory(wrapped), "an out-of-memory cause counts"
@@ -407,7 +408,7 @@ def test_every_backend_out_of_memory_is_recognised_by_name(
 
 
 def test_other_errors_in_training_are_not_called_out_of_memory():
-    from colored.train import TrainingOutOfMemoryError, is_out_of_memory
+    from colored.memory import TrainingOutOfMemoryError, is_out_of_memory
 
     assert not is_out_of_memory(ValueError("shapes (2, 3) and (4,) are incompatible"))
     assert not is_out_of_memory(RuntimeError("CUDA error: device-side assert triggered"))

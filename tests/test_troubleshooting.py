@@ -275,7 +275,8 @@ def out_of_memory(tmp_path, monkeypatch, capsys, request) -> str:
         pytest.skip("the quoted message is TensorFlow's (the notebooks' backend)")
     import tensorflow as tf
 
-    from colored.train import TrainingOutOfMemoryError, backup_state, train
+    from colored.memory import TrainingOutOfMemoryError
+    from colored.train import backup_state, train
 
     monkeypatch.chdir(request.getfixturevalue("finished_run"))
 

@@ -4,10 +4,12 @@
 ``data/kaggle/{train_color,test_color}/`` (:func:`download_kaggle`; ``get_dataset("kaggle")`` and
 ``get_dataset("auto")`` in :mod:`colored.data` call it). What this module guarantees:
 
-* credentials are looked for where the kaggle library looks (:func:`find_kaggle_credentials`), and a
-  missing or broken set-up is one :class:`KaggleCredentialsError` explaining every way to fix it,
-  raised before ``kaggle`` is even imported;
-* nothing printed or raised contains a credential (the library's own output is scrubbed);
+* credentials are looked for where the kaggle library looks (:func:`find_kaggle_credentials`, from
+  :mod:`colored.io.kaggle_credentials`), and a missing or broken set-up is one
+  :class:`KaggleCredentialsError` explaining every way to fix it, raised before ``kaggle`` is even
+  imported;
+* nothing printed or raised contains a credential (the library's own output is scrubbed, with
+  :mod:`colored.io.kaggle_credentials`' redaction);
 * the zip is checked member by member before anything is extracted (no path escapes, no links), and
   the colour folders move into place with one rename each, so an interrupted or refused download
   leaves the existing data untouched.
@@ -17,18 +19,24 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import re
 import shutil
 import stat
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from colored.io.images import ensure_writable_dir, image_files
+from colored.io.files import ensure_writable_dir, image_files
+from colored.io.kaggle_credentials import (
+    find_kaggle_credentials,  # re-exported: part of this module's public API (__all__)
+    known_secrets,
+    redact,
+    scan_credentials,
+    scrubbed_output,
+    token_files,
+)
 
 #: The fix named when a dataset folder cannot be written (OutputDirError's message). Here, not in
 #: colored.data, because data imports this module (get_dataset dispatches to it), not the reverse.
@@ -46,113 +54,19 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------------------------------
-# Kaggle credentials
+# The dataset, missing credentials, and the kaggle library
 # --------------------------------------------------------------------------------------------------
 
 KAGGLE_DATASET = "aayush9753/image-colorization-dataset"
 #: Colour photos per folder in the Kaggle dataset; a download is complete when these counts match.
 KAGGLE_EXPECTED_COUNTS: dict[str, int] = {"train_color": 5000, "test_color": 739}
 
-_TOKEN_FILES = ("access_token", "access_token.txt")  # kagglesdk accepts both names
-
-
-def _config_dirs(env: Mapping[str, str], home: Path) -> list[Path]:
-    """Folders where the kaggle library looks for credential files, in its order."""
-    dirs: list[Path] = []
-    if env.get("KAGGLE_CONFIG_DIR"):
-        dirs.append(Path(env["KAGGLE_CONFIG_DIR"]).expanduser())
-    dot_kaggle = home / ".kaggle"
-    dirs.append(dot_kaggle)
-    if not env.get("KAGGLE_CONFIG_DIR") and not dot_kaggle.exists():
-        # kaggle >= 1.7 on Linux falls back to the XDG folder when ~/.kaggle does not exist.
-        xdg = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else home / ".config"
-        dirs.append(xdg / "kaggle")
-    return dirs
-
-
-def _read_text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8").strip() or None
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _is_file(value: str) -> bool:
-    # A 100+ character token passed to Path.exists() can raise "File name too long" with the token
-    # in the message: never let that escape.
-    try:
-        return Path(value).expanduser().is_file()
-    except (OSError, ValueError):
-        return False
-
-
-def _scan_credentials(env: Mapping[str, str], home: Path) -> tuple[str | None, list[str]]:
-    """(description of the first credential source found or None, notes about broken sources)."""
-    notes: list[str] = []
-    token = env.get("KAGGLE_API_TOKEN", "").strip()
-    if token:
-        if _is_file(token):
-            if _read_text(Path(token).expanduser()):
-                return f"KAGGLE_API_TOKEN environment variable (token file {token})", notes
-            notes.append(f"KAGGLE_API_TOKEN points to an empty or unreadable file ({token})")
-        else:
-            return "KAGGLE_API_TOKEN environment variable (token)", notes
-
-    dirs = _config_dirs(env, home)
-    for folder in dirs:
-        for name in _TOKEN_FILES:
-            path = folder / name
-            if path.is_file():
-                if _read_text(path):
-                    return f"access token file {path}", notes
-                notes.append(f"{path} is empty or unreadable")
-
-    for folder in dirs:
-        path = folder / "kaggle.json"
-        if path.is_file():
-            try:
-                values = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                values = None  # the parse error is not quoted: it could echo the file's content
-            if isinstance(values, dict) and values.get("username") and values.get("key"):
-                return f"API key file {path}", notes
-            notes.append(f"{path} exists but is not JSON with non-empty 'username' and 'key'")
-
-    if env.get("KAGGLE_USERNAME") and env.get("KAGGLE_KEY"):
-        return "KAGGLE_USERNAME and KAGGLE_KEY environment variables", notes
-    if env.get("KAGGLE_USERNAME") or env.get("KAGGLE_KEY"):
-        missing = "KAGGLE_KEY" if env.get("KAGGLE_USERNAME") else "KAGGLE_USERNAME"
-        notes.append(f"KAGGLE_USERNAME/KAGGLE_KEY: {missing} is not set (both are needed)")
-
-    # `kaggle auth login` (OAuth) stores its credentials here; kagglesdk always reads ~/.kaggle.
-    oauth = home / ".kaggle" / "credentials.json"
-    if oauth.is_file():
-        return f"OAuth credentials from `kaggle auth login` ({oauth})", notes
-    return None, notes
-
-
-def find_kaggle_credentials(
-    env: Mapping[str, str] | None = None, home: str | Path | None = None
-) -> str | None:
-    """Describe where Kaggle credentials were found, or return ``None``. Never returns a secret.
-
-    Checked in the kaggle library's order (``env`` defaults to ``os.environ``, ``home`` to the
-    user's home folder, both read at call time):
-
-    1. ``KAGGLE_API_TOKEN``: the token itself, or a path to a file holding it;
-    2. ``access_token`` (or ``access_token.txt``) in ``$KAGGLE_CONFIG_DIR`` or ``~/.kaggle``;
-    3. ``kaggle.json`` (``{"username": ..., "key": ...}``) in ``$KAGGLE_CONFIG_DIR`` or
-       ``~/.kaggle`` (or ``~/.config/kaggle`` when ``~/.kaggle`` does not exist);
-    4. ``KAGGLE_USERNAME`` and ``KAGGLE_KEY`` together;
-    5. OAuth credentials saved by ``kaggle auth login`` (``~/.kaggle/credentials.json``).
-    """
-    env = os.environ if env is None else env
-    home = Path.home() if home is None else Path(home)
-    return _scan_credentials(env, home)[0]
-
 
 class KaggleCredentialsError(RuntimeError):
-    """No Kaggle credentials were found; the message explains every way to set them up."""
+    """No Kaggle credentials were found; the message explains every way to set them up.
+
+    Here rather than in colored.io.kaggle_credentials: it is the download's refusal, and its message
+    names the dataset."""
 
     def __init__(self, notes: list[str] | None = None) -> None:
         problems = "".join(f"\n  - {note}" for note in notes or [])
@@ -179,61 +93,6 @@ class KaggleCredentialsError(RuntimeError):
             "No account or no network? `colored download --source sample` works offline "
             '(get_dataset("sample") in Python).'
         )
-
-
-def _known_secrets(env: Mapping[str, str], home: Path) -> list[str]:
-    """Every credential value we can see, so that output and messages can be scrubbed of them."""
-    secrets = [env.get("KAGGLE_KEY", ""), env.get("KAGGLE_API_TOKEN", "")]
-    token = env.get("KAGGLE_API_TOKEN", "").strip()
-    if token and _is_file(token):
-        secrets.append(_read_text(Path(token).expanduser()) or "")
-    for folder in [*_config_dirs(env, home), home / ".kaggle"]:
-        for name in _TOKEN_FILES:
-            secrets.append(_read_text(folder / name) or "")
-        for name in ("kaggle.json", "credentials.json"):
-            try:
-                values = json.loads((folder / name).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(values, dict):
-                secrets += [
-                    str(v) for k, v in values.items() if k != "username" and isinstance(v, str)
-                ]
-    # Longest first so that a secret containing another is scrubbed whole; short values are not
-    # secrets worth scrubbing and would mangle ordinary output.
-    return sorted({s.strip() for s in secrets if len(s.strip()) >= 6}, key=len, reverse=True)
-
-
-def _redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
-class _RedactingStream:
-    """A text stream wrapper that scrubs known secrets from whatever the kaggle library prints."""
-
-    def __init__(self, stream: Any, secrets: list[str]) -> None:
-        self._stream = stream
-        self._secrets = secrets
-
-    def write(self, text: str) -> int:
-        self._stream.write(_redact(text, self._secrets))
-        return len(text)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
-@contextlib.contextmanager
-def _scrubbed_output(secrets: list[str]) -> Iterator[None]:
-    import sys
-
-    with (
-        contextlib.redirect_stdout(_RedactingStream(sys.stdout, secrets)),
-        contextlib.redirect_stderr(_RedactingStream(sys.stderr, secrets)),
-    ):
-        yield
 
 
 def _import_kaggle_api() -> Any:
@@ -367,7 +226,7 @@ def _offline_message(
 ) -> str:
     """One line for a failed download: credentials Kaggle rejected (HTTP 401/403; ``source`` names
     where they came from, when known), another answer from Kaggle, or no answer at all (offline)."""
-    detail = _redact(f"{type(error).__name__}: {error}", secrets)
+    detail = redact(f"{type(error).__name__}: {error}", secrets)
     if len(detail) > 300:  # urllib3 errors nest the whole retry chain; the cause keeps the rest
         detail = detail[:300] + "…"
     status = _http_status(error)
@@ -376,7 +235,7 @@ def _offline_message(
         reason = getattr(getattr(error, "response", None), "reason", None) or (
             "Unauthorized" if status == 401 else "Forbidden"
         )
-        used = f"; used: {_redact(source, secrets)}" if source else ""
+        used = f"; used: {redact(source, secrets)}" if source else ""
         return (
             f"could not download {KAGGLE_DATASET}: Kaggle rejected the credentials (HTTP {status} "
             f"{reason}{used}). Generate a new token at {KAGGLE_TOKEN_PAGE} and put it in place of the old one "
@@ -384,7 +243,7 @@ def _offline_message(
             f"setup cell again). {unchanged}"
         )
     if isinstance(error, SystemExit):  # kaggle's authenticate() exits when it finds no credentials
-        used = f" in {_redact(source, secrets)}" if source else ""
+        used = f" in {redact(source, secrets)}" if source else ""
         return (
             f"could not download {KAGGLE_DATASET}: the kaggle library could not use the credentials{used}. "
             f"Check them (a new token: {KAGGLE_TOKEN_PAGE}) and retry. {unchanged}"
@@ -417,7 +276,7 @@ def download_kaggle(
     credential.
 
     Raises:
-        colored.io.images.OutputDirError: ``target`` (or its parent) cannot be written: checked
+        colored.io.files.OutputDirError: ``target`` (or its parent) cannot be written: checked
             first, before credentials or network (a complete ``target`` needs no writing).
         KaggleCredentialsError: no credentials (only when ``api`` is None).
         RuntimeError: Kaggle unreachable, or it rejected the credentials (HTTP 401/403: the message
@@ -435,23 +294,18 @@ def download_kaggle(
         ensure_writable_dir(target, "the data folder", DATA_DIR_FIX)
 
     home = Path.home()
-    secrets = _known_secrets(os.environ, home)
+    secrets = known_secrets(os.environ, home)
     token_env_set = False
     source = None  # where the credentials come from, named if Kaggle rejects them
     if api is None:
-        found, notes = _scan_credentials(os.environ, home)
+        found, notes = scan_credentials(os.environ, home)
         if found is None:
             raise KaggleCredentialsError(notes)
         source = _short_source(found, home)
         if found.startswith("access token file") and not os.environ.get("KAGGLE_API_TOKEN"):
             # kagglesdk only reads ~/.kaggle/access_token; a token file in KAGGLE_CONFIG_DIR is
             # handed over by path (a path, not the secret) for the duration of the download.
-            token_file = next(
-                d / n
-                for d in _config_dirs(os.environ, home)
-                for n in _TOKEN_FILES
-                if _read_text(d / n)
-            )
+            token_file = next(token_files(os.environ, home))
             os.environ["KAGGLE_API_TOKEN"] = str(token_file)
             token_env_set = True
 
@@ -468,7 +322,7 @@ def download_kaggle(
             if api is None:
                 api = _import_kaggle_api()
             try:
-                with _scrubbed_output(secrets):
+                with scrubbed_output(secrets):
                     _ensure_authenticated(api)
                     api.dataset_download_files(
                         KAGGLE_DATASET, path=str(zip_dir), unzip=False, quiet=quiet

@@ -155,7 +155,7 @@ def kaggle_secrets_note(
 ) -> str:
     """One line about Kaggle credentials on Colab: which secrets were copied, and, when no credentials
     are found at all, which secret names to add (only names, never values)."""
-    from colored.io.kaggle import find_kaggle_credentials  # noqa: PLC0415
+    from colored.io.kaggle_credentials import find_kaggle_credentials  # noqa: PLC0415
 
     parts = []
     if copied:
