@@ -6,6 +6,8 @@ the training photos minus the fixed validation split, for the same number of ste
 - **encoder**: ``colored/recipes/v3_cpu.yaml`` — ColorED's fusion with MobileNetV2's ImageNet class
   probabilities of the gray photo (``colored/encoder.py``), tiled at the bottleneck; the fusion kernel
   starts at zero for them, so the arm starts out as v2;
+- **spatial encoder**: ``colored/recipes/v3_cpu_spatial.yaml`` — MobileNetV2's 14×14 feature map
+  instead of its class probabilities, resized onto the bottleneck (where things are, not only what);
 - **no encoder**: ``colored/recipes/v3_cpu_nofusion.yaml`` — the same run without it.
 
 Each arm's ``best.keras`` (best epoch on validation) is scored on the validation split and on every
@@ -19,6 +21,7 @@ Writes ``OUT/results.json`` and ``OUT/results.md``; prints the tables. Numbers o
     .venv/bin/python benchmarks/experiment_encoder.py --out runs/experiment_encoder
     .venv/bin/python benchmarks/experiment_encoder.py --epochs 40 --out runs/experiment_encoder-long  # longer
     .venv/bin/python benchmarks/experiment_encoder.py --epochs 20 --rebalance 1 --out runs/experiment_encoder-r100
+    .venv/bin/python benchmarks/experiment_encoder.py --arms "spatial encoder" --epochs 20 --rebalance 1 --out runs/experiment_encoder-r100
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from colored.report import markdown_table  # noqa: E402
 
 ARMS = {
     "encoder": "colored/recipes/v3_cpu.yaml",
+    "spatial encoder": "colored/recipes/v3_cpu_spatial.yaml",
     "no encoder": "colored/recipes/v3_cpu_nofusion.yaml",
 }
 
@@ -87,6 +91,13 @@ def main() -> int:
     parser.add_argument("--steps-per-epoch", type=int, default=30, help="(default %(default)s)")
     parser.add_argument("--skip-eval", action="store_true", help="validation only")
     parser.add_argument(
+        "--arms",
+        nargs="+",
+        choices=list(ARMS),
+        default=list(ARMS),
+        help="which arms to train and score (default: all)",
+    )
+    parser.add_argument(
         "--rebalance",
         type=float,
         default=None,
@@ -99,7 +110,7 @@ def main() -> int:
                 f"{folder} not found: pass --train-dir / --eval-dir (the shared photos, ../shared/data)"
             )
 
-    runs = {name: train_arm(name, recipe, args) for name, recipe in ARMS.items()}
+    runs = {name: train_arm(name, ARMS[name], args) for name in args.arms}
     methods = {
         "gray": "gray",
         "mean-ab": "mean-ab",

@@ -330,3 +330,80 @@ def test_fusion_dataset_embeds_with_the_configured_backbone(photo_folder, tmp_pa
         embedding.sum(1), 1, atol=1e-3
     )
     assert l_norm.shape == (2, 64, 64, 1) and ab.shape == (2, 64, 64, 2)
+
+
+# --------------------------------------------------------------------------------------------------
+# issue 21, item 2: spatial fusion with MobileNetV2's 14×14 feature map
+# --------------------------------------------------------------------------------------------------
+
+
+def test_spatial_backbone_embeds_the_14x14_map_and_caches_it_in_half_precision(tmp_path):
+    from colored.embed import Embedder
+
+    embedder = Embedder("imagenet", cache_dir=tmp_path, backbone="mobilenet_v2_14x14")
+    assert embedder.weights_id.startswith("mobilenet_v2_14x14-") and embedder.weights_id != (
+        Embedder("imagenet", backbone="mobilenet_v2").weights_id
+    ), "the map and the class probabilities must not share a cache folder"
+    photo = tmp_path / "chelsea.png"
+    photo.write_bytes(b"x")
+    gray = gray3(skimage.data.chelsea())[None]
+    keys = [Embedder.cache_key(photo, 0)]
+    fresh = embedder.cached(keys, gray)
+    assert fresh.shape == (1, 14, 14, 96), fresh.shape
+    reference = encoder.Encoder().features(gray)["14x14"]
+    np.testing.assert_allclose(
+        fresh, reference, atol=1e-3, err_msg="the embedding is not the encoder's 14x14 map"
+    )
+    stored = np.load(next((tmp_path / "embeddings").rglob("*.npy")))
+    assert stored.dtype == np.float16 and stored.shape == (14, 14, 96), (stored.dtype, stored.shape)
+    np.testing.assert_allclose(
+        embedder.cached(keys, None), fresh, rtol=2e-3, atol=2e-3, err_msg="cache read back differs"
+    )
+
+
+def test_spatial_fusion_learns_colour_from_where_the_map_says(tmp_path):
+    """L carries nothing here: the colour (left vs right half) is only in the feature map, so the
+    loss can only fall if the map reaches the decoder at the right place."""
+    import keras
+
+    from colored import Config
+    from colored.model import build_model
+
+    keras.utils.set_random_seed(0)
+    config = Config(image_size=32, architecture="simplified", backbone="mobilenet_v2_14x14")
+    model = build_model(config)
+    assert tuple(model.inputs[1].shape[1:]) == (14, 14, 96), model.inputs[1].shape
+    rng = np.random.default_rng(0)
+    count = 64
+    side = rng.integers(0, 2, count)  # which half is red
+    maps = np.zeros((count, 14, 14, 96), np.float32)
+    ab = np.zeros((count, 32, 32, 2), np.float32)
+    for i, s in enumerate(side):
+        maps[i, :, 7 * s : 7 * s + 7, 0] = 3.0
+        ab[i, :, 16 * s : 16 * s + 16, 0] = 0.5
+    lightness = np.full((count, 32, 32, 1), 0.5, np.float32)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse")
+    before = model.evaluate([lightness, maps], ab, verbose=0)
+    model.fit([lightness, maps], ab, batch_size=16, epochs=15, verbose=0)
+    after = model.evaluate([lightness, maps], ab, verbose=0)
+    assert after < 0.3 * before, (
+        f"the map did not steer the colour: loss {before:.4f} -> {after:.4f}"
+    )
+
+
+@pytest.mark.slow
+def test_spatial_fusion_trains_saves_and_colorizes(photo_folder, tmp_path):
+    from colored.inference import colorize, load_model
+    from colored.loading import embedder_for
+    from colored.train import train
+    from tests.test_runs import tiny
+
+    config = tiny(photo_folder, tmp_path / "run", backbone="mobilenet_v2_14x14", epochs=1)
+    train(config, verbose=0)
+    model = load_model(tmp_path / "run" / "model.keras")
+    assert embedder_for(model).backbone_name == "mobilenet_v2_14x14", (
+        "the model file must name its backbone, so that colorize embeds with it"
+    )
+    photo = skimage.data.chelsea()[:100, :150]
+    out = colorize(photo, model)
+    assert out.shape == photo.shape and out.dtype == np.uint8
