@@ -264,25 +264,13 @@ def download_kaggle(
 ) -> Path:
     """Download :data:`KAGGLE_DATASET` into ``target/train_color`` and ``target/test_color``.
 
-    Idempotent: when ``target`` already holds the expected number of images
-    (:data:`KAGGLE_EXPECTED_COUNTS`) it returns at once, without credentials or network.
-
-    ``api`` is an authenticated ``kaggle`` API object (anything with ``dataset_download_files``);
-    ``None`` checks for credentials first (:class:`KaggleCredentialsError` if there are none, before
-    kaggle is even imported), then imports kaggle with its banner suppressed. The zip is downloaded
-    into a temporary folder next to ``target``, checked member by member (ValueError for paths that
-    would escape), and only the colour folders are moved into place, one rename each; the black
-    folders are skipped (grayscale is computed from colour). Nothing printed or raised contains a
-    credential.
-
-    Raises:
-        colored.io.files.OutputDirError: ``target`` (or its parent) cannot be written: checked
-            first, before credentials or network (a complete ``target`` needs no writing).
-        KaggleCredentialsError: no credentials (only when ``api`` is None).
-        RuntimeError: Kaggle unreachable, or it rejected the credentials (HTTP 401/403: the message
-            names their source and the fix) or the request (existing data left untouched), the archive
-            lacks the expected folders, or the image counts differ from the expected ones.
-        ValueError: the archive holds a member that would land outside ``target``.
+    Idempotent: a ``target`` with the expected image counts returns at once, without credentials or
+    network. ``api``: an authenticated ``kaggle`` API object; None finds credentials first
+    (:class:`KaggleCredentialsError` before kaggle is imported). The zip lands in a temporary folder
+    beside ``target``, every member is checked (ValueError for one that would escape), and only the
+    colour folders are moved into place. No message contains a credential. Unwritable ``target``:
+    :class:`colored.io.files.OutputDirError` before anything else; Kaggle unreachable, credentials
+    or request refused, or wrong counts: RuntimeError naming the cause and the fix.
     """
     target = Path(target).expanduser()
     if _kaggle_counts(target) == KAGGLE_EXPECTED_COUNTS:

@@ -192,28 +192,17 @@ def setup(
     verbose: bool = True,
     persist: bool | None = None,
 ) -> None:
-    """What every lab notebook does first.
+    """What every lab notebook does first: quiet logs (:data:`colored.QUIET_ENVIRONMENT`); with
+    ``chdir``, the repository root as working folder (so ``data/`` and ``runs/`` are the same in
+    JupyterLab, papermill and nbval); inline JPEG figures at ``figure_dpi``;
+    ``keras.utils.set_random_seed(seed)``; with ``verbose``, the versions, devices and what the speed
+    switches' ``"auto"`` means here.
 
-    1. silence TensorFlow's C++ logs and albumentations' update check
-       (:data:`colored.QUIET_ENVIRONMENT`);
-    2. ``chdir``: work from the repository root when started in ``notebooks/``, so ``data/`` and
-       ``runs/`` are the same folders in JupyterLab, papermill and nbval;
-    3. in IPython: ``%matplotlib inline`` and ``%config InlineBackend.figure_formats = ["jpeg"]``;
-    4. ``keras.utils.set_random_seed(seed)`` and ``plt.rcParams["figure.dpi"] = figure_dpi``;
-    5. ``verbose``: print the versions and the devices (and how to get a GPU on Colab when none), and
-       what the speed switches' ``"auto"`` means here (:func:`colored.devices.speed_summary`).
-
-    On Colab (``google.colab`` imported), before the rest:
-
-    6. ``persist`` (default: on, on Colab, unless ``$COLORED_PERSIST`` is ``0``): mount Google Drive and
-       keep ``data/`` and ``runs/`` in its ``colored-lab`` folder (:func:`persist_on_drive`), so that the
-       next notebook's runtime finds this one's results and a disconnected training resumes. It is an
-       argument of ``setup`` (not a notebook parameter) because it must act before anything reads
-       ``data/`` or ``runs/``, and the parameters cell runs after this one: ``setup(persist=False)``
-       in the setup cell keeps everything in the runtime's own disk;
-    7. copy the Kaggle secrets (:data:`KAGGLE_SECRETS`) from Colab's Secrets panel into the
-       environment (:func:`load_colab_secrets`; values are never printed); ``verbose``: one line saying
-       which were copied, or which secret names to add when no Kaggle credentials are found.
+    On Colab, first: ``persist`` (default on, unless ``$COLORED_PERSIST=0``) keeps ``data/`` and
+    ``runs/`` on Google Drive (:func:`persist_on_drive`), so the next notebook finds this one's
+    results and a disconnected training resumes (an argument, not a notebook parameter: it must act
+    before anything reads those folders); and the Kaggle secrets are copied into the environment
+    (:func:`load_colab_secrets`; values never printed).
     """
     os.environ.update(QUIET_ENVIRONMENT)
     root = repository_root() if chdir else None
