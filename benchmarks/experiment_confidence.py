@@ -147,8 +147,8 @@ class CachedOutputs:
                 self.model,
                 out[i : i + self.batch_size].astype(np.float32),
                 self.smalls.shape[1:3],
-                setting["temperature"],
-                setting["confidence"],
+                temperature=setting["temperature"],
+                confidence=setting["confidence"],
             )
             for k, one in enumerate(ab):
                 pred = recombine(self.fulls[i + k], one)
