@@ -133,7 +133,10 @@ def soft_encode(ab, bins=None):
 
 
 def decode_logits(
-    logits, temperature: float = DEFAULT_TEMPERATURE, confidence: float = DEFAULT_CONFIDENCE
+    logits,
+    temperature: float = DEFAULT_TEMPERATURE,
+    confidence: float = DEFAULT_CONFIDENCE,
+    prior_shift: np.ndarray | None = None,
 ):
     """Annealed mean (Zhang et al. 2016): ab = Σ softmax(logits / T) · bin centre, in Lab units,
     ``(..., Q)`` → ``(..., 2)``. T → 0 is the mode (vivid, noisy); T = 1 the mean (MSE's sepia).
@@ -142,12 +145,15 @@ def decode_logits(
     spreads: ab = mean + w · (annealed − mean), w = exp(−c · σ² / 10²), σ² the variance of the
     predicted colour (:func:`colour_spread`; 10 = one bin). One colour (σ ≈ 5–10) stays vivid; a
     split between hues (σ ≥ 20) is muted. Variance, not entropy: over 261 bins, five neighbouring
-    greens would count as five answers. ``keras.ops``: it runs in a compiled metric too.
+    greens would count as five answers. ``prior_shift`` ``(Q,)`` (:func:`prior_logit_shift`) is taken from
+    the logits first. ``keras.ops``: it runs in a compiled metric too.
     """
     from keras import ops
 
     bins = ops.convert_to_tensor(ab_bins(), dtype="float32")
     logits = ops.cast(logits, "float32")
+    if prior_shift is not None:
+        logits = logits - ops.convert_to_tensor(prior_shift, dtype="float32")
     probabilities = ops.softmax(logits / temperature, axis=-1)
     annealed = ops.einsum("...q,qc->...c", probabilities, bins)
     if not confidence:
@@ -198,13 +204,31 @@ def rebalancing_weights(
     The prior is first smoothed with a Gaussian over ab (σ = 5, as Zhang does) so empty neighbours
     of common colours don't get extreme weights. λ = 1 gives uniform weights.
     """
+    smoothed = smoothed_prior(prior, smooth_sigma)
+    weights = 1.0 / ((1 - lam) * smoothed + lam / len(smoothed))
+    weights /= (smoothed * weights).sum()
+    return weights.astype(np.float32)
+
+
+def smoothed_prior(prior: np.ndarray, smooth_sigma: float = SOFT_SIGMA) -> np.ndarray:
+    """``prior`` blurred with a Gaussian over ab (σ = 5, as Zhang does), summing to 1: an empty
+    neighbour of a common colour is not an impossible colour."""
     bins = ab_bins()
     d2 = ((bins[:, None, :] - bins[None]) ** 2).sum(-1)
     smoothed = np.exp(-d2 / (2 * smooth_sigma**2)) @ np.asarray(prior, np.float64)
-    smoothed /= smoothed.sum()
-    weights = 1.0 / ((1 - lam) * smoothed + lam / len(bins))
-    weights /= (smoothed * weights).sum()
-    return weights.astype(np.float32)
+    return smoothed / smoothed.sum()
+
+
+#: Floor of the smoothed prior in :func:`prior_logit_shift`: a bin the training set never showed is
+#: pushed up by τ·log(1/PRIOR_FLOOR) at most, not without bound.
+PRIOR_FLOOR = 1e-6
+
+
+def prior_logit_shift(prior: np.ndarray, strength: float) -> np.ndarray:
+    """``strength · log(smoothed prior)`` ``(Q,)``: what prior correction takes from the logits
+    (logit adjustment, Menon et al. 2021). It turns p(colour | photo) toward p(photo | colour), so
+    a colour is chosen for what the photo shows, not for being common. Computed once per decode."""
+    return (strength * np.log(smoothed_prior(prior) + PRIOR_FLOOR)).astype(np.float32)
 
 
 def image_prior(paths: Iterable[str | Path], image_size: int) -> np.ndarray:

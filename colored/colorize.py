@@ -284,6 +284,7 @@ def colorize_paths(
     temperature: float | None = None,
     confidence: float | None = None,
     flip: bool | None = None,
+    prior_correction: float | None = None,
     progress: bool = True,
     embedder: Any = None,
     overwrite: bool = False,
@@ -304,12 +305,21 @@ def colorize_paths(
     - Files that cannot be decoded, colorized or written are listed in ``report.failed`` with the
       reason; every other file is still colorized. Several images go through the model per call
       (:func:`colored.inference.colorize_stream`, which also says what ``decoding``,
-      ``temperature``, ``confidence`` and ``flip`` do; None: the model file's, else the defaults).
+      ``temperature``, ``confidence``, ``flip`` and ``prior_correction`` do; None: the model
+      file's, else the defaults).
     """
     if model is None or isinstance(model, (str, os.PathLike)):
         model = load_model(model)
     else:
         check_model(model)
+    decoding = decoding_for(  # before any work: a decoding the model cannot do is one line
+        model,
+        decoding,
+        temperature=temperature,
+        confidence=confidence,
+        flip=flip,
+        prior_correction=prior_correction,
+    )
     plan = plan_outputs(inputs, outdir, recursive=recursive, format=format, overwrite=overwrite)
     report = ColorizeReport(skipped=list(plan.skipped), kept=list(plan.kept))
     from tqdm.auto import tqdm
@@ -322,9 +332,7 @@ def colorize_paths(
             plan.jobs,
             model,
             batch_size=batch_size,
-            decoding=decoding_for(
-                model, decoding, temperature=temperature, confidence=confidence, flip=flip
-            ),
+            decoding=decoding,
             embedder=embedder,
             decode=lambda job: read_image(job.source),
             timings=report.timings,

@@ -62,13 +62,16 @@ class ConfigError(ValueError):
 #: Annealed-mean temperature (Zhang et al. 2016): lower is more vivid, 1.0 the plain mean.
 DEFAULT_TEMPERATURE = 0.7
 #: Strength of confidence-aware decoding (colored.bins.decode_logits): 0 is the plain annealed mean.
-#: Off by default: the default model's colour spread σ is ≥ 11 Lab units on nearly every pixel, so any
-#: confidence ≥ 1 pulls every pixel to the plain mean and the temperature stops mattering; on the
-#: validation split T = 0.7 with c = 0 and with c = 5 are nearly tied (PSNR 22.64 vs 22.66 dB, conf. wrong
-#: 0.035 vs 0.033, CF ratio 0.70 vs 0.69: docs/vivid_colour.md, "Default model v2"; the course v3 issue).
+#: Off by default: the default model is rarely sure (σ ≥ 11 Lab units), so any c ≥ 1 mutes every pixel
+#: (measured: colored/weights/MODEL_CARD.md, "Decoding").
 DEFAULT_CONFIDENCE = 0.0
 #: Test-time horizontal-flip averaging: off by default (measured in docs/vivid_colour.md).
 DEFAULT_FLIP = False
+#: Strength τ of the prior correction (logit adjustment, Menon et al. 2021): the log of the training
+#: set's colour prior, times τ, is taken from the logits, so rare saturated colours the model finds
+#: plausible win over the common dull ones. 0 = the model's own distribution. A model trained without
+#: class rebalancing is calibrated but dull: it decodes vivid with τ > 0, chosen on validation.
+DEFAULT_PRIOR_CORRECTION = 0.0
 Temperature = Annotated[float, Gt(0)]
 Confidence = Annotated[float, Ge(0)]
 
@@ -78,13 +81,15 @@ class Decoding:
     """How a classification model's predicted colour distribution becomes one ab per pixel: the
     annealed mean at ``temperature`` (Zhang et al. 2016; lower is more vivid, 1 the plain mean),
     pulled toward the plain mean where the distribution is wide (``confidence``; 0 = off), after
-    averaging with the mirrored photo's prediction (``flip``). A model file saves the decoding it
+    averaging with the mirrored photo's prediction (``flip``), with the training set's colour prior
+    divided out to the power ``prior_correction`` (0 = off). A model file saves the decoding it
     was chosen with (colored.modelfile); :func:`colored.predict.decoding_for` says which one a call
     uses. Regression (MSE) models have no distribution: only ``flip`` applies to them."""
 
     temperature: Temperature = DEFAULT_TEMPERATURE
     confidence: Confidence = DEFAULT_CONFIDENCE
     flip: bool = DEFAULT_FLIP
+    prior_correction: Confidence = DEFAULT_PRIOR_CORRECTION
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -16,6 +16,7 @@ from typing import Any
 from colored import baselines
 from colored.config import Decoding
 from colored.loading import IncompatibleModelError, ModelNotFoundError, check_model, load_model
+from colored.modelfile import DECODING_FIELDS
 from colored.predict import decoding_for
 
 #: Baseline methods, by the name ``--model`` / ``method`` accepts.
@@ -86,7 +87,7 @@ class Method:
     def decoding_fields(self) -> dict[str, Any]:
         """What the report records of the decoding: all three fields for a classification model,
         ``flip`` for a regression model, None for a baseline."""
-        fields: dict[str, Any] = {"temperature": None, "confidence": None, "flip": None}
+        fields: dict[str, Any] = dict.fromkeys(DECODING_FIELDS)
         if isinstance(self.method, str):
             return fields
         chosen = decoding_for(self.method, self.decoding)
@@ -116,26 +117,33 @@ def resolve_methods(
     temperatures: Sequence[float] | None = None,
     confidences: Sequence[float] | None = None,
     flip: bool | None = None,
+    prior_correction: float | None = None,
 ) -> list[Method]:
     """Specs (``.keras`` paths, models, baseline names) → :class:`Method` list, in order: each
     classification model once per temperature (default: the one saved with the model, else
     :data:`~colored.config.DEFAULT_TEMPERATURE`)
     and confidence (likewise; ``c=…`` added to the
-    label when several are given or it is not the default), every model with ``flip``; labels by
+    label when several are given or it is not the default), every model with ``flip``, every
+    classification model with ``prior_correction`` (``τ=…`` in the label when given); labels by
     :func:`method_label`, made unique. Raises :class:`~colored.loading.ModelNotFoundError`
     (and :class:`~colored.loading.IncompatibleModelError`) as :func:`resolve_method` does."""
     methods = []
     for spec in specs:
         method = resolve_method(spec)
         if is_classification_method(method):
-            saved = decoding_for(method)  # the decoding saved with the model, else the default
+            # the decoding saved with the model, else the default (checked: a prior_correction
+            # needs a model that records its prior)
+            saved = decoding_for(method, prior_correction=prior_correction)
             cs = list(confidences or [saved.confidence])
             show_c = len(cs) > 1 or cs != [saved.confidence]
+            tau = "" if prior_correction is None else f" τ={prior_correction:g}"
             methods += [
                 Method(
-                    method_label(spec, t) + (f" c={c:g}" if show_c else ""),
+                    method_label(spec, t) + (f" c={c:g}" if show_c else "") + tau,
                     method,
-                    saved.but(temperature=t, confidence=c, flip=flip),
+                    saved.but(
+                        temperature=t, confidence=c, flip=flip, prior_correction=prior_correction
+                    ),
                 )
                 for t in temperatures or [saved.temperature]
                 for c in cs

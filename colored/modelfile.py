@@ -48,6 +48,8 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # network → the colored.json fields it was loaded from (not an attribute: Keras would track and save it)
 _LOADED: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 _DECODING: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+# network → the ab prior of its training set (colored.json "ab_prior"), for prior-corrected decoding
+_PRIOR: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -67,6 +69,8 @@ class ModelFileInfo:
     architecture: dict[str, Any] | None
     # the DECODING_FIELDS saved with it (checked); None: the library's defaults
     decoding: dict[str, Any] | None = None
+    # the ab prior (one probability per bin) of its training set; None: not recorded
+    prior: tuple[float, ...] | None = None
 
 
 def installed_keras_version() -> str:
@@ -125,13 +129,17 @@ def save(model, path: str | Path, config: Config | None = None, *, weights_of=No
 
     architecture = architecture_of(model, config)
     content: dict[str, Any] = {"format": _FORMAT, "config": architecture}
-    decoding = (
-        {name: getattr(config, name) for name in DECODING_FIELDS if hasattr(config, name)}
-        if config is not None
-        else recorded_decoding(model)
-    )
+    # a decoding recorded on the network (chosen on validation, or read from its file) wins over
+    # the run's config, which only knows the temperature and confidence its figures used
+    decoding = {
+        **{name: getattr(config, name) for name in DECODING_FIELDS if hasattr(config, name)},
+        **recorded_decoding(model),
+    }
     if decoding:
         content["decoding"] = decoding
+    prior = recorded_prior(model)
+    if prior is not None:
+        content["ab_prior"] = [float(f"{p:.6g}") for p in prior]
     record = json.dumps(content, indent=1)
 
     def write(temporary: Path) -> None:
@@ -187,7 +195,27 @@ def read_info(path: str | Path) -> ModelFileInfo:
     if decoding is not None:  # checked by Decoding's own rules, naming the file
         checked = Decoding.from_dict(decoding, source=f"{path}:{ARCHITECTURE_MEMBER} decoding")
         decoding = {k: getattr(checked, k) for k in DECODING_FIELDS if k in decoding}
-    return ModelFileInfo(metadata.get("keras_version"), architecture, decoding or None)
+    prior = record.get("ab_prior") if isinstance(record, dict) else None
+    if prior is not None and not _valid_prior(prior):
+        raise ModelNotFoundError(
+            f"model file {path} is damaged ({ARCHITECTURE_MEMBER}'s ab_prior is not a list of "
+            "non-negative numbers): copy or download it again, or retrain it with `colored train`"
+        )
+    return ModelFileInfo(
+        metadata.get("keras_version"),
+        architecture,
+        decoding or None,
+        tuple(float(p) for p in prior) if prior is not None else None,
+    )
+
+
+def _valid_prior(prior: Any) -> bool:
+    return (
+        isinstance(prior, list)
+        and len(prior) > 0
+        and all(isinstance(p, (int, float)) and p >= 0 for p in prior)
+        and sum(prior) > 0
+    )
 
 
 def load(path: str | Path):
@@ -210,6 +238,8 @@ def load(path: str | Path):
         _LOADED[model] = dict(info.architecture)
         if info.decoding:
             _DECODING[model] = dict(info.decoding)
+        if info.prior is not None:
+            _PRIOR[model] = info.prior
         return model
     except Exception as error:  # noqa: BLE001 - Keras, h5py and Config raise many types for one cause
         raise ModelNotFoundError(load_error_message(path, info, error)) from error
@@ -228,6 +258,21 @@ def record_decoding(model, decoding: Decoding | None = None, **fields: Any) -> N
     merged = {**_DECODING.get(model, {}), **given}
     checked = Decoding.from_dict(merged)
     _DECODING[model] = {k: getattr(checked, k) for k in merged}
+
+
+def recorded_prior(model):
+    """The ab prior of ``model``'s training set (``numpy (Q,)``), as its file or training recorded
+    it (:func:`record_prior`), or None."""
+    import numpy as np
+
+    prior = _PRIOR.get(model)
+    return None if prior is None else np.asarray(prior, np.float64)
+
+
+def record_prior(model, prior) -> None:
+    """Attach the ab prior of the training set (:func:`colored.bins.cached_prior`) for :func:`save`
+    to write: what prior-corrected decoding divides out (``Decoding.prior_correction``)."""
+    _PRIOR[model] = tuple(float(p) for p in prior)
 
 
 def recorded_architecture(model) -> dict[str, Any] | None:

@@ -29,7 +29,7 @@ from colored import color
 from colored.config import Decoding
 from colored.io.images import DecodedImage
 from colored.loading import embedder_for
-from colored.modelfile import recorded_decoding
+from colored.modelfile import recorded_decoding, recorded_prior
 
 
 def replicas(model=None) -> int:
@@ -230,14 +230,29 @@ def decoding_for(
     temperature: float | None = None,
     confidence: float | None = None,
     flip: bool | None = None,
+    prior_correction: float | None = None,
 ) -> Decoding:
     """The :class:`~colored.config.Decoding` to decode ``model``'s output with (the one place that
     decides): ``decoding`` if given, else the one saved with the model's file
     (:func:`colored.modelfile.recorded_decoding`) over the library's defaults; then each field given
-    as a keyword (not None) replaces that field."""
+    as a keyword (not None) replaces that field. A ``prior_correction`` for a classification model
+    that records no training prior is a ValueError (one line), before any work."""
     if decoding is None:
         decoding = Decoding.from_dict(recorded_decoding(model))
-    return decoding.but(temperature=temperature, confidence=confidence, flip=flip)
+    chosen = decoding.but(
+        temperature=temperature, confidence=confidence, flip=flip, prior_correction=prior_correction
+    )
+    if chosen.prior_correction:
+        from colored.model import inference_model, is_classification
+
+        core = inference_model(model)
+        if is_classification(core) and recorded_prior(core) is None:
+            raise ValueError(
+                f"prior_correction {chosen.prior_correction:g} needs the colour prior of the model's "
+                "training set, which this model does not record (a file written before it was "
+                "saved with the model): decode with prior_correction 0, or retrain the model"
+            )
+    return chosen
 
 
 def decode_output(
@@ -248,6 +263,7 @@ def decode_output(
     *,
     temperature: float | None = None,
     confidence: float | None = None,
+    prior_correction: float | None = None,
 ) -> np.ndarray:
     """:func:`predict_output`'s raw output → ``ab`` in Lab units ``(N, h, w, 2)`` at ``size = (h, w)``
     (float32). Classification: :func:`colored.bins.decode_logits` at the temperature and confidence
@@ -260,8 +276,20 @@ def decode_output(
 
     if not is_classification(inference_model(model)):
         return color.denormalize_ab(output).astype(np.float32)
-    chosen = decoding_for(model, decoding, temperature=temperature, confidence=confidence)
-    ab = decode_logits(output, chosen.temperature, chosen.confidence)
+    chosen = decoding_for(
+        model,
+        decoding,
+        temperature=temperature,
+        confidence=confidence,
+        prior_correction=prior_correction,
+    )
+    shift = None
+    if chosen.prior_correction:  # decoding_for checked that the model records its prior
+        from colored.bins import prior_logit_shift
+
+        prior = recorded_prior(inference_model(model))
+        shift = prior_logit_shift(prior, chosen.prior_correction)
+    ab = decode_logits(output, chosen.temperature, chosen.confidence, shift)
     ab = keras.ops.image.resize(ab, tuple(size), interpolation="bilinear")
     return keras.ops.convert_to_numpy(ab).astype(np.float32)
 

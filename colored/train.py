@@ -50,10 +50,14 @@ def training_paths(config: Config) -> tuple[list[Path], list[Path]]:
     return train, test
 
 
-def make_loss(config: Config, train_paths: list[Path]):
+def make_loss(config: Config, train_paths: list[Path], core: keras.Model | None = None):
+    """The loss; for the classification head also records the training set's ab prior on ``core``,
+    so that every model file the run writes carries it (prior-corrected decoding needs it)."""
     if config.loss == "mse":
         return AbMeanSquaredError()
     prior = cached_prior(train_paths, config.image_size, config.cache_dir)
+    if core is not None:
+        modelfile.record_prior(core, prior)
     return SoftEncodedCrossEntropy(class_weights=rebalancing_weights(prior, lam=config.rebalance))
 
 
@@ -310,7 +314,9 @@ def _fit(config, run_dir, train_paths, test_paths, callbacks, verbose, epochs_do
     core = build_model(config)
     if config.init_weights and not epochs_done:  # a resumed run restores its own backup instead
         modelfile.load_initial_weights(core, config.init_weights)
-    model = compile_model(training_model(core, config), config, make_loss(config, train_paths))
+    model = compile_model(
+        training_model(core, config), config, make_loss(config, train_paths, core)
+    )
     demo_paths = demo_photos(test_paths or train_paths) if not config.limit else train_paths[:1]
     demo_images = [load_resized(p, config.image_size) for p in demo_paths]
     demo_embeddings = None

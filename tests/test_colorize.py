@@ -777,3 +777,25 @@ def test_half_precision_file_loads_as_float32_and_colorizes_alike(model, tmp_pat
     assert difference.max() <= 2, (
         f"half-precision weights changed the colours by up to {difference.max()} levels"
     )
+
+
+def test_prior_correction_for_a_model_without_its_prior_is_a_usage_error(tmp_path, capsys):
+    from colored import modelfile
+    from colored.model import build_model
+
+    config = colored.Config(
+        image_size=SIZE, architecture="simplified", backbone="none", loss="classification"
+    )
+    path = modelfile.save(build_model(config), tmp_path / "no-prior.keras", config)
+    photo = save(tmp_path / "in" / "a.png", detailed_photo(20, 30))
+    out = tmp_path / "out"
+    code = cli(
+        [str(photo), "-o", str(out), "--model", str(path), "--prior-correction", "0.3", "-q"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "prior_correction 0.3 needs the colour prior" in err, (code, err)
+    assert not out.exists() or not any(out.iterdir()), "nothing may be written on a usage error"
+    assert (
+        cli([str(photo), "-o", str(out), "--model", str(path), "--prior-correction", "0", "-q"])
+        == 0
+    )

@@ -386,7 +386,12 @@ def test_confidence_and_flip_reach_the_model(photos, loaded):
     assert methods[1].decoding.flip is True and methods[0].decoding is None, (
         "models carry the decoding they are scored with, baselines none"
     )
-    assert methods[1].decoding_fields() == {"temperature": 0.38, "confidence": 0.0, "flip": True}
+    assert methods[1].decoding_fields() == {
+        "temperature": 0.38,
+        "confidence": 0.0,
+        "flip": True,
+        "prior_correction": 0.0,
+    }
 
 
 def test_cli_confidence_and_flip_flags(photos, models, tmp_path):

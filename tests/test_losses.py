@@ -444,3 +444,30 @@ def test_colour_spread_is_the_variance_of_the_predicted_colour():
     assert Config().confidence == bins.DEFAULT_CONFIDENCE, (
         "Config.confidence defaults to the package default"
     )
+
+
+def test_prior_correction_lets_a_rare_plausible_colour_win_over_a_common_dull_one():
+    """A calibrated model (no class rebalancing) says "gray 60 %, red 40 %" where red is rare: the
+    annealed mean stays dull; dividing the prior out (logit adjustment) makes red win."""
+    ab = bins.ab_bins()
+    gray, red = (
+        int(np.argmin(np.hypot(*ab.T))),
+        int(np.argmin(np.hypot(ab[:, 0] - 60, ab[:, 1] - 40))),
+    )
+    logits = np.full((1, 1, 1, len(ab)), -30.0, np.float32)
+    logits[..., gray], logits[..., red] = np.log(0.6), np.log(0.4)
+    prior = np.full(len(ab), 1e-4)
+    prior[gray] = 0.5  # the training set: mostly gray, red seen now and then
+    prior[red] = 0.005
+    prior /= prior.sum()
+
+    def chroma(shift):
+        return float(np.hypot(*_np(bins.decode_logits(logits, 0.38, 0.0, shift)).reshape(2)))
+
+    plain = chroma(None)
+    assert abs(plain - chroma(bins.prior_logit_shift(prior, 0.0))) < 1e-4, "τ = 0 changes nothing"
+    corrected = [chroma(bins.prior_logit_shift(prior, tau)) for tau in (0.25, 0.5, 1.0)]
+    assert plain < 25 and corrected[-1] > 60, (
+        f"red should win once the prior is divided out: chroma {plain:.1f} -> {corrected}"
+    )
+    assert corrected == sorted(corrected), f"more correction, more of the rare colour: {corrected}"

@@ -278,6 +278,7 @@ def test_the_whole_decoding_flip_included_travels_with_the_file(network, tmp_pat
         "temperature": 0.5,
         "confidence": 1.0,
         "flip": True,
+        "prior_correction": 0.0,
     }
     loaded = load_model(path)
     assert decoding_for(loaded) == Decoding(0.5, 1.0, True), "the file's decoding is the default"
@@ -316,3 +317,39 @@ def test_a_bad_saved_decoding_is_one_line_naming_the_file(network, tmp_path):
     rewrite_member(path, "colored.json", json.dumps({**record, "decoding": {"temperature": -1}}))
     with pytest.raises(ValueError, match=r"m\.keras:colored\.json decoding: temperature = -1"):
         modelfile.read_info(path)
+
+
+def test_a_training_run_records_its_prior_for_prior_corrected_decoding(photo_folder, tmp_path):
+    from colored.bins import cached_prior
+    from colored.predict import decode_output, decoding_for
+    from colored.train import training_paths
+
+    config = tiny(photo_folder, tmp_path / "run", loss="classification", epochs=1)
+    train(config, verbose=0)
+    path = tmp_path / "run" / "model.keras"
+    expected = cached_prior(training_paths(config)[0], config.image_size, config.cache_dir)
+    recorded = modelfile.read_info(path).prior
+    assert recorded is not None and np.allclose(recorded, expected, rtol=1e-5, atol=1e-9), (
+        "the model file must carry its training set's ab prior"
+    )
+    model = load_model(path)
+    modelfile.record_decoding(model, prior_correction=0.5)
+    again = modelfile.save(model, tmp_path / "again.keras", config)
+    loaded = load_model(again)
+    assert decoding_for(loaded).prior_correction == 0.5, (
+        "a decoding chosen after training must win over the run's config when saved"
+    )
+    assert np.allclose(modelfile.recorded_prior(loaded), expected, rtol=1e-5, atol=1e-9)
+    logits = 2 * np.random.default_rng(0).standard_normal((1, 32, 32, 261)).astype("float32")
+    corrected = decode_output(loaded, logits, (64, 64))
+    plain = decode_output(loaded, logits, (64, 64), prior_correction=0.0)
+    assert not np.allclose(corrected, plain), "prior_correction 0.5 must change the colours"
+
+
+def test_prior_correction_without_a_recorded_prior_is_one_clear_error(network):
+    from colored.predict import decode_output
+
+    logits = np.zeros((1, 16, 16, 261), np.float32)
+    with pytest.raises(ValueError, match="prior_correction 0.3 needs the colour prior"):
+        decode_output(network, logits, (32, 32), prior_correction=0.3)
+    decode_output(network, logits, (32, 32), prior_correction=0.0)  # off: no prior needed

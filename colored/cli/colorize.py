@@ -12,6 +12,7 @@ from pathlib import Path
 from colored import colorize, loading
 from colored.cli.common import add_decoding_arguments, positive_int, print_usage_error
 from colored.io.files import IMAGE_EXTENSIONS, WRITE_FORMATS, OutputDirError, ensure_writable_dir
+from colored.predict import decoding_for
 
 
 def add_colorize_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -142,6 +143,16 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         model = loading.load_model(model_path)
     except loading.ModelNotFoundError as error:
         return usage_error(error)
+    try:  # a decoding this model cannot do (prior_correction without its prior): before any work
+        decoding = decoding_for(
+            model,
+            temperature=args.temperature,
+            confidence=args.confidence,
+            flip=args.flip,
+            prior_correction=args.prior_correction,
+        )
+    except ValueError as error:
+        return usage_error(error)
     embedder = loading.embedder_for(model)
     if embedder is not None:
         from colored.embed import BackboneWeightsError
@@ -161,9 +172,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         recursive=args.recursive,
         format=args.format,
         batch_size=args.batch_size,
-        temperature=args.temperature,
-        confidence=args.confidence,
-        flip=args.flip,
+        decoding=decoding,
         progress=not args.quiet,
         embedder=embedder,
         overwrite=args.overwrite,

@@ -13,6 +13,7 @@ from pathlib import Path
 from colored.config import (
     DEFAULT_CONFIDENCE,
     DEFAULT_FLIP,
+    DEFAULT_PRIOR_CORRECTION,
     DEFAULT_TEMPERATURE,
     RENAMED_FIELDS,
     Config,
@@ -63,7 +64,7 @@ def positive_float(text: str) -> float:
 
 
 def add_decoding_arguments(parser: argparse.ArgumentParser, several: bool = False) -> None:
-    """--temperature, --confidence and --flip: the fields of a :class:`~colored.config.Decoding`,
+    """--temperature, --confidence, --flip and --prior-correction: the fields of a :class:`~colored.config.Decoding`,
     each left None (the model file's, else the default) unless given. ``several``: evaluate scores
     every temperature × confidence given."""
     each = " each scored at every other setting given (FOLDERs first);" if several else ""
@@ -92,6 +93,16 @@ def add_decoding_arguments(parser: argparse.ArgumentParser, several: bool = Fals
         default=None,
         help="average with the prediction for the mirrored photo "
         f"(default: the model's, else {DEFAULT_FLIP})",
+    )
+    parser.add_argument(
+        "--prior-correction",
+        type=non_negative_float,
+        default=None,
+        metavar="TAU",
+        help="divide the training set's colour prior out of classification models' predictions to "
+        "this power (rare, vivid colours the model finds plausible win over common dull ones; "
+        f"0 = off; needs a model file that records its prior); default: the model's, else "
+        f"{DEFAULT_PRIOR_CORRECTION:g}",
     )
 
 

@@ -95,8 +95,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"cannot write to the output folder {out} (it exists and is a file): choose another --out"
         )
     try:
-        methods = resolve_methods(args.models, args.temperature, args.confidence, args.flip)
-    except loading.ModelNotFoundError as error:
+        methods = resolve_methods(
+            args.models, args.temperature, args.confidence, args.flip, args.prior_correction
+        )
+    except (loading.ModelNotFoundError, ValueError) as error:  # ValueError: a decoding it cannot do
         return usage_error(error)
     # the output folder is checked (created, a probe file written) before the long scoring starts,
     # after the cheap checks above so that a usage error leaves no empty folder behind
