@@ -19,7 +19,7 @@ import keras
 from keras import layers
 
 from colored.bins import num_bins
-from colored.config import ARCHITECTURES, Config, size_multiple
+from colored.config import ARCHITECTURES, Config
 from colored.devices import resolve_speed
 
 
@@ -46,7 +46,6 @@ def build_model(config: Config) -> keras.Model:
     """Build the network described by ``config`` (architecture, fusion, head, image size)."""
     arch = ARCHITECTURES[config.architecture]
     size = config.image_size
-    downsampling = size_multiple(config.architecture) // 2  # Config already checked the size
     policy = dtype_policy(config)
     lightness = keras.Input((size, size, 1), name="L")
     inputs = [lightness]
@@ -54,21 +53,10 @@ def build_model(config: Config) -> keras.Model:
     for i, (filters, stride) in enumerate(arch["encoder"]):
         x = _conv(x, filters, stride, config.batch_norm, f"encoder_{i}", policy)
 
-    bottleneck = size // downsampling
     if config.fusion:
         embedding = keras.Input(config.embedding_shape, name="embedding")
         inputs.append(embedding)
-        if len(config.embedding_shape) == 3:  # a feature map: onto the bottleneck's grid
-            tiled = layers.Resizing(
-                bottleneck, bottleneck, interpolation="bilinear", name="fusion_resize", dtype=policy
-            )(embedding)
-        else:  # ColorED: one vector, the same at every bottleneck cell
-            tiled = layers.RepeatVector(
-                bottleneck * bottleneck, name="fusion_repeat", dtype=policy
-            )(embedding)
-            tiled = layers.Reshape(
-                (bottleneck, bottleneck, config.embedding_dim), name="fusion_reshape", dtype=policy
-            )(tiled)
+        tiled = OntoGrid(name="fusion_grid", dtype=policy)([embedding, x])
         x = layers.Concatenate(name="fusion_concat", dtype=policy)([x, tiled])
     x = layers.Conv2D(256, 1, activation="relu", name="fusion", dtype=policy)(x)
 
@@ -94,6 +82,26 @@ def build_model(config: Config) -> keras.Model:
         outputs,
         name=name if config.fusion else f"{name}_nofusion",
     )
+
+
+@keras.saving.register_keras_serializable("colored")
+class OntoGrid(layers.Layer):
+    """The fusion input laid onto the bottleneck's grid, whatever its size, so that a fusion model
+    runs at any aspect ratio: a vector (ColorED's class probabilities) is repeated at every cell, a
+    feature map resized (bilinear) onto it. ``[embedding, grid]`` → ``(N, h, w, channels)``."""
+
+    def call(self, inputs):
+        embedding, grid = inputs
+        shape = keras.ops.shape(grid)
+        if len(embedding.shape) == 2:
+            return keras.ops.broadcast_to(
+                embedding[:, None, None, :], (shape[0], shape[1], shape[2], embedding.shape[-1])
+            )
+        return keras.ops.image.resize(embedding, (shape[1], shape[2]), interpolation="bilinear")
+
+    def compute_output_shape(self, input_shape):
+        embedding, grid = input_shape
+        return (grid[0], grid[1], grid[2], embedding[-1])
 
 
 @keras.saving.register_keras_serializable("colored")

@@ -1,10 +1,10 @@
 """The steps that colorize one batch of photos: preprocess → predict → decode → recombine.
 
 1. :func:`preprocess`: the photo's full-resolution Lab lightness ``L``, and ``L`` resized (bicubic,
-   antialiased) to :func:`network_size`: for a fully convolutional model the **shorter side becomes
-   the training size S and the aspect ratio is kept** (the longer side rounded to a multiple of
-   :func:`colored.config.size_multiple`); a fusion model (its embedding input is fixed-size) gets the
-   photo squashed to ``S×S``, the whole scene, its prediction stretched back;
+   antialiased) to :func:`network_size`: the **shorter side becomes the training size S and the
+   aspect ratio is kept** (the longer side rounded to a multiple of
+   :func:`colored.config.size_multiple`); a fusion model's embedding is computed from that photo
+   (the backbone sees it squashed to its own square) and laid onto the bottleneck's grid;
 2. :func:`predict_output`: the network's raw output, several photos per call, every call padded to
    one batch shape (one compile per shape) that splits evenly over data-parallel :func:`replicas`;
    ``flip`` averages it with the prediction for the mirrored photo;
@@ -90,17 +90,17 @@ def _architecture(model) -> str | None:
 def network_size(model, height: int, width: int) -> tuple[int, int]:
     """``(h, w)`` the network predicts a ``height × width`` photo at.
 
-    Fusion models (fixed-size embedding input) and models of an unknown architecture: their square
-    training size. Fully convolutional models: the shorter side at the training size S, the longer
-    one ``S × long / short`` rounded to a multiple of :func:`colored.config.size_multiple` (16 for
-    the FullModel), at least S. A square photo gets ``S×S`` either way.
+    Models that run at any size (:func:`any_size`): the shorter side at the training size S, the
+    longer one ``S × long / short`` rounded to a multiple of :func:`colored.config.size_multiple` (16
+    for the FullModel), at least S. Others (an unknown architecture, a fusion layout saved by an older
+    version): their square training size. A square photo gets ``S×S`` either way.
     """
     from colored.config import size_multiple
-    from colored.model import inference_model, input_size, needs_embedding
+    from colored.model import input_size
 
     size = input_size(model)
     architecture = _architecture(model)
-    if needs_embedding(inference_model(model)) or architecture is None or size[0] != size[1]:
+    if not any_size(model) or architecture is None or size[0] != size[1]:
         return size
     side, multiple = size[0], size_multiple(architecture)
     if height == width:
@@ -111,23 +111,37 @@ def network_size(model, height: int, width: int) -> tuple[int, int]:
     return (side, long_side) if height < width else (long_side, side)
 
 
+def any_size(model) -> bool:
+    """Whether the network runs at any input size: no fusion, or fusion through
+    :class:`colored.model.OntoGrid` (a fusion model saved with a fixed-size tiling does not)."""
+    from colored.model import inference_model, needs_embedding
+
+    core = inference_model(model)
+    return not needs_embedding(core) or any(
+        layer.name == "fusion_grid" for layer in getattr(core, "layers", ())
+    )
+
+
 def flexible_model(model):
-    """The L-input network with a ``(None, None, None, 1)`` input (fully convolutional models), so
-    it runs at any :func:`network_size`; built once per model (a clone sharing no state), then
-    cached on it. Other models: the network itself."""
+    """The L-input network with a ``(None, None, None, 1)`` input (:func:`any_size` models; a fusion
+    model's embedding input stays as it is), so it runs at any :func:`network_size`; built once per
+    model (a clone sharing no state), then cached on it. Other models: the network itself."""
     import keras
 
     from colored.model import inference_model, needs_embedding
 
     core = inference_model(model)
-    if needs_embedding(core) or tuple(core.inputs[0].shape[1:3]) == (None, None):
+    if not any_size(core) or tuple(core.inputs[0].shape[1:3]) == (None, None):
         return core
     cached = _FLEXIBLE.get(core)
     if (
         cached is None
     ):  # not an attribute of `core`: Keras would track it as a sub-layer (and save it)
+        inputs = [keras.Input((None, None, 1), name="L")]
+        if needs_embedding(core):
+            inputs.append(keras.Input(tuple(core.inputs[1].shape[1:]), name="embedding"))
         cached = keras.models.clone_model(
-            core, input_tensors=keras.Input((None, None, 1), name="L")
+            core, input_tensors=inputs if len(inputs) > 1 else inputs[0]
         )
         cached.set_weights(core.get_weights())
         _FLEXIBLE[core] = cached

@@ -697,19 +697,27 @@ def test_network_size_keeps_the_aspect_of_fully_convolutional_models(model):
     assert predict.network_size(model, 100, 101) == (64, 64), "never shorter than the training size"
 
 
-def test_fusion_models_keep_the_square():
+@pytest.mark.parametrize("backbone", ["mobilenet_v2", "mobilenet_v2_14x14"])
+def test_fusion_models_keep_the_aspect_too(backbone):
+    """The embedding (a vector, or a 14×14 map) is laid onto whatever grid the photo gives, so a
+    fusion model runs at the photo's aspect ratio, and at its square size it computes what the
+    fixed-size network does."""
     from colored.model import build_model
 
-    fusion = build_model(
-        colored.Config(
-            image_size=SIZE,
-            architecture="simplified",
-            backbone="inception_resnet_v2",
-            backbone_weights=None,
-        )
-    )
-    assert predict.network_size(fusion, 100, 200) == (SIZE, SIZE), (
-        "the embedding input is fixed-size: square"
+    config = colored.Config(image_size=SIZE, architecture="simplified", backbone=backbone)
+    fusion = build_model(config)
+    assert predict.network_size(fusion, 100, 200) == (SIZE, 2 * SIZE), "the aspect is kept"
+    rng = np.random.default_rng(0)
+    embedding = rng.random((1, *config.embedding_shape)).astype("float32")
+    wide = rng.random((1, SIZE, 2 * SIZE, 1)).astype("float32")
+    out = predict.predict_output(fusion, wide, embedding)
+    assert out.shape[1:3] == (SIZE, 2 * SIZE), out.shape
+    square = wide[:, :, :SIZE]
+    np.testing.assert_allclose(
+        predict.predict_output(fusion, square, embedding),
+        fusion.predict([square, embedding], verbose=0),
+        atol=1e-5,
+        err_msg="the flexible clone must compute what the network does at its own size",
     )
 
 

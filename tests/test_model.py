@@ -14,9 +14,10 @@ def test_full_model_has_the_seeds_parameter_count():
     )
     assert model.output_shape == (None, 256, 256, 2)
     names = [layer.name for layer in model.layers]
-    assert "fusion_concat" in names and model.get_layer("fusion_reshape").output.shape[1:3] == (
+    assert "fusion_concat" in names and model.get_layer("fusion_grid").output.shape[1:] == (
         32,
         32,
+        1000,
     ), "fusion must happen at the 32×32 bottleneck"
 
 
