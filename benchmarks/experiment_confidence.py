@@ -5,8 +5,9 @@
    9,133 photos), prepared under the :mod:`colored.metrics` protocol (256² centre crop). Never the
    evaluation sets.
 2. **Sweep** on validation, through the one inference path (:func:`colored.evaluate.score_set` →
-   :func:`colored.inference.colorize_stream`): temperature T × confidence c (decoding of
-   :func:`colored.bins.decode_logits`), without flip averaging; then flip averaging at the best
+   :func:`colored.inference.colorize_stream`): temperature T × confidence c × prior correction τ
+   (decoding of :func:`colored.bins.decode_logits`; ``--prior`` gives the training prior to a model
+   file that does not record one), without flip averaging; then flip averaging at the best
    settings. Baselines gray and mean-ab.
 3. **Choice rule** (fixed before looking at the evaluation sets): among the settings whose
    confidently-wrong share is ≤ the mean-ab oracle's and whose PSNR is ≥ gray's, the one with the
@@ -28,6 +29,9 @@ git-ignored); prints the tables. Numbers only: no evaluation or training photo i
     .venv/bin/python benchmarks/experiment_confidence.py
     .venv/bin/python benchmarks/experiment_confidence.py --candidate finetuned runs/finetune-cpu/best.keras \\
         --gallery colored/weights/gallery.jpg
+    .venv/bin/python benchmarks/experiment_confidence.py --model runs/experiment_encoder-r100/spatial-encoder/best.keras \\
+        --prior runs/experiment_encoder-r100/cache/ab_prior_*.npy --prior-corrections 0 0.1 0.2 0.3 \\
+        --temperatures 0.38 0.5 0.7 --confidences 0 --out runs/confidence-spatial   # issue 21
 """
 
 from __future__ import annotations
@@ -43,9 +47,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import numpy as np  # noqa: E402
+
 from colored import baselines, metrics  # noqa: E402
+from colored.config import Decoding  # noqa: E402
 from colored.evaluate import EvalSet, load_set, score_set  # noqa: E402
 from colored.methods import resolve_method  # noqa: E402
+from colored.modelfile import DECODING_FIELDS  # noqa: E402
 from colored.report import markdown_table, write_json  # noqa: E402
 
 TEMPERATURES = (0.2, 0.38, 0.7, 1.0)
@@ -80,16 +88,23 @@ def validation_set(train_dir: Path) -> EvalSet:
 
 
 def setting_label(s: dict) -> str:
-    return f"T={s['temperature']:g} c={s['confidence']:g}" + (" flip" if s["flip"] else "")
+    tau = s.get("prior_correction", 0.0)
+    return (
+        f"T={s['temperature']:g} c={s['confidence']:g}"
+        + (f" τ={tau:g}" if tau else "")
+        + (" flip" if s["flip"] else "")
+    )
+
+
+def decoding_of(setting: dict) -> Decoding:
+    return Decoding(**{k: v for k, v in setting.items() if k in DECODING_FIELDS})
 
 
 def score(eval_set: EvalSet, model, setting: dict, quiet: bool, name: str) -> tuple[dict, list]:
     rows, summary, _ = score_set(
         eval_set,
         model,
-        temperature=setting["temperature"],
-        confidence=setting["confidence"],
-        flip=setting["flip"],
+        decoding=decoding_of(setting),
         progress=not quiet,
         desc=f"{name}: {setting_label(setting)}",
     )
@@ -147,8 +162,7 @@ class CachedOutputs:
                 self.model,
                 out[i : i + self.batch_size].astype(np.float32),
                 self.smalls.shape[1:3],
-                temperature=setting["temperature"],
-                confidence=setting["confidence"],
+                decoding_of(setting),
             )
             for k, one in enumerate(ab):
                 pred = recombine(self.fulls[i + k], one)
@@ -186,8 +200,8 @@ def gallery(model, old: dict, new: dict, path: Path) -> None:
     height = 180
     rows = []
     for rgb in photos:
-        before = colorize_batch([rgb], model, **old)[0]
-        after = colorize_batch([rgb], model, **new)[0]
+        before = colorize_batch([rgb], model, decoding=decoding_of(old))[0]
+        after = colorize_batch([rgb], model, decoding=decoding_of(new))[0]
         gray = baselines.gray_prediction(rgb)
         width = int(round(rgb.shape[1] * height / rgb.shape[0]))
         cells = [
@@ -234,6 +248,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--gallery", type=Path, default=None, help="write the scikit-image gallery here (JPEG)"
     )
+    parser.add_argument(
+        "--prior-corrections",
+        nargs="+",
+        type=float,
+        default=[0.0],
+        help="prior correction strengths τ to sweep (Decoding.prior_correction; default: 0 only)",
+    )
+    parser.add_argument(
+        "--prior",
+        type=Path,
+        default=None,
+        help="the training set's ab prior (.npy, colored.bins.cached_prior) for a model file that "
+        "does not record one",
+    )
     parser.add_argument("--skip-eval", action="store_true", help="validation only")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "experiment_confidence")
     parser.add_argument("-q", "--quiet", action="store_true")
@@ -241,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     model = resolve_method(str(args.model))
+    if args.prior is not None:
+        from colored.modelfile import record_prior
+
+        record_prior(model, np.load(args.prior))
 
     val = validation_set(args.train_dir)
     print(f"validation: {len(val)} photos of {args.train_dir}", file=sys.stderr)
@@ -265,16 +297,26 @@ def main(argv: list[str] | None = None) -> int:
         f"cached path vs colorize_stream on 8 photos: PSNR differs by {difference:.4f} dB",
         file=sys.stderr,
     )
-    grid = [(t, c, False) for t in args.temperatures for c in args.confidences]
+    grid = [
+        (t, c, False, tau)
+        for tau in args.prior_corrections
+        for t in args.temperatures
+        for c in args.confidences
+    ]
     if args.setting:
         grid = [
-            (OLD["temperature"], OLD["confidence"], False),
-            (float(args.setting[0]), float(args.setting[1]), bool(int(args.setting[2]))),
+            (OLD["temperature"], OLD["confidence"], False, 0.0),
+            (
+                float(args.setting[0]),
+                float(args.setting[1]),
+                bool(int(args.setting[2])),
+                args.prior_corrections[-1],
+            ),
         ]
         args.flip_top = 0
-    for t, c, f in grid:
+    for t, c, f, tau in grid:
         if True:
-            s = {"temperature": t, "confidence": c, "flip": f}
+            s = {"temperature": t, "confidence": c, "flip": f, "prior_correction": tau}
             settings[setting_label(s)] = s
             sweep[setting_label(s)] = cached.score(s)[0]
             print(
@@ -302,7 +344,12 @@ def main(argv: list[str] | None = None) -> int:
 
     candidates = {}
     for label, path in args.candidate:
-        cand = CachedOutputs(resolve_method(path), val)
+        candidate = resolve_method(path)
+        if args.prior is not None:
+            from colored.modelfile import record_prior
+
+            record_prior(candidate, np.load(args.prior))
+        cand = CachedOutputs(candidate, val)
         for s in (OLD, chosen):
             candidates.setdefault(label, {})[setting_label(s)] = cand.score(s)[0]
     validation_rows = {("gray", ""): baselines["gray"], ("mean-ab", ""): baselines["mean-ab"]}
