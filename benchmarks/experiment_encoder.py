@@ -1,6 +1,6 @@
 """Issue 21: what the real ImageNet encoder adds — the ablation a student would ask for.
 
-Two arms, trained the same way from the same start (the packaged v2 network, ``init_weights``), on
+Three arms, trained the same way from the same start (the packaged v2 network, ``init_weights``), on
 the training photos minus the fixed validation split, for the same number of steps:
 
 - **encoder**: ``colored/recipes/v3_cpu.yaml`` — ColorED's fusion with MobileNetV2's ImageNet class
@@ -18,10 +18,10 @@ machine. Runs resume: an arm whose run folder is finished is not trained again.
 
 Writes ``OUT/results.json`` and ``OUT/results.md``; prints the tables. Numbers only.
 
-    .venv/bin/python benchmarks/experiment_encoder.py --out runs/experiment_encoder
-    .venv/bin/python benchmarks/experiment_encoder.py --epochs 40 --out runs/experiment_encoder-long  # longer
-    .venv/bin/python benchmarks/experiment_encoder.py --epochs 20 --rebalance 1 --out runs/experiment_encoder-r100
-    .venv/bin/python benchmarks/experiment_encoder.py --arms "spatial encoder" --epochs 20 --rebalance 1 --out runs/experiment_encoder-r100
+    .venv/bin/python benchmarks/experiment_encoder.py --out runs/experiment_encoder-r100   # the recipes: λ = 1, 20 epochs
+    .venv/bin/python benchmarks/experiment_encoder.py --arms "spatial encoder" --out runs/experiment_encoder-r100
+    .venv/bin/python benchmarks/experiment_encoder.py --epochs 60 --out runs/experiment_encoder-long  # longer
+    .venv/bin/python benchmarks/experiment_encoder.py --rebalance 0.75 --out runs/experiment_encoder-r75  # an earlier run
 """
 
 from __future__ import annotations
@@ -60,9 +60,9 @@ def train_arm(name: str, recipe: str, args) -> dict:
         run_dir=str(args.out / name.replace(" ", "-")),
         cache_dir=str(args.out / "cache"),
         init_weights=str(REPO / "colored" / "weights" / "default.keras"),
-        epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch,
         **({"rebalance": args.rebalance} if args.rebalance is not None else {}),
+        **({"epochs": args.epochs} if args.epochs is not None else {}),
     )
     started = time.monotonic()
     result = train(config, verbose=2, log=print)
@@ -86,7 +86,7 @@ def main() -> int:
     parser.add_argument("--eval-dir", type=Path, default=REPO.parent / "shared" / "data" / "eval")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "experiment_encoder")
     parser.add_argument(
-        "--epochs", type=int, default=10, help="epochs per arm (default %(default)s)"
+        "--epochs", type=int, default=None, help="epochs per arm (default: the recipes' own, 20)"
     )
     parser.add_argument("--steps-per-epoch", type=int, default=30, help="(default %(default)s)")
     parser.add_argument("--skip-eval", action="store_true", help="validation only")
