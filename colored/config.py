@@ -1,8 +1,9 @@
 """One configuration object that flows through data → pipeline → model → train.
 
 Every field is checked when a ``Config`` is made (Python, the command line, YAML/JSON files and the
-notebooks' papermill parameters all go through here): a bad value raises :class:`ConfigError`, one
-line naming the field, the value and what is allowed.
+notebooks' papermill parameters all go through here) by the rules declared on it
+(:mod:`colored.fields`): a bad value raises :class:`ConfigError`, one line naming the field, the value
+and what is allowed.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Le, MinLen
+
+from colored.fields import ConfigError, check_field, hints_of, parse_text
 
 Backbone = Literal["inception_resnet_v2", "mobilenet_v2", "mobilenet_v2_14x14", "none"]
 #: Backbones whose embedding is a feature map (shape), fused at every bottleneck cell (hypercolumn-
@@ -51,10 +52,6 @@ def size_multiple(architecture: str) -> int:
     """Image sizes ``architecture`` accepts are multiples of this: the encoder's strides, and ×2 for the
     heads, which predict at half the input size."""
     return math.prod(stride for _, stride in ARCHITECTURES[architecture]["encoder"]) * 2
-
-
-class ConfigError(ValueError):
-    """A Config value that is not allowed (one line: field, value, what is allowed)."""
 
 
 #: The default decoding of a classification model (the one place it is written; a model file saves the
@@ -93,7 +90,7 @@ class Decoding:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            checked = _check_field(f.name, getattr(self, f.name), _DECODING_HINTS)
+            checked = check_field(f.name, getattr(self, f.name), hints_of(Decoding))
             object.__setattr__(self, f.name, checked)
 
     def but(self, **changes: Any) -> Decoding:
@@ -184,7 +181,7 @@ class Config:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            setattr(self, f.name, _check_field(f.name, getattr(self, f.name)))
+            setattr(self, f.name, check_field(f.name, getattr(self, f.name), hints_of(Config)))
         multiple = size_multiple(self.architecture)
         if self.image_size % multiple:
             lower = max(multiple, self.image_size // multiple * multiple)
@@ -278,170 +275,6 @@ def validate_fields(values: Mapping[str, Any]) -> None:
     Config(**{key: value for key, value in values.items() if key in names})
 
 
-# --------------------------------------------------------------------------------------------------
-# the rules: read from the fields' annotations (types, Literal choices, annotated_types limits)
-# --------------------------------------------------------------------------------------------------
-# Hand-written rather than pydantic: the command line, the notebook chain and model files need
-# one-line messages in the notebook's words ("epochs = 0 is not allowed: it must be at least 1"),
-# "none" as both a choice and a missing value, and no silent coercion of "3" to 3.
-
-
-def _limits(name: str, hints: Mapping[str, Any] | None = None) -> list[Any]:
-    """The annotated_types limits (Ge, Gt, Le, MinLen) declared on field ``name``."""
-    found: list[Any] = []
-    hint = (hints or _HINTS)[name]
-    for arg in (hint, *typing.get_args(hint)):
-        if typing.get_origin(arg) is Annotated:
-            found += list(arg.__metadata__)
-    return found
-
-
-def _strip_limits(hint: Any) -> Any:
-    """``hint`` without its Annotated wrappers (``Annotated[int, Ge(1)] | None`` → ``int | None``)."""
-    if typing.get_origin(hint) is Annotated:
-        return typing.get_args(hint)[0]
-    if typing.get_origin(hint) in (typing.Union, _UnionType):
-        return typing.Union[tuple(_strip_limits(arg) for arg in typing.get_args(hint))]  # noqa: UP007
-    return hint
-
-
-def _allowed(hint: Any) -> tuple[set[type], tuple[Any, ...], bool]:
-    """(python types, literal choices, None allowed) of a field's type hint."""
-    kinds: set[type] = set()
-    choices: list[Any] = []
-    optional = False
-    hint = _strip_limits(hint)
-    for arg in (
-        typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, _UnionType) else (hint,)
-    ):
-        if arg is type(None):
-            optional = True
-        elif typing.get_origin(arg) is Literal:
-            choices.extend(typing.get_args(arg))
-        elif typing.get_origin(arg) is not None:
-            kinds.add(typing.get_origin(arg))
-        else:
-            kinds.add(arg)
-    return kinds, tuple(choices), optional
-
-
-try:
-    from types import UnionType as _UnionType
-except ImportError:  # Python < 3.10 has no X | Y at run time
-    _UnionType = typing.Union  # type: ignore[misc,assignment]
-
-
-def _check_field(name: str, value: Any, hints: Mapping[str, Any] | None = None) -> Any:
-    """The value to store for field ``name`` (ints widened to float, paths to str), or ConfigError.
-    ``hints``: the annotations of the dataclass the field belongs to (default: Config's)."""
-    hints = hints or _HINTS
-    hint = hints[name]
-    kinds, choices, optional = _allowed(hint)
-    # "none" (any case) and None mean the same for fields with a "none" choice (backbone, distribute…)
-    if value is None and "none" in choices:
-        return "none"
-    if value is None:
-        if optional:
-            return None
-        raise ConfigError(
-            f"{name} = None is not allowed: {_describe(kinds, choices, optional, name, hints)}"
-        )
-    if isinstance(value, str) and value in choices:
-        return value
-    if isinstance(value, str) and value.lower() in choices:
-        return value.lower()
-    if bool in kinds and isinstance(value, bool):
-        return value
-    if int in kinds and isinstance(value, int) and not isinstance(value, bool):
-        return _check_range(name, value, hints)
-    if float in kinds and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _check_range(name, float(value), hints)
-    if str in kinds and isinstance(value, (str, os.PathLike)):
-        text = os.fspath(value)
-        if any(isinstance(limit, MinLen) for limit in _limits(name, hints)) and not text.strip():
-            raise ConfigError(f"{name} = '' is not allowed: it must name a folder")
-        return text
-    raise ConfigError(
-        f"{name} = {value!r} is not allowed: {_describe(kinds, choices, optional, name, hints)}"
-    )
-
-
-def _check_range(name: str, value: float, hints: Mapping[str, Any] | None = None) -> float:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{name} = {value} is not allowed: it must be a finite number")
-    for limit in _limits(name, hints):
-        if isinstance(limit, Ge) and not value >= limit.ge:
-            raise ConfigError(f"{name} = {value} is not allowed: it must be at least {limit.ge}")
-        if isinstance(limit, Le) and not value <= limit.le:
-            raise ConfigError(f"{name} = {value} is not allowed: it must be at most {limit.le}")
-        if isinstance(limit, Gt) and not value > limit.gt:
-            raise ConfigError(
-                f"{name} = {value} is not allowed: it must be greater than {limit.gt}"
-            )
-    return value
-
-
-def _describe(
-    kinds: set[type],
-    choices: tuple[Any, ...],
-    optional: bool,
-    name: str,
-    hints: Mapping[str, Any] | None = None,
-) -> str:
-    parts = [" or ".join(repr(c) for c in choices)] if choices else []
-    words = {
-        bool: "true or false",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-    }
-    if float in kinds:
-        kinds = kinds - {int}
-    parts += [words[k] for k in (bool, int, float, str) if k in kinds]
-    bounds = [
-        f"{symbol} {next(iter(dataclasses.asdict(limit).values()))}"
-        for limit in _limits(name, hints)
-        if (symbol := {Ge: "≥", Le: "≤", Gt: ">"}.get(type(limit)))
-    ]
-    if bounds:
-        parts[-1] += " " + " and ".join(bounds)
-    if optional:
-        parts.append("null/none")
-    return "expected " + ", or ".join(parts)
-
-
-_HINTS = typing.get_type_hints(Config, include_extras=True)
-_DECODING_HINTS = typing.get_type_hints(Decoding, include_extras=True)
-
-
 def parse_field_text(name: str, text: str) -> Any:
-    """A command-line string → the Python value for Config field ``name``, by the field's type hint
-    (``none`` is a choice where the field has one, else None where the field is optional). Only the
-    type is read here; ranges and choices are checked by Config itself. Raises :class:`ConfigError`
-    (what is allowed) for text that fits none of the field's types."""
-    kinds, choices, optional = _allowed(_HINTS[name])
-    word = text.strip().lower()
-    if choices and (
-        text in choices or word in choices
-    ):  # "none" is a backbone, not a missing value
-        return text
-    if optional and word in ("none", "null"):
-        return None
-    if bool in kinds:
-        if word in ("true", "yes", "1", "on"):
-            return True
-        if word in ("false", "no", "0", "off"):
-            return False
-    if int in kinds and float not in kinds:
-        try:
-            return int(text)
-        except ValueError:
-            pass
-    if float in kinds:
-        try:
-            return float(text)
-        except ValueError:
-            pass
-    if str in kinds:
-        return text
-    raise ConfigError(f"{text!r} is not allowed: {_describe(kinds, choices, optional, name)}")
+    """A command-line string → the Python value for Config field ``name`` (:func:`colored.fields.parse_text`)."""
+    return parse_text(name, text, hints_of(Config))

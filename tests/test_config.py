@@ -204,9 +204,15 @@ def test_a_config_file_of_an_earlier_version_still_loads(tmp_path):
 
 def test_every_limit_is_declared_on_its_field():
     # the limits live in the annotations (annotated_types), so the message and the check agree
-    from colored.config import _HINTS, _allowed, _describe
+    from colored.config import Config
+    from colored.fields import allowed, describe, hints_of
 
-    assert _describe(*_allowed(_HINTS["rebalance"]), "rebalance") == "expected a number ≥ 0 and ≤ 1"
-    assert "> 0" in _describe(*_allowed(_HINTS["max_minutes"]), "max_minutes")
+    hints = hints_of(Config)
+
+    assert (
+        describe(*allowed(hints["rebalance"]), "rebalance", hints)
+        == "expected a number ≥ 0 and ≤ 1"
+    )
+    assert "> 0" in describe(*allowed(hints["max_minutes"]), "max_minutes", hints)
     with pytest.raises(ConfigError, match="rebalance = 1.5 is not allowed: it must be at most 1"):
         Config(rebalance=1.5)
