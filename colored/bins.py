@@ -213,10 +213,16 @@ def rebalancing_weights(
 def smoothed_prior(prior: np.ndarray, smooth_sigma: float = SOFT_SIGMA) -> np.ndarray:
     """``prior`` blurred with a Gaussian over ab (σ = 5, as Zhang does), summing to 1: an empty
     neighbour of a common colour is not an impossible colour."""
+    smoothed = _smoothing_kernel(smooth_sigma) @ np.asarray(prior, np.float64)
+    return smoothed / smoothed.sum()
+
+
+@functools.cache
+def _smoothing_kernel(smooth_sigma: float) -> np.ndarray:
+    """The ``(Q, Q)`` Gaussian weights between bin centres: built once, not at every decoded batch."""
     bins = ab_bins()
     d2 = ((bins[:, None, :] - bins[None]) ** 2).sum(-1)
-    smoothed = np.exp(-d2 / (2 * smooth_sigma**2)) @ np.asarray(prior, np.float64)
-    return smoothed / smoothed.sum()
+    return np.exp(-d2 / (2 * smooth_sigma**2))
 
 
 #: Floor of the smoothed prior in :func:`prior_logit_shift`: a bin the training set never showed is
@@ -227,7 +233,7 @@ PRIOR_FLOOR = 1e-6
 def prior_logit_shift(prior: np.ndarray, strength: float) -> np.ndarray:
     """``strength · log(smoothed prior)`` ``(Q,)``: what prior correction takes from the logits
     (logit adjustment, Menon et al. 2021). It turns p(colour | photo) toward p(photo | colour), so
-    a colour is chosen for what the photo shows, not for being common. Computed once per decode."""
+    a colour is chosen for what the photo shows, not for being common."""
     return (strength * np.log(smoothed_prior(prior) + PRIOR_FLOOR)).astype(np.float32)
 
 

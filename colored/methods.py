@@ -141,9 +141,7 @@ def resolve_methods(
                 Method(
                     method_label(spec, t) + (f" c={c:g}" if show_c else "") + tau,
                     method,
-                    saved.but(
-                        temperature=t, confidence=c, flip=flip, prior_correction=prior_correction
-                    ),
+                    saved.but(temperature=t, confidence=c, flip=flip),
                 )
                 for t in temperatures or [saved.temperature]
                 for c in cs
