@@ -135,6 +135,9 @@ class Config:
     backbone: Backbone = "inception_resnet_v2"
     backbone_weights: str | None = "imagenet"
     embedding_dim: Annotated[int, Ge(1)] = 1000
+    # the embedding is scaled by it before the fusion conv. With Adam every weight moves ~lr per step,
+    # so a gain k lets a warm-started (zero-initialised) fusion path learn k times faster than the rest
+    fusion_gain: Annotated[float, Gt(0)] = 1.0
     batch_norm: bool = False  # ColorED has none; helps the classification head train on CPU
     loss: Literal["mse", "classification"] = "mse"
     # annealed-mean decoding for the classification head (lower: more vivid; 1: the plain mean)

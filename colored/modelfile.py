@@ -36,6 +36,7 @@ ARCHITECTURE_FIELDS = (
     "image_size",
     "backbone",
     "embedding_dim",
+    "fusion_gain",
     "batch_norm",
     "loss",
 )
@@ -110,6 +111,9 @@ def architecture_of(model, config: Config | None = None) -> dict[str, Any] | Non
         "embedding_dim": int(model.inputs[1].shape[-1])
         if fusion and not spatial
         else Config().embedding_dim,
+        "fusion_gain": float(model.get_layer("fusion_gain").scale)
+        if "fusion_gain" in layer_names
+        else 1.0,
         "batch_norm": any(name.endswith("_bn") for name in layer_names),
         "loss": "classification" if "ab_logits" in layer_names else "mse",
     }

@@ -407,3 +407,55 @@ def test_spatial_fusion_trains_saves_and_colorizes(photo_folder, tmp_path):
     photo = skimage.data.chelsea()[:100, :150]
     out = colorize(photo, model)
     assert out.shape == photo.shape and out.dtype == np.uint8
+
+
+def test_fusion_gain_is_a_learning_rate_multiplier_for_the_fusion_path(tmp_path):
+    """``fusion_gain`` k scales the embedding before the fusion conv: the same function as gain 1
+    with that conv's embedding rows times k (so nothing else changes), saved and read back with the
+    file; and from a zero start Adam moves the embedding's contribution about k times faster."""
+    import keras
+
+    from colored import Config
+    from colored.loading import load_model
+    from colored.model import build_model
+    from colored.modelfile import architecture_of, save
+
+    config = Config(image_size=32, architecture="simplified", backbone="mobilenet_v2_14x14")
+    plain, gained = build_model(config), build_model(config.replace(fusion_gain=10.0))
+    gained.set_weights(plain.get_weights())
+    kernel, bias = plain.get_layer("fusion").get_weights()
+    channels = kernel.shape[-2] - 96
+    scaled = kernel.copy()
+    scaled[..., channels:, :] *= 10
+    plain.get_layer("fusion").set_weights([scaled, bias])
+    rng = np.random.default_rng(0)
+    inputs = [rng.random((2, 32, 32, 1), np.float32), rng.random((2, 14, 14, 96), np.float32)]
+    np.testing.assert_allclose(
+        gained.predict(inputs, verbose=0),
+        plain.predict(inputs, verbose=0),
+        atol=1e-4,
+        err_msg="gain k must equal gain 1 with the embedding's fusion weights times k",
+    )
+    save(gained, tmp_path / "gained.keras", config.replace(fusion_gain=10.0))
+    assert architecture_of(load_model(tmp_path / "gained.keras"), None)["fusion_gain"] == 10.0, (
+        "the gain must survive saving (colored.json) and be read off the network"
+    )
+
+    def moved(gain: float) -> float:
+        keras.utils.set_random_seed(0)
+        model = build_model(config.replace(fusion_gain=gain))
+        layer = model.get_layer("fusion")
+        start_kernel, start_bias = layer.get_weights()
+        start_kernel[..., channels:, :] = 0  # the warm start: the embedding's inputs begin at zero
+        layer.set_weights([start_kernel, start_bias])
+        model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse")
+        data = np.random.default_rng(1)  # the same batch for both gains
+        targets = data.random((8, 32, 32, 2), np.float32)
+        batch = [data.random((8, 32, 32, 1), np.float32), data.random((8, 14, 14, 96), np.float32)]
+        model.fit(batch, targets, epochs=5, verbose=0)
+        return gain * float(np.abs(layer.get_weights()[0][..., channels:, :]).mean())
+
+    slow, fast = moved(1.0), moved(10.0)
+    assert 5 < fast / slow < 20, (
+        f"the embedding's effective weights moved {fast / slow:.1f}x, not ~10x"
+    )
