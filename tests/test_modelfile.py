@@ -57,7 +57,7 @@ def rewrite_member(path: Path, name: str, text: str) -> None:
 def test_a_saved_network_is_rebuilt_by_the_library_with_the_same_output(network, tmp_path):
     path = modelfile.save(network, tmp_path / "m.keras", Config(**ARCHITECTURE))
     info = modelfile.read_info(path)
-    assert info.architecture == {**ARCHITECTURE, "embedding_dim": 1000}, (
+    assert info.architecture == {**ARCHITECTURE, "embedding_dim": 1000, "fusion_gain": 1.0}, (
         "colored.json must hold the network's fields"
     )
     assert info.keras_version == keras.__version__
@@ -70,7 +70,7 @@ def test_a_saved_network_is_rebuilt_by_the_library_with_the_same_output(network,
 
 
 def test_the_architecture_is_read_off_a_built_network_and_verified(network):
-    assert modelfile.architecture_of(network) == {**ARCHITECTURE, "embedding_dim": 1000}
+    assert modelfile.architecture_of(network) == {**ARCHITECTURE, "embedding_dim": 1000, "fusion_gain": 1.0}
     fused = build_model(
         Config(architecture="simplified", image_size=32, backbone="inception_resnet_v2")
     )
