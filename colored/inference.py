@@ -201,6 +201,7 @@ def colorize_batch(
     temperature: float | None = None,
     confidence: float | None = None,
     flip: bool | None = None,
+    prior_correction: float | None = None,
     keep_aspect: bool = True,
     embedder: Any = None,
     embeddings: np.ndarray | None = None,
@@ -215,7 +216,12 @@ def colorize_batch(
         model,
         batch_size=batch_size,
         decoding=decoding_for(
-            model, decoding, temperature=temperature, confidence=confidence, flip=flip
+            model,
+            decoding,
+            temperature=temperature,
+            confidence=confidence,
+            flip=flip,
+            prior_correction=prior_correction,
         ),
         keep_aspect=keep_aspect,
         embedder=embedder,
@@ -237,6 +243,7 @@ def colorize(
     temperature: float | None = None,
     confidence: float | None = None,
     flip: bool | None = None,
+    prior_correction: float | None = None,
     keep_alpha: bool = False,
 ) -> np.ndarray:
     """Colorize one photo at full resolution → ``(H, W, 3)`` uint8 RGB of the input's exact size.
@@ -246,7 +253,7 @@ def colorize(
     an RGB input's own colours are ignored, only its lightness is used).
     ``model``: a Keras model, a path to a ``.keras`` file, or ``None`` for the default model.
     ``decoding``: a :class:`~colored.config.Decoding` (default: the model file's, else the library's);
-    ``temperature``, ``confidence``, ``flip`` replace one of its fields each.
+    ``temperature``, ``confidence``, ``flip``, ``prior_correction`` replace one of its fields each.
     ``keep_alpha``: return ``(H, W, 4)`` RGBA when the input has transparency (alpha as uint8).
     """
     if model is None or isinstance(model, (str, os.PathLike)):
@@ -259,6 +266,7 @@ def colorize(
         temperature=temperature,
         confidence=confidence,
         flip=flip,
+        prior_correction=prior_correction,
     )[0]
     if keep_alpha and decoded.alpha is not None:
         return np.dstack([rgb, decoded.alpha_uint8()])

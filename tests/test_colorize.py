@@ -807,3 +807,29 @@ def test_prior_correction_for_a_model_without_its_prior_is_a_usage_error(tmp_pat
         cli([str(photo), "-o", str(out), "--model", str(path), "--prior-correction", "0", "-q"])
         == 0
     )
+
+
+def test_prior_correction_on_colorize_turns_the_colour_dial(tmp_path):
+    """``colorize(..., prior_correction=τ)``: dividing out a prior that favours the gray bins moves
+    the decoded colour away from gray; the keyword equals the same field in a Decoding."""
+    from colored import metrics, modelfile
+    from colored.bins import ab_bins
+    from colored.config import Decoding
+    from colored.model import build_model
+
+    config = colored.Config(
+        image_size=SIZE, architecture="simplified", backbone="none", loss="classification"
+    )
+    network = build_model(config)
+    chroma_of_bin = np.hypot(*ab_bins().T)
+    modelfile.record_prior(network, np.exp(-chroma_of_bin / 10) / np.exp(-chroma_of_bin / 10).sum())
+    photo = detailed_photo(40, 56)
+    plain = colorize(photo, network, prior_correction=0)
+    corrected = colorize(photo, network, prior_correction=0.5)
+    assert metrics.mean_chroma(corrected) > metrics.mean_chroma(plain) + 1, (
+        f"τ 0.5 should raise the chroma: {metrics.mean_chroma(plain):.1f} -> "
+        f"{metrics.mean_chroma(corrected):.1f}"
+    )
+    np.testing.assert_array_equal(
+        corrected, colorize(photo, network, decoding=Decoding(prior_correction=0.5))
+    )

@@ -70,7 +70,11 @@ def test_a_saved_network_is_rebuilt_by_the_library_with_the_same_output(network,
 
 
 def test_the_architecture_is_read_off_a_built_network_and_verified(network):
-    assert modelfile.architecture_of(network) == {**ARCHITECTURE, "embedding_dim": 1000, "fusion_gain": 1.0}
+    assert modelfile.architecture_of(network) == {
+        **ARCHITECTURE,
+        "embedding_dim": 1000,
+        "fusion_gain": 1.0,
+    }
     fused = build_model(
         Config(architecture="simplified", image_size=32, backbone="inception_resnet_v2")
     )
