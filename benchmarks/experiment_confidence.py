@@ -21,7 +21,8 @@
    validation at the chosen setting and at the old one, next to the model.
 6. Optional ``--gallery PATH``: scikit-image's bundled photos (chelsea, coffee, astronaut, rocket;
    the only photos the project may show), original | gray | old setting | chosen setting, at each
-   photo's own aspect ratio.
+   photo's own aspect ratio; ``--gallery-beside MODEL``: that model (at its file's decoding) in the
+   third column instead, e.g. the shipped default beside its successor.
 
 Writes ``OUT/results.json`` and ``OUT/results.md`` (``OUT`` defaults to ``runs/experiment_confidence``,
 git-ignored); prints the tables. Numbers only: no evaluation or training photo is written.
@@ -189,7 +190,9 @@ def choose(sweep: dict, gray: dict, mean_ab: dict) -> str:
     return min(vivid, key=lambda k: sweep[k]["confidently_wrong"])
 
 
-def gallery(model, old: dict, new: dict, path: Path) -> None:
+def gallery(model, old: dict, new: dict, path: Path, beside=None) -> None:
+    """original | gray | ``model`` at the ``old`` setting (or the ``beside`` model at its file's
+    decoding: e.g. the shipped model next to its successor) | ``model`` at the ``new`` setting."""
     import numpy as np
     import skimage.data
     from PIL import Image
@@ -200,7 +203,11 @@ def gallery(model, old: dict, new: dict, path: Path) -> None:
     height = 180
     rows = []
     for rgb in photos:
-        before = colorize_batch([rgb], model, decoding=decoding_of(old))[0]
+        before = (
+            colorize_batch([rgb], beside)[0]
+            if beside is not None
+            else colorize_batch([rgb], model, decoding=decoding_of(old))[0]
+        )
         after = colorize_batch([rgb], model, decoding=decoding_of(new))[0]
         gray = baselines.gray_prediction(rgb)
         width = int(round(rgb.shape[1] * height / rgb.shape[0]))
@@ -247,6 +254,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--gallery", type=Path, default=None, help="write the scikit-image gallery here (JPEG)"
+    )
+    parser.add_argument(
+        "--gallery-beside",
+        type=Path,
+        default=None,
+        help="the gallery's third column: this model at its file's decoding (default: --model at "
+        "the old setting)",
     )
     parser.add_argument(
         "--prior-corrections",
@@ -410,7 +424,8 @@ def main(argv: list[str] | None = None) -> int:
             ],
         }
     if args.gallery:
-        gallery(model, OLD, chosen, args.gallery)
+        beside = resolve_method(str(args.gallery_beside)) if args.gallery_beside else None
+        gallery(model, OLD, chosen, args.gallery, beside=beside)
     wall = time.perf_counter() - start
     results = {
         "started_utc": started,
