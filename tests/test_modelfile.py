@@ -111,11 +111,13 @@ def test_the_shipped_default_model_carries_its_definition():
     assert info.architecture == {
         "architecture": "full",
         "image_size": 128,
-        "backbone": "none",
+        "backbone": "mobilenet_v2_14x14",  # default model v3: MobileNetV2's 14x14 map fused
         "embedding_dim": 1000,
+        "fusion_gain": 10.0,
         "batch_norm": True,
         "loss": "classification",
     }, info
+    assert info.prior is not None, "v3 decodes with prior correction: its file must carry the prior"
 
 
 def test_a_keras_2_hdf5_file_is_named_as_such(tmp_path):
@@ -293,13 +295,13 @@ def test_the_whole_decoding_flip_included_travels_with_the_file(network, tmp_pat
 
 
 def test_the_shipped_default_model_carries_the_default_decoding():
-    from colored.config import DEFAULT_CONFIDENCE, DEFAULT_TEMPERATURE
+    from colored.config import Decoding
 
     decoding = modelfile.read_info(
         modelfile.Path(__file__).resolve().parents[1] / "colored/weights/default.keras"
     ).decoding
-    assert decoding == {"temperature": DEFAULT_TEMPERATURE, "confidence": DEFAULT_CONFIDENCE}, (
-        f"default.keras decodes with {decoding}, the library's default is T={DEFAULT_TEMPERATURE}, c={DEFAULT_CONFIDENCE}"
+    assert decoding == Decoding().to_dict(), (
+        f"default.keras decodes with {decoding}, the library's default is {Decoding().to_dict()}"
     )
 
 
