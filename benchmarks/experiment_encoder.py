@@ -1,6 +1,7 @@
 """Issue 21: what the real ImageNet encoder adds — the ablation a student would ask for.
 
-Three arms, trained the same way from the same start (the packaged v2 network, ``init_weights``), on
+Three arms, trained the same way from the same start (``--init-weights``: default model v3 and its
+ablation started from v2, the packaged network then), on
 the training photos minus the fixed validation split, for the same number of steps:
 
 - **encoder**: ``colored/recipes/v3_cpu.yaml`` — ColorED's fusion with MobileNetV2's ImageNet class
@@ -11,17 +12,18 @@ the training photos minus the fixed validation split, for the same number of ste
 - **no encoder**: ``colored/recipes/v3_cpu_nofusion.yaml`` — the same run without it.
 
 Each arm's ``best.keras`` (best epoch on validation) is scored on the validation split and on every
-evaluation set (``--eval-dir``, each photo once), beside v2 and the gray and mean-ab baselines, at
+evaluation set (``--eval-dir``, each photo once), beside ``--reference`` and the gray and mean-ab baselines, at
 the default decoding; the training throughput of each arm (photos/s; embeddings computed once, on first use, then cached) is timed
 in the same run. Steps, not minutes, make the budget, so the arms compare fairly on a shared
 machine. Runs resume: an arm whose run folder is finished is not trained again.
 
 Writes ``OUT/results.json`` and ``OUT/results.md``; prints the tables. Numbers only.
 
-    .venv/bin/python benchmarks/experiment_encoder.py --out runs/experiment_encoder-r100   # the recipes: λ = 1, 20 epochs
-    .venv/bin/python benchmarks/experiment_encoder.py --arms "spatial encoder" --out runs/experiment_encoder-r100
-    .venv/bin/python benchmarks/experiment_encoder.py --epochs 60 --out runs/experiment_encoder-long  # longer
-    .venv/bin/python benchmarks/experiment_encoder.py --rebalance 0.75 --out runs/experiment_encoder-r75  # an earlier run
+    git show ec60fa4:colored/weights/default.keras > v2.keras   # v2, the start of default model v3
+    .venv/bin/python benchmarks/experiment_encoder.py --epochs 30 --arms "spatial encoder" "no encoder" \
+        --init-weights v2.keras --reference v2.keras --out runs/v3   # default model v3 and its ablation
+    .venv/bin/python benchmarks/experiment_encoder.py --init-weights v2.keras --out runs/all-arms   # all three
+    .venv/bin/python benchmarks/experiment_encoder.py --init-weights v2.keras --rebalance 0.75 --out runs/r75  # an earlier run
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from colored import Config  # noqa: E402
 from colored.evaluate import load_set, score_set  # noqa: E402
 from colored.report import markdown_table  # noqa: E402
 
+PACKAGED = REPO / "colored" / "weights" / "default.keras"
 ARMS = {
     "encoder": "colored/recipes/v3_cpu.yaml",
     "spatial encoder": "colored/recipes/v3_cpu_spatial.yaml",
@@ -59,7 +62,7 @@ def train_arm(name: str, recipe: str, args) -> dict:
         dataset_dir=str(args.train_dir),
         run_dir=str(args.out / name.replace(" ", "-")),
         cache_dir=str(args.out / "cache"),
-        init_weights=str(REPO / "colored" / "weights" / "default.keras"),
+        init_weights=str(args.init_weights),
         steps_per_epoch=args.steps_per_epoch,
         **({"rebalance": args.rebalance} if args.rebalance is not None else {}),
         **({"epochs": args.epochs} if args.epochs is not None else {}),
@@ -89,6 +92,19 @@ def main() -> int:
         "--epochs", type=int, default=None, help="epochs per arm (default: the recipes' own, 20)"
     )
     parser.add_argument("--steps-per-epoch", type=int, default=30, help="(default %(default)s)")
+    parser.add_argument(
+        "--init-weights",
+        type=Path,
+        required=True,
+        help="the model every arm starts from; default model v3 and its ablation started from v2: "
+        "git show ec60fa4:colored/weights/default.keras > v2.keras",
+    )
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        default=PACKAGED,
+        help="the model scored beside the arms (default: the packaged default)",
+    )
     parser.add_argument("--skip-eval", action="store_true", help="validation only")
     parser.add_argument(
         "--arms",
@@ -114,7 +130,7 @@ def main() -> int:
     methods = {
         "gray": "gray",
         "mean-ab": "mean-ab",
-        "v2 (packaged)": str(REPO / "colored" / "weights" / "default.keras"),
+        f"reference ({args.reference.name})": str(args.reference),
     }
     methods.update({f"v3 {name}": run["best"] for name, run in runs.items()})
 

@@ -308,13 +308,14 @@ for split, names in (("train", ["chelsea", "coffee", "astronaut", "rocket"]), ("
 """
 PREDICT = """import sys, json, numpy as np, keras
 from colored.inference import load_model
+from colored.predict import predict_output  # fusion models (the shipped v3) get their embedding too
 rng = np.random.default_rng(0)
 inputs = {"model.keras": rng.random((2, 64, 64, 1)), "best.keras": rng.random((2, 64, 64, 1)),
           "the shipped default.keras": rng.random((1, 128, 128, 1))}
 out = {}
 for name, x in inputs.items():
     model = load_model(None if name.startswith("the shipped") else sys.argv[1] + "/" + name)
-    out[name] = model.predict(x.astype("float32"), verbose=0).ravel().tolist()
+    out[name] = predict_output(model, x.astype("float32")).ravel().tolist()
 json.dump({"keras": keras.__version__, "out": out}, open(sys.argv[2], "w"))
 """
 
