@@ -57,12 +57,10 @@ def build_model(config: Config) -> keras.Model:
         embedding = keras.Input(config.embedding_shape, name="embedding")
         inputs.append(embedding)
         fused = embedding
-        if (
-            config.fusion_gain != 1
-        ):  # a learning-rate multiplier for the fusion path (Config.fusion_gain)
-            fused = layers.Rescaling(config.fusion_gain, name="fusion_gain", dtype=policy)(
-                embedding
-            )
+        # a learning-rate multiplier for a warm-started fusion path (Config.fusion_gain)
+        if config.fusion_gain != 1:
+            gain = layers.Rescaling(config.fusion_gain, name="fusion_gain", dtype=policy)
+            fused = gain(embedding)
         tiled = OntoGrid(name="fusion_grid", dtype=policy)([fused, x])
         x = layers.Concatenate(name="fusion_concat", dtype=policy)([x, tiled])
     x = layers.Conv2D(256, 1, activation="relu", name="fusion", dtype=policy)(x)
