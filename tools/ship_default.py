@@ -3,7 +3,7 @@
 A maintainer tool, run when a new default is chosen::
 
     .venv/bin/python tools/ship_default.py --model runs/v3/spatial-encoder/best.keras \\
-        --temperature 0.5 --confidence 0 --prior-correction 0.2
+        --temperature 0.7 --confidence 0 --prior-correction 0   # default model v3, as shipped
 
 It reads the model (float32, through the library's own loader, so its backbone and training prior
 come with it), records the decoding chosen on validation (``benchmarks/experiment_confidence.py``;
