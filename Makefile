@@ -21,7 +21,9 @@ export MPLBACKEND ?= Agg
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@echo "== setting up $(VENV) (first run only: ~2-3 min, ~3 GB) =="
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	@# pyproject.toml's build requirements too: tests/test_install.py builds the wheel without build
+	@# isolation, and a new venv's setuptools (65 on Python 3.11) rejects the SPDX licence string
+	$(PY) -m pip install -q --upgrade pip "setuptools>=77" wheel
 	@# the distribution was called "colored" before it became "colored-lab": drop an old install of it
 	$(PY) -m pip uninstall -q -y colored 2>/dev/null || true
 	$(PY) -m pip install -q -e '.[test]' $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) || { \

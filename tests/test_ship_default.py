@@ -63,3 +63,20 @@ def test_ship_refuses_a_prior_correction_without_a_recorded_prior_and_writes_not
     with pytest.raises(SystemExit, match="records no training prior"):
         ship(source, out, temperature=0.5, confidence=0.0, prior_correction=0.2)
     assert not out.exists(), "nothing may be written when the model cannot ship"
+
+
+def test_a_failed_check_keeps_the_file_already_shipped(tmp_path, monkeypatch):
+    import ship_default
+
+    source = _trained(tmp_path, prior=True)
+    out = tmp_path / "default.keras"
+    out.write_bytes(b"the model shipped before")
+    monkeypatch.setattr(ship_default, "LOGIT_TOLERANCE", -1.0)  # every check fails
+    with pytest.raises(SystemExit, match="not shipped"):
+        ship(source, out, temperature=0.7, confidence=0.0, prior_correction=0.0)
+    assert out.read_bytes() == b"the model shipped before", (
+        "a failed check must not touch the shipped file"
+    )
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == [], (
+        "no temporary folder may be left"
+    )

@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,6 +30,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 #: Largest logit change float16 storage may cause on ``chelsea()`` (v2: 0.03 on logits up to 17).
 LOGIT_TOLERANCE = 0.1
+
+
+def _storage_change(model, shipped) -> tuple[float, int]:
+    """Largest logit and colorized-pixel change between ``model`` and its float16 copy on ``chelsea()``."""
+    import numpy as np
+    from skimage import data
+
+    from colored import color
+    from colored.inference import colorize
+    from colored.predict import predict_output
+
+    photo = data.chelsea()
+    size = model.inputs[0].shape[1]
+    small = (
+        np.asarray(photo[: size * 2 : 2, : size * 2 : 2], np.float32) / 255
+    )  # chelsea is 300×451
+    batch = color.normalize_l(color.lightness(small))[None, ..., None]
+    logits = np.abs(predict_output(shipped, batch) - predict_output(model, batch)).max()
+    pixels = np.abs(colorize(photo, shipped).astype(int) - colorize(photo, model).astype(int)).max()
+    return float(logits), int(pixels)
 
 
 def ship(
@@ -40,15 +61,9 @@ def ship(
     flip: bool = False,
 ) -> dict:
     """Write ``out`` (and ``out.sha256``) from ``model_path`` with the given decoding; return the checks."""
-    import numpy as np
-    from skimage import data
-
-    from colored import color
     from colored.config import Decoding
-    from colored.inference import colorize
     from colored.loading import load_model, save_half_precision
     from colored.modelfile import record_decoding, recorded_prior
-    from colored.predict import predict_output
 
     model = load_model(model_path)
     if model.outputs[0].shape[-1] == 2:
@@ -65,26 +80,17 @@ def ship(
     )
     record_decoding(model, decoding)
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_half_precision(model, out)
-    shipped = load_model(out)
+    # written and checked beside ``out``, then moved over it: a failed check keeps the shipped file
+    with tempfile.TemporaryDirectory(dir=out.parent) as folder:
+        candidate = save_half_precision(model, Path(folder) / out.name)
+        logit_change, pixel_change = _storage_change(model, load_model(candidate))
+        if logit_change > LOGIT_TOLERANCE:
+            raise SystemExit(
+                f"{out}: float16 storage changed a logit by {logit_change:.3f} (> {LOGIT_TOLERANCE}); "
+                "not shipped, the file there is unchanged"
+            )
+        os.replace(candidate, out)
 
-    photo = data.chelsea()
-    size = model.inputs[0].shape[1]
-    small = (
-        np.asarray(photo[: size * 2 : 2, : size * 2 : 2], np.float32) / 255
-    )  # chelsea is 300×451
-    batch = color.normalize_l(color.lightness(small))[None, ..., None]
-    logit_change = float(
-        np.abs(predict_output(shipped, batch) - predict_output(model, batch)).max()
-    )
-    pixel_change = int(
-        np.abs(colorize(photo, shipped).astype(int) - colorize(photo, model).astype(int)).max()
-    )
-    if logit_change > LOGIT_TOLERANCE:
-        out.unlink()
-        raise SystemExit(
-            f"{out}: float16 storage changed a logit by {logit_change:.3f} (> {LOGIT_TOLERANCE}); not shipped"
-        )
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     Path(f"{out}.sha256").write_text(f"{digest}  {out.name}\n")
     return {
